@@ -1,0 +1,112 @@
+"""The limits table: every safety number in one place.
+
+`DEVICE` holds the hard caps the device firmware enforces whatever the host sends; the
+device publishes them over the wire (`LIMITS`) with a CRC. `HOST` holds the controller's
+own caps, which are never above the device's (a test checks). Sources are in
+docs/safety.md; "assumed" marks a value chosen here for want of a published figure.
+"""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass
+
+ZONES = ("shoulders", "arms", "lumbar", "seat", "calves", "feet")
+HEATERS = ("lumbar", "seat")
+TECHNIQUES = ("off", "knead", "tap", "press", "roll")
+
+#: Chair geometry the controller needs to place landmarks (published in the banner).
+TRACK_MM = 1250.0
+SEAT_BEND_MM = 850.0
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One safety number, its unit and where it comes from."""
+
+    name: str
+    value: float
+    unit: str
+    source: str
+    meaning: str
+
+    def wire(self) -> str:
+        """The `LIMITS` data line for this entry, without its CRC."""
+        return f"${self.name}={self.value:g}"
+
+
+def _zone_caps(prefix: str, values: dict[str, float], unit: str, source: str,
+               meaning: str) -> list[Limit]:
+    return [Limit(f"{prefix}.{zone}", values[zone], unit, source, f"{meaning} ({zone})")
+            for zone in ZONES]
+
+
+DEVICE_TABLE: tuple[Limit, ...] = (
+    *_zone_caps("airbag_kpa_max",
+                {"shoulders": 30, "arms": 30, "lumbar": 35, "seat": 35, "calves": 40,
+                 "feet": 40},
+                "kPa", "assumed (no published kPa figure; below a cuff's 40 kPa)",
+                "airbag pressure above which the zone vents"),
+    Limit("airbag_inflate_s_max", 10, "s", "domain.md: 10 s cap per valve",
+          "longest single inflation before the zone vents"),
+    Limit("airbag_react_s", 0.2, "s", "safety.md rule 7", "over-pressure to venting"),
+    Limit("heat_target_c_max", 42, "°C", "assumed (3 °C under the cut-off)",
+          "highest heater set point accepted"),
+    Limit("heat_c_max", 45, "°C", "safety.md rule 8", "surface temperature cut-off"),
+    Limit("thermistor_c_min", -10, "°C", "assumed", "plausible thermistor range, low end"),
+    Limit("thermistor_c_max", 90, "°C", "assumed", "plausible thermistor range, high end"),
+    Limit("heat_rise_c", 2, "°C", "safety.md rule 8 (Marlin)", "rise required while heating"),
+    Limit("heat_rise_s", 20, "s", "safety.md rule 8 (Marlin)", "window for that rise"),
+    Limit("heat_band_c", 4, "°C", "safety.md rule 8 (Marlin)", "largest lag below target"),
+    Limit("heat_band_s", 40, "s", "safety.md rule 8", "how long that lag may last"),
+    Limit("lease_ms_max", 2000, "ms", "safety.md rule 2", "longest lease on a setpoint"),
+    Limit("deadman_ms", 500, "ms", "safety.md rule 1", "host silence before the safe state"),
+    Limit("tick_ms", 10, "ms", "safety.md rule 1", "device control period"),
+    Limit("session_s_max", 1800, "s", "safety.md rule 6; domain.md heat off by 30 min",
+          "continuous actuation before the device stops"),
+    Limit("bad_frames_max", 3, "frames", "safety.md rule 4", "bad frames that latch a fault"),
+    Limit("bad_frames_window_ms", 1000, "ms", "safety.md rule 4", "window for those frames"),
+    Limit("roller_depth_max", 5, "step", "domain.md: 5 depth positions", "deepest head step"),
+    Limit("roller_width_max", 3, "step", "domain.md: narrow, medium, wide", "widest setting"),
+    Limit("roller_speed_max", 6, "step", "domain.md: speeds 1-6", "fastest head speed"),
+    Limit("stall_s", 1.0, "s", "safety.md rule 9; domain.md 1-3 s", "no encoder motion"),
+    Limit("track_timeout_s", 42, "s", "domain.md factory firmware", "track end not reached"),
+    Limit("overcurrent_s", 0.3, "s", "domain.md factory firmware", "over-current duration"),
+    Limit("recline_timeout_s", 30, "s", "domain.md factory firmware", "recline end not reached"),
+    Limit("pinch_react_s", 0.1, "s", "safety.md rule 10", "pinch to stop"),
+    Limit("pinch_reverse_pct", 5, "%", "assumed", "how far a pinch reverses the motion"),
+    Limit("foot_speed_max", 3, "step", "domain.md: three speeds", "fastest foot roller"),
+)
+
+#: CRC-16 of the device table as the firmware was built with it. The device compares it
+#: with the table at start and refuses to actuate on a mismatch (safety.md rule 14).
+DEVICE_TABLE_CRC = 0x216B
+
+
+def table_crc(table: tuple[Limit, ...] | list[Limit]) -> int:
+    """CRC-16/CCITT (init 0xFFFF) over the table's wire lines, each ending in LF."""
+    return binascii.crc_hqx("".join(limit.wire() + "\n" for limit in table).encode(), 0xFFFF)
+
+
+DEVICE: dict[str, float] = {limit.name: limit.value for limit in DEVICE_TABLE}
+
+
+def airbag_caps(table: dict[str, float]) -> dict[str, float]:
+    """Per-zone airbag caps from a flat table."""
+    return {zone: table[f"airbag_kpa_max.{zone}"] for zone in ZONES}
+
+
+#: The controller's own caps (all at or below the device's). Intensity 5 reaches them.
+HOST: dict[str, float] = {
+    **{f"airbag_kpa_max.{zone}": round(DEVICE[f"airbag_kpa_max.{zone}"] * 0.8, 1)
+       for zone in ZONES},
+    "airbag_hold_s_max": 8.0,
+    "heat_target_c_max": 40.0,
+    "heat_c_max": 43.0,
+    "roller_depth_max": 4,
+    "roller_dwell_s_max": 90.0,
+    "session_s_default": 900.0,
+    "session_s_max": 1800.0,
+    "lease_ms": 1500.0,
+    "link_timeout_s": 1.0,
+}

@@ -1,0 +1,630 @@
+"""The wire protocol: a sans-I/O codec used by both ends (docs/protocol.md is its contract).
+
+Bytes go in, small frozen messages come out, and back. Nothing here reads a port or a
+clock, and the decoders never raise on input: a bad line becomes a `BadLine` event.
+
+Host to device: ``[seq ]VERB[ arg...][*CRC]`` lines, plus the real-time bytes ``?`` and
+``!`` that are acted on wherever they appear. Device to host: every line ends in ``*CRC``
+and its first character says what it is (``o``k, ``e``rror, ``<`` status, ``!`` fault,
+``#`` banner, ``$`` limit, ``[`` info).
+"""
+
+from __future__ import annotations
+
+import binascii
+import math
+import re
+from dataclasses import astuple, dataclass, fields
+from enum import Enum, IntEnum
+from typing import ClassVar
+
+PROTOCOL_VERSION = 1
+CRC_INIT = 0xFFFF
+SEQ_MOD = 1 << 16
+MAX_HOST_LINE = 96
+MAX_DEVICE_LINE = 256
+STATUS_BYTE = ord("?")
+ESTOP_BYTE = ord("!")
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE: polynomial 0x1021, initial value 0xFFFF, no reflection."""
+    return binascii.crc_hqx(data, CRC_INIT)
+
+
+def seq_after(seq: int, n: int = 1) -> int:
+    """The sequence number `n` places after `seq`, wrapping at 65536."""
+    return (seq + n) % SEQ_MOD
+
+
+def seq_distance(newer: int, older: int) -> int:
+    """How far `newer` is ahead of `older`, in (-32768, 32768], across the wrap."""
+    d = (newer - older) % SEQ_MOD
+    return d - SEQ_MOD if d > SEQ_MOD // 2 else d
+
+
+class ErrorCode(IntEnum):
+    """Why the device refused a line. On the wire: ``E`` and two digits, then the name."""
+
+    BAD_CRC = 1
+    UNKNOWN_COMMAND = 2
+    BAD_ARGS = 3
+    OUT_OF_RANGE = 4
+    SEQ_GAP = 5
+    NEED_CRC = 6
+    FAULTED = 7
+    ESTOPPED = 8
+    LINE_TOO_LONG = 9
+    NOT_SYNCED = 10
+    RESET_REFUSED = 11
+    UNOCCUPIED = 12
+    BAD_BYTE = 13
+    LIMITS_INVALID = 14
+
+    @property
+    def wire(self) -> str:
+        return f"E{self.value:02d} {self.name.lower().replace('_', '-')}"
+
+
+class FaultCode(IntEnum):
+    """Latched faults. On the wire: ``F`` and two digits, then the name."""
+
+    ESTOP = 1
+    DEADMAN = 2
+    BAD_FRAMES = 3
+    SESSION_CAP = 4
+    OVERPRESSURE = 5
+    INFLATE_TIMEOUT = 6
+    OVERTEMP = 7
+    THERMISTOR = 8
+    HEAT_RUNAWAY = 9
+    STALL = 10
+    TRACK_TIMEOUT = 11
+    OVERCURRENT = 12
+    PINCH = 13
+    LIMITS_CRC = 14
+    RECLINE_TIMEOUT = 15
+    VACANT = 16
+
+    @property
+    def wire(self) -> str:
+        return f"F{self.value:02d} {self.name.lower().replace('_', '-')}"
+
+    @classmethod
+    def parse(cls, token: str) -> FaultCode:
+        """``F05`` to `FaultCode.OVERPRESSURE`; raises ValueError."""
+        if not re.fullmatch(r"F\d\d", token):
+            raise ValueError(f"not a fault code: {token!r}")
+        return cls(int(token[1:]))
+
+
+# --------------------------------------------------------------------------- host -> device
+
+
+class Kind(Enum):
+    """What a command may do, which decides whether it needs a CRC and a sequence number."""
+
+    QUERY = "query"  # reads only: allowed without CRC
+    MODE = "mode"  # switches console mode: allowed without CRC
+    CONTROL = "control"  # changes device state: CRC and seq unless in console mode
+    ACTUATE = "actuate"  # moves something: CRC and seq unless in console mode
+
+
+@dataclass(frozen=True)
+class Command:
+    """A host command. Subclasses name their verb and kind; their fields are the arguments."""
+
+    VERB: ClassVar[str] = ""
+    KIND: ClassVar[Kind] = Kind.QUERY
+
+    def wire(self) -> str:
+        """The verb and arguments as they stand on the wire."""
+        return " ".join([self.VERB, *(_format(v) for v in astuple(self))])
+
+
+@dataclass(frozen=True)
+class QueryStatus(Command):
+    VERB = "STATUS"
+
+
+@dataclass(frozen=True)
+class QueryLimits(Command):
+    VERB = "LIMITS"
+
+
+@dataclass(frozen=True)
+class QueryInfo(Command):
+    VERB = "INFO"
+
+
+@dataclass(frozen=True)
+class SetConsole(Command):
+    VERB = "CONSOLE"
+    KIND = Kind.MODE
+    on: int
+
+
+@dataclass(frozen=True)
+class Sync(Command):
+    VERB = "SYNC"
+    KIND = Kind.CONTROL
+
+
+@dataclass(frozen=True)
+class Reset(Command):
+    VERB = "RESET"
+    KIND = Kind.CONTROL
+
+
+@dataclass(frozen=True)
+class SetReport(Command):
+    VERB = "REPORT"
+    KIND = Kind.CONTROL
+    period_ms: int
+
+
+@dataclass(frozen=True)
+class Renew(Command):
+    VERB = "RENEW"
+    KIND = Kind.CONTROL
+    lease_ms: int
+
+
+@dataclass(frozen=True)
+class Stop(Command):
+    VERB = "STOP"
+    KIND = Kind.CONTROL
+
+
+@dataclass(frozen=True)
+class SetRoller(Command):
+    VERB = "ROLLER"
+    KIND = Kind.ACTUATE
+    pos_mm: float
+    technique: str
+    width: int
+    depth: int
+    speed: int
+    lease_ms: int
+
+
+@dataclass(frozen=True)
+class SetAir(Command):
+    VERB = "AIR"
+    KIND = Kind.ACTUATE
+    zone: str
+    kpa: float
+    lease_ms: int
+
+
+@dataclass(frozen=True)
+class SetHeat(Command):
+    VERB = "HEAT"
+    KIND = Kind.ACTUATE
+    zone: str
+    target_c: float
+    lease_ms: int
+
+
+@dataclass(frozen=True)
+class SetFoot(Command):
+    VERB = "FOOT"
+    KIND = Kind.ACTUATE
+    speed: int
+    lease_ms: int
+
+
+@dataclass(frozen=True)
+class SetRecline(Command):
+    VERB = "RECLINE"
+    KIND = Kind.ACTUATE
+    back_pct: float
+    leg_pct: float
+    lease_ms: int
+
+
+COMMANDS: dict[str, type[Command]] = {
+    cls.VERB: cls
+    for cls in (QueryStatus, QueryLimits, QueryInfo, SetConsole, Sync, Reset, SetReport,
+                Renew, Stop, SetRoller, SetAir, SetHeat, SetFoot, SetRecline)
+}
+
+
+_TYPES = {"int": int, "float": float, "str": str}
+#: Each verb's arguments as (name, type), in wire order.
+ARGUMENTS: dict[str, tuple[tuple[str, type], ...]] = {
+    verb: tuple((f.name, _TYPES[f.type]) for f in fields(cls)) for verb, cls in COMMANDS.items()
+}
+
+
+def _format(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _crc_suffix(payload: str) -> str:
+    return f"{payload}*{crc16(payload.encode()):04X}"
+
+
+def encode_command(command: Command, seq: int | None = None, *, crc: bool = True) -> bytes:
+    """One host line: ``seq VERB args*CRC`` and LF."""
+    payload = command.wire() if seq is None else f"{seq} {command.wire()}"
+    return ((_crc_suffix(payload) if crc else payload) + "\n").encode()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A whole, well-formed host line."""
+
+    seq: int | None
+    command: Command
+    crc: bool
+
+
+@dataclass(frozen=True)
+class RealTime:
+    """A real-time byte (``?`` or ``!``), reported where it stood in the stream."""
+
+    byte: int
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that was discarded; `code` and `detail` say why, `seq` if it was trustworthy."""
+
+    code: ErrorCode
+    detail: str
+    seq: int | None = None
+
+
+_INT = re.compile(r"-?\d{1,9}")
+_FLOAT = re.compile(r"-?\d{1,6}(\.\d{1,3})?")
+_TOKEN = re.compile(r"[a-z][a-z0-9-]{0,15}")
+_CRC = re.compile(r"[0-9A-F]{4}")
+
+
+def _parse_arg(text: str, kind: type) -> object:
+    if kind is int and _INT.fullmatch(text):
+        return int(text)
+    if kind is float and _FLOAT.fullmatch(text):
+        return float(text)
+    if kind is str and _TOKEN.fullmatch(text):
+        return text
+    raise ValueError(text)
+
+
+def _printable(line: bytes) -> str | None:
+    """None when the line is printable ASCII, else where the first bad byte stands."""
+    for column, byte in enumerate(line):
+        if not 0x20 <= byte <= 0x7E:
+            return f"byte 0x{byte:02X} at column {column + 1}"
+    return None
+
+
+def _split_crc(text: str) -> tuple[str, bool] | str:
+    """(payload, has_crc), or an error detail when a CRC is present but wrong."""
+    payload, star, tail = text.rpartition("*")
+    if not star:
+        return text, False
+    if not _CRC.fullmatch(tail):
+        return f"malformed crc {tail[:8]!r}"
+    if crc16(payload.encode()) != int(tail, 16):
+        return f"crc {tail} does not match {crc16(payload.encode()):04X}"
+    return payload, True
+
+
+def parse_host_line(line: bytes) -> Frame | BadLine:
+    """Parse one host line (without its terminator). Never raises."""
+    where = _printable(line)
+    if where:
+        return BadLine(ErrorCode.BAD_BYTE, where)
+    split = _split_crc(line.decode("ascii"))
+    if isinstance(split, str):
+        return BadLine(ErrorCode.BAD_CRC, split)
+    payload, has_crc = split
+    tokens = payload.split()
+    seq = None
+    if tokens and tokens[0].isdigit():
+        if len(tokens[0]) > 5 or int(tokens[0]) >= SEQ_MOD:
+            return BadLine(ErrorCode.BAD_ARGS, f"sequence number {tokens[0][:8]} above 65535")
+        seq = int(tokens.pop(0))
+    if not tokens:
+        return BadLine(ErrorCode.UNKNOWN_COMMAND, "no command", seq)
+    verb = tokens[0].upper()
+    cls = COMMANDS.get(verb)
+    if cls is None:
+        return BadLine(ErrorCode.UNKNOWN_COMMAND, f"unknown command {tokens[0][:16]!r}", seq)
+    specs = ARGUMENTS[verb]
+    if len(tokens) - 1 != len(specs):
+        usage = " ".join([verb, *(name for name, _ in specs)])
+        return BadLine(ErrorCode.BAD_ARGS, f"expected '{usage}'", seq)
+    values = []
+    for (name, kind), text in zip(specs, tokens[1:], strict=True):
+        try:
+            values.append(_parse_arg(text, kind))
+        except ValueError:
+            return BadLine(ErrorCode.BAD_ARGS, f"{verb} {name}={text[:16]!r}", seq)
+    return Frame(seq, cls(*values), has_crc)
+
+
+class _LineSplitter:
+    """Cuts a byte stream into lines of at most `max_line` bytes; CR, LF or CRLF end a line.
+
+    Holds at most one line. An over-long line is dropped up to its end and reported once.
+    Bytes in `realtime` are pulled out wherever they stand and reported at once.
+    """
+
+    def __init__(self, max_line: int, realtime: bytes = b"") -> None:
+        self._max = max_line
+        self._buf = bytearray()
+        self._overflow = False
+        self._split = re.compile(b"[\r\n" + re.escape(realtime) + b"]")
+
+    def feed(self, data: bytes) -> list:
+        events: list = []
+        pos = 0
+        for match in self._split.finditer(data):
+            self._take(data[pos:match.start()])
+            byte = data[match.start()]
+            pos = match.end()
+            if byte in (0x0A, 0x0D):
+                event = self._end_line()
+                if event is not None:
+                    events.append(event)
+            else:
+                events.append(RealTime(byte))
+        self._take(data[pos:])
+        return events
+
+    def _take(self, chunk: bytes) -> None:
+        if self._overflow or not chunk:
+            return
+        if len(self._buf) + len(chunk) > self._max:
+            self._overflow = True
+            self._buf.clear()
+        else:
+            self._buf += chunk
+
+    def _end_line(self):
+        if self._overflow:
+            self._overflow = False
+            return BadLine(ErrorCode.LINE_TOO_LONG, f"line longer than {self._max} bytes")
+        if not self._buf:
+            return None
+        line = bytes(self._buf)
+        self._buf.clear()
+        return self.parse(line)
+
+    def parse(self, line: bytes):
+        raise NotImplementedError
+
+
+class HostDecoder(_LineSplitter):
+    """The device's decoder: host bytes in, `Frame`, `RealTime` and `BadLine` events out."""
+
+    def __init__(self) -> None:
+        super().__init__(MAX_HOST_LINE, bytes([STATUS_BYTE, ESTOP_BYTE]))
+
+    parse = staticmethod(parse_host_line)
+
+
+# --------------------------------------------------------------------------- device -> host
+
+
+@dataclass(frozen=True)
+class Ok:
+    """The line `seq` was accepted. `data` carries a query's answer as ``key=value`` pairs."""
+
+    seq: int | None
+    data: str = ""
+
+    def payload(self) -> str:
+        return " ".join(filter(None, ["ok", _seq_text(self.seq), self.data]))
+
+
+@dataclass(frozen=True)
+class Error:
+    """The line `seq` was refused and had no effect."""
+
+    seq: int | None
+    code: ErrorCode
+    detail: str = ""
+
+    def payload(self) -> str:
+        return " ".join(filter(None, ["error", _seq_text(self.seq), self.code.wire,
+                                      _clean(self.detail)]))
+
+
+@dataclass(frozen=True)
+class FaultReport:
+    """Pushed when a fault latches."""
+
+    code: FaultCode
+    detail: str = ""
+
+    def payload(self) -> str:
+        return " ".join(filter(None, ["!" + self.code.wire, _clean(self.detail)]))
+
+
+@dataclass(frozen=True)
+class Banner:
+    """Pushed at every start of the device and sent in answer to ``INFO``."""
+
+    proto: int
+    firmware: str
+    zones: tuple[str, ...]
+    heaters: tuple[str, ...]
+    track_mm: float
+    seat_mm: float
+    limits_crc: int
+
+    def payload(self) -> str:
+        return (f"#CHAIR proto={self.proto} fw={self.firmware} zones={','.join(self.zones)} "
+                f"heaters={','.join(self.heaters)} track={self.track_mm:g} "
+                f"seat={self.seat_mm:g} limits={self.limits_crc:04X}")
+
+
+@dataclass(frozen=True)
+class LimitLine:
+    """One entry of the device's limits table, sent in answer to ``LIMITS``."""
+
+    name: str
+    value: float
+
+    def payload(self) -> str:
+        return f"${self.name}={self.value:g}"
+
+
+@dataclass(frozen=True)
+class Info:
+    """Free text for a person at a terminal."""
+
+    text: str
+
+    def payload(self) -> str:
+        return f"[{_clean(self.text)}]"
+
+
+STATES = ("Idle", "Run", "Fault", "Estop")
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """One status line: pushed at the report rate, and the answer to ``?`` and ``STATUS``."""
+
+    state: str
+    t: float
+    pos_mm: float
+    technique: str
+    width: int
+    depth: int
+    speed: int
+    force_n: float
+    air_kpa: tuple[float, ...]
+    heat_c: tuple[float, ...]
+    foot: int
+    back_pct: float
+    leg_pct: float
+    occupied: bool
+    pinch: bool
+    faults: tuple[FaultCode, ...]
+
+    def payload(self) -> str:
+        return (f"<{self.state} t={self.t:.3f} pos={self.pos_mm:.1f} tech={self.technique} "
+                f"w={self.width} d={self.depth} spd={self.speed} force={self.force_n:.1f} "
+                f"air={','.join(f'{p:.1f}' for p in self.air_kpa)} "
+                f"heat={','.join(f'{c:.1f}' for c in self.heat_c)} foot={self.foot} "
+                f"back={self.back_pct:.1f} leg={self.leg_pct:.1f} occ={int(self.occupied)} "
+                f"pinch={int(self.pinch)} "
+                f"flt={','.join(f'F{f.value:02d}' for f in self.faults) or '-'}>")
+
+
+DeviceMessage = Ok | Error | FaultReport | Banner | LimitLine | Info | StatusReport
+
+
+def _seq_text(seq: int | None) -> str:
+    return "-" if seq is None else str(seq)
+
+
+def _clean(text: str) -> str:
+    """Free text made safe for one line: printable ASCII without ``*``."""
+    return "".join(c if " " <= c <= "~" and c != "*" else "_" for c in text)[:120]
+
+
+def encode_device(message: DeviceMessage) -> bytes:
+    """One device line: payload, ``*CRC`` and LF."""
+    return (_crc_suffix(message.payload()) + "\n").encode()
+
+
+def _pairs(text: str) -> dict[str, str]:
+    pairs = {}
+    for token in text.split():
+        key, eq, value = token.partition("=")
+        if not eq:
+            raise ValueError(f"expected key=value, got {token!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _parse_seq(token: str) -> int | None:
+    if token == "-":
+        return None
+    if not token.isdigit() or int(token) >= SEQ_MOD:
+        raise ValueError(f"bad sequence number {token!r}")
+    return int(token)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(float(x) for x in text.split(",")) if text else ()
+
+
+def _parse_status(body: str) -> StatusReport:
+    state, _, rest = body.partition(" ")
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}")
+    kv = _pairs(rest)
+    flt = kv["flt"]
+    return StatusReport(
+        state=state, t=float(kv["t"]), pos_mm=float(kv["pos"]), technique=kv["tech"],
+        width=int(kv["w"]), depth=int(kv["d"]), speed=int(kv["spd"]),
+        force_n=float(kv["force"]), air_kpa=_floats(kv["air"]), heat_c=_floats(kv["heat"]),
+        foot=int(kv["foot"]), back_pct=float(kv["back"]), leg_pct=float(kv["leg"]),
+        occupied=kv["occ"] == "1", pinch=kv["pinch"] == "1",
+        faults=() if flt == "-" else tuple(FaultCode.parse(f) for f in flt.split(",")))
+
+
+def _parse_device_payload(text: str) -> DeviceMessage:
+    head = text[:1]
+    if text.startswith("ok"):
+        _, _, rest = text.partition(" ")
+        seq_token, _, data = rest.partition(" ")
+        return Ok(_parse_seq(seq_token), data)
+    if text.startswith("error "):
+        parts = text.split(" ", 4)
+        code = ErrorCode(int(parts[2][1:])) if re.fullmatch(r"E\d\d", parts[2]) else None
+        if code is None:
+            raise ValueError(f"bad error code {parts[2]!r}")
+        return Error(_parse_seq(parts[1]), code, parts[4] if len(parts) > 4 else "")
+    if head == "<" and text.endswith(">"):
+        return _parse_status(text[1:-1])
+    if head == "!":
+        parts = text[1:].split(" ", 2)
+        return FaultReport(FaultCode.parse(parts[0]), parts[2] if len(parts) > 2 else "")
+    if text.startswith("#CHAIR "):
+        kv = _pairs(text[7:])
+        return Banner(int(kv["proto"]), kv["fw"], tuple(kv["zones"].split(",")),
+                      tuple(kv["heaters"].split(",")), float(kv["track"]), float(kv["seat"]),
+                      int(kv["limits"], 16))
+    if head == "$":
+        name, _, value = text[1:].partition("=")
+        return LimitLine(name, float(value))
+    if head == "[" and text.endswith("]"):
+        return Info(text[1:-1])
+    raise ValueError(f"unknown message {text[:16]!r}")
+
+
+def parse_device_line(line: bytes) -> DeviceMessage | BadLine:
+    """Parse one device line (without its terminator). Never raises."""
+    where = _printable(line)
+    if where:
+        return BadLine(ErrorCode.BAD_BYTE, where)
+    split = _split_crc(line.decode("ascii"))
+    if isinstance(split, str):
+        return BadLine(ErrorCode.BAD_CRC, split)
+    payload, has_crc = split
+    if not has_crc:
+        return BadLine(ErrorCode.NEED_CRC, f"device line without crc: {payload[:24]!r}")
+    try:
+        return _parse_device_payload(payload)
+    except (ValueError, KeyError, IndexError) as exc:
+        return BadLine(ErrorCode.BAD_ARGS, str(exc)[:80])
+
+
+class DeviceDecoder(_LineSplitter):
+    """The host's decoder: device bytes in, `DeviceMessage` and `BadLine` events out."""
+
+    def __init__(self) -> None:
+        super().__init__(MAX_DEVICE_LINE)
+
+    parse = staticmethod(parse_device_line)
