@@ -15,13 +15,13 @@ class ChairError(Exception):
 class UsageError(ChairError):
     """Bad command-line arguments."""
 
-    exit_code = 5
+    exit_code = 2
 
 
 class ProgramError(ChairError):
     """A program file that cannot be loaded or breaks a cap: nothing moves."""
 
-    exit_code = 5
+    exit_code = 2
 
     def __init__(self, message: str, *, file: str = "", line: int | None = None,
                  step: int | None = None, field: str = "") -> None:

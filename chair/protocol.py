@@ -559,6 +559,10 @@ def _floats(text: str) -> tuple[float, ...]:
     return tuple(float(x) for x in text.split(",")) if text else ()
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split(",")) if text else ()
+
+
 def _parse_status(body: str) -> StatusReport:
     state, _, rest = body.partition(" ")
     if state not in STATES:
@@ -576,7 +580,7 @@ def _parse_status(body: str) -> StatusReport:
 
 def _parse_device_payload(text: str) -> DeviceMessage:
     head = text[:1]
-    if text.startswith("ok"):
+    if text.startswith("ok "):
         _, _, rest = text.partition(" ")
         seq_token, _, data = rest.partition(" ")
         return Ok(_parse_seq(seq_token), data)
@@ -593,8 +597,8 @@ def _parse_device_payload(text: str) -> DeviceMessage:
         return FaultReport(FaultCode.parse(parts[0]), parts[2] if len(parts) > 2 else "")
     if text.startswith("#CHAIR "):
         kv = _pairs(text[7:])
-        return Banner(int(kv["proto"]), kv["fw"], tuple(kv["zones"].split(",")),
-                      tuple(kv["heaters"].split(",")), float(kv["track"]), float(kv["seat"]),
+        return Banner(int(kv["proto"]), kv["fw"], _names(kv["zones"]),
+                      _names(kv["heaters"]), float(kv["track"]), float(kv["seat"]),
                       int(kv["limits"], 16))
     if head == "$":
         name, _, value = text[1:].partition("=")

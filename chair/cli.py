@@ -1,0 +1,195 @@
+"""The `chair` command: run, validate, list, show, diagram, limits and sim.
+
+Exit codes: 0 completed, 2 bad program or arguments, 3 safety fault, 4 link error,
+130 stopped by the user, 1 anything unexpected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+from chair import __version__
+from chair.errors import ChairError, UsageError
+
+log = logging.getLogger("chair")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from chair.display import JsonStream, LiveDisplay, Summary
+    from chair.program import load_program
+    from chair.runner import RunOptions, run
+
+    program = load_program(args.program)
+    summary = Summary()
+    listeners = [summary, JsonStream() if args.json else LiveDisplay()]
+    if args.fast and not args.json:
+        listeners.pop()  # fast-forward: only the summary
+    options = RunOptions(port=args.port, fast=args.fast, intensity=args.intensity,
+                         minutes=args.minutes, cautions=tuple(args.caution), trace=args.trace,
+                         seed=args.seed, faults=tuple(args.fault), listeners=listeners)
+    started = time.perf_counter()
+    outcome = run(program, options)
+    wall = time.perf_counter() - started
+    if not args.json:
+        print(summary.render(wall if args.fast else None))
+    return outcome.exit_code
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from chair.program import load_program
+    from chair.safety import check_program
+
+    failed = 0
+    for name in args.files:
+        try:
+            program = load_program(name)
+            check_program(program)
+        except ChairError as exc:
+            failed += 1
+            print(f"error: {exc}", file=sys.stderr)
+        else:
+            print(f"ok    {program.source}: {program.name}, {len(program.steps)} steps, "
+                  f"{program.seconds / 60:.1f} min")
+    return UsageError.exit_code if failed else 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from chair.program import list_programs
+
+    programs = list_programs()
+    if args.json:
+        print(json.dumps([{"name": p.name, "title": p.title, "seconds": p.seconds,
+                           "source": p.source} for p in programs]))
+        return 0
+    for program in programs:
+        print(f"{program.name:<12} {program.seconds / 60:5.1f} min  {program.title}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from chair.program import load_program, render_timeline
+
+    print(render_timeline(load_program(args.program)))
+    return 0
+
+
+def _cmd_diagram(args: argparse.Namespace) -> int:
+    from chair.controller import diagram
+
+    print(diagram())
+    return 0
+
+
+def _cmd_limits(args: argparse.Namespace) -> int:
+    from chair.limits import DEVICE_TABLE, HOST
+
+    if args.json:
+        print(json.dumps({"device": {lim.name: lim.value for lim in DEVICE_TABLE},
+                          "host": HOST}, indent=2))
+        return 0
+    print(f"{'device limit':<28} {'value':>8}  {'unit':<6} source")
+    for lim in DEVICE_TABLE:
+        print(f"{lim.name:<28} {lim.value:>8g}  {lim.unit:<6} {lim.source}")
+    print(f"\n{'controller cap':<28} {'value':>8}")
+    for name, value in HOST.items():
+        print(f"{name:<28} {value:>8g}")
+    return 0
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from chair import serve
+    from chair.runner import enable_sim
+
+    enable_sim()
+    query = [f"height={args.height}", f"seed={args.seed}", *(f"fault={f}" for f in args.fault)]
+    url = "sim://?" + "&".join(query)
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        if not port.isdigit():
+            raise UsageError(f"--tcp {args.tcp}: expected HOST:PORT, e.g. 127.0.0.1:5555")
+        serve.serve_tcp(url, host or "127.0.0.1", int(port),
+                        on_ready=lambda h, p: print(f"serving the simulated chair on "
+                                                    f"socket://{h}:{p} (Ctrl-C stops)",
+                                                    flush=True))
+    else:
+        serve.serve_pty(url, on_ready=lambda path: print(
+            f"simulated chair on {path}\nopen it with: python -m serial.tools.miniterm "
+            f"{path} 115200   (Ctrl-C stops)", flush=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chair", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"chair {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a program on a chair (the simulated one by default)")
+    run.add_argument("program", help="program name (see `chair list`) or TOML file")
+    run.add_argument("--port", default="sim://", help="pyserial URL or device (default sim://)")
+    run.add_argument("--fast", action="store_true",
+                     help="fast-forward on the virtual clock (simulated chair only)")
+    run.add_argument("--intensity", type=int, default=5, metavar="N",
+                     help="cap airbag levels and roller depth at N (1..5, default 5)")
+    run.add_argument("--minutes", type=float, default=None, metavar="M",
+                     help="session timer (default 15, at most 30)")
+    run.add_argument("--caution", action="append", default=[], metavar="NAME",
+                     help="lower the caps for a condition: herniated-disc, osteoporosis, "
+                          "neuropathy (repeatable)")
+    run.add_argument("--trace", metavar="FILE", help="write the JSON Lines trace here")
+    run.add_argument("--seed", type=int, default=None, help="simulator seed")
+    run.add_argument("--fault", action="append", default=[], metavar="NAME@S",
+                     help="inject a simulated fault at S seconds (repeatable)")
+    run.add_argument("--json", action="store_true", help="print trace records, not text")
+    run.set_defaults(func=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check program files")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(func=_cmd_validate)
+
+    lst = sub.add_parser("list", help="list the programs")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=_cmd_list)
+
+    show = sub.add_parser("show", help="show a program's timeline by zone")
+    show.add_argument("program")
+    show.set_defaults(func=_cmd_show)
+
+    sub.add_parser("diagram", help="print the controller's state diagram (mermaid)") \
+        .set_defaults(func=_cmd_diagram)
+
+    limits = sub.add_parser("limits", help="the limits table in force")
+    limits.add_argument("--json", action="store_true")
+    limits.set_defaults(func=_cmd_limits)
+
+    sim = sub.add_parser("sim", help="serve the simulated chair on a pty or TCP")
+    where = sim.add_mutually_exclusive_group()
+    where.add_argument("--pty", action="store_true", help="on a pseudo-terminal (default)")
+    where.add_argument("--tcp", metavar="HOST:PORT", help="on TCP, for socket://HOST:PORT")
+    sim.add_argument("--height", type=float, default=175.0, help="person's height in cm")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--fault", action="append", default=[], metavar="NAME@S")
+    sim.set_defaults(func=_cmd_sim)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * args.verbose,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except ChairError as exc:
+        print(f"chair: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,331 @@
+"""The brain: one state machine (transitions) that scans, runs, pauses, parks and faults.
+
+Everything that affects the controller's state lives in this module. `STATES` and
+`TRANSITIONS` are the whole machine; the README's diagram is generated from them
+(`chair diagram`). Any (state, event) pair not listed is refused: nothing is sent and the
+chair stays as safe as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from transitions import EventData, Machine, MachineError
+
+from chair import protocol as p
+from chair.clock import Clock
+from chair.executor import Executor, off_command
+from chair.landmarks import landmark_positions
+from chair.limits import HOST
+from chair.link import DeviceInfo, Link, Refused
+from chair.program import Program
+from chair.safety import Caps, Supervisor
+from chair.trace import Trace, sample_record
+
+STATES = ["disconnected", "connecting", "idle", "scanning", "running", "paused", "parking",
+          "fault", "estop"]
+#: States in which the chair may be moving.
+MOTION_STATES = ("scanning", "running", "paused", "parking")
+_LIVE = ["connecting", "idle", *MOTION_STATES]
+
+TRANSITIONS = [
+    {"trigger": "connect", "source": "disconnected", "dest": "connecting"},
+    {"trigger": "connected", "source": "connecting", "dest": "idle"},
+    {"trigger": "start", "source": "idle", "dest": "scanning", "conditions": "can_start"},
+    {"trigger": "scanned", "source": "scanning", "dest": "running"},
+    {"trigger": "pause", "source": "running", "dest": "paused"},
+    {"trigger": "resume", "source": "paused", "dest": "running"},
+    {"trigger": "stop", "source": ["scanning", "running", "paused"], "dest": "parking"},
+    {"trigger": "finish", "source": "running", "dest": "parking"},
+    {"trigger": "parked", "source": "parking", "dest": "idle"},
+    {"trigger": "fault", "source": _LIVE, "dest": "fault"},
+    {"trigger": "fault", "source": "fault", "dest": None},
+    {"trigger": "estop", "source": [*_LIVE, "fault"], "dest": "estop"},
+    {"trigger": "estop", "source": "estop", "dest": None},
+    {"trigger": "reset", "source": ["fault", "estop"], "dest": "idle", "conditions": "can_reset"},
+    {"trigger": "disconnect", "source": [*_LIVE, "fault", "estop"], "dest": "disconnected"},
+]
+EVENTS = sorted({t["trigger"] for t in TRANSITIONS})
+
+TICK_S = 0.05
+RENEW_S = 0.25
+PARK_MM = 5.0
+PARK_TIMEOUT_S = 25.0
+SCAN_TIMEOUT_S = 45.0
+
+
+def build_machine(model: object, **options: object) -> Machine:
+    """The controller's machine on `model` (also used to draw the diagram)."""
+    machine_class = options.pop("machine_class", Machine)
+    return machine_class(model=model, states=STATES, transitions=TRANSITIONS,
+                         initial="disconnected", auto_transitions=False, queued=True,
+                         send_event=True, **options)
+
+
+def diagram() -> str:
+    """The state diagram as mermaid source, generated from the machine itself."""
+    from transitions.extensions import GraphMachine
+
+    class _Model:
+        def can_start(self, event: EventData) -> bool:
+            return True
+
+        can_reset = can_start
+
+    model = _Model()
+    build_machine(model, machine_class=GraphMachine, graph_engine="mermaid",
+                  show_conditions=True, title="chair controller")
+    return model.get_graph().draw(None)
+
+
+class Controller:
+    """Drives one chair through one program; call `tick` every `TICK_S` seconds."""
+
+    state: str
+
+    def __init__(self, link: Link, clock: Clock, trace: Trace, program: Program,
+                 caps_for: callable) -> None:
+        self.link = link
+        self.clock = clock
+        self.trace = trace
+        self.program = program
+        self._caps_for = caps_for
+        self.t0 = clock.now()
+        self.info: DeviceInfo | None = None
+        self.caps: Caps | None = None
+        self.supervisor: Supervisor | None = None
+        self.executor: Executor | None = None
+        self.status: p.StatusReport | None = None
+        self.reason = ""
+        self.completed = False
+        self.lease_ms = int(HOST["lease_ms"])
+        self._sent: dict[Hashable, p.Command] = {}
+        self._last_renew = 0.0
+        self._phase_started = 0.0
+        self._session_started: float | None = None
+        self._program_t0 = 0.0
+        self._paused_at = 0.0
+        self._scan_homed = False
+        self.machine = build_machine(self, after_state_change="_record_state")
+
+    # ------------------------------------------------------------------ events
+
+    @property
+    def t(self) -> float:
+        """Seconds since this controller was made (the trace's time base)."""
+        return self.clock.now() - self.t0
+
+    def fire(self, event: str, **info: object) -> bool:
+        """Trigger `event`; a pair the machine does not allow is refused and traced."""
+        try:
+            return bool(self.trigger(event, **info))
+        except MachineError as exc:
+            self.trace.event(self.t, "refused", trigger=event, state=self.state,
+                             why=str(exc.value) if hasattr(exc, "value") else str(exc))
+            return False
+
+    def _record_state(self, event: EventData) -> None:
+        self.trace.event(self.t, "state", source=event.transition.source,
+                         dest=event.transition.dest, trigger=event.event.name,
+                         **{k: v for k, v in event.kwargs.items() if k == "reason"})
+
+    def can_start(self, event: EventData) -> bool:
+        why = None
+        if self.status is None or not self.status.occupied:
+            why = "nobody is seated: the chair starts only with a person in it"
+        elif self.status.faults:
+            why = "the device has latched faults: " + ",".join(f.wire for f in self.status.faults)
+        if why:
+            self.trace.event(self.t, "refused", trigger="start", state=self.state, why=why)
+            self.reason = why
+        return why is None
+
+    def can_reset(self, event: EventData) -> bool:
+        """Ask the device to reset; allowed only when it accepts (its conditions cleared)."""
+        self.link.send(p.Reset())
+        if self.supervisor is not None:
+            self.supervisor.commanded(p.Reset(), self.clock.now())
+        deadline = self.clock.now() + 1.0
+        while self.clock.now() < deadline:
+            for message in self.link.poll():
+                if isinstance(message, Refused) and isinstance(message.command, p.Reset):
+                    self.trace.event(self.t, "refused", trigger="reset", state=self.state,
+                                     why=f"{message.error.code.wire} {message.error.detail}")
+                    return False
+                self._handle(message)
+            if self.link.idle:
+                self._sent.clear()
+                return True
+            self.clock.sleep_until(self.clock.now() + 0.01)
+        return False
+
+    # ------------------------------------------------------------------ state entries
+
+    def on_enter_connecting(self, event: EventData) -> None:
+        self.info = self.link.connect()
+        self.caps = self._caps_for(self.info.limits)
+        self.supervisor = Supervisor(self.caps)
+        self.fire("connected")
+
+    def on_enter_idle(self, event: EventData) -> None:
+        if event.transition.source == "parking":
+            self.completed = True
+
+    def on_enter_scanning(self, event: EventData) -> None:
+        self._session_started = self.clock.now()
+        self._phase_started = self.clock.now()
+        self._scan_homed = False
+
+    def on_enter_running(self, event: EventData) -> None:
+        now = self.clock.now()
+        if event.transition.source == "paused":
+            self._program_t0 += now - self._paused_at
+        else:
+            self._program_t0 = now
+
+    def on_enter_paused(self, event: EventData) -> None:
+        self._paused_at = self.clock.now()
+        self._apply({})
+
+    def on_enter_parking(self, event: EventData) -> None:
+        self._phase_started = self.clock.now()
+        self.reason = str(event.kwargs.get("reason", self.reason or "stopped"))
+
+    def on_enter_fault(self, event: EventData) -> None:
+        self.reason = str(event.kwargs.get("reason", "fault"))
+        self.trace.event(self.t, "fault", source=event.kwargs.get("source", "host"),
+                         detail=self.reason)
+        self._safe()
+
+    def on_enter_estop(self, event: EventData) -> None:
+        self.link.estop()
+        self.reason = str(event.kwargs.get("reason", "emergency stop"))
+        self._sent.clear()
+
+    def _safe(self) -> None:
+        """Everything to rest with one STOP; no further actuation until a reset."""
+        self._sent.clear()
+        self.link.send(p.Stop())
+
+    # ------------------------------------------------------------------ the loop
+
+    def tick(self) -> None:
+        """Read the device, check it, and do this state's work."""
+        now = self.clock.now()
+        for message in self.link.poll():
+            self._handle(message)
+        if self.state in _LIVE and now - self.link.last_rx > HOST["link_timeout_s"]:
+            self.fire("fault", reason=f"link lost: no valid report for "
+                      f"{now - self.link.last_rx:.1f} s", source="link")
+            return
+        work = getattr(self, f"_tick_{self.state}", None)
+        if work is not None:
+            work(now)
+        if self._sent and now - self._last_renew >= RENEW_S:
+            self._last_renew = now
+            self.link.send(p.Renew(self.lease_ms))
+
+    def _handle(self, message: p.DeviceMessage | Refused) -> None:
+        if isinstance(message, p.StatusReport):
+            self.status = message
+            step = self.current_step()
+            self.trace.emit(sample_record(self.t, self.state, message,
+                                          step.number if step else None))
+            if self.state in MOTION_STATES and self.supervisor is not None:
+                why = self.supervisor.check(message, self.clock.now())
+                if why:
+                    self.fire("fault", reason=why, source="supervisor")
+            if self.state in MOTION_STATES and not message.occupied:
+                self.fire("fault", reason="the seat emptied mid-session", source="occupancy")
+        elif isinstance(message, p.FaultReport):
+            self.trace.event(self.t, "device-fault", code=message.code.wire,
+                             detail=message.detail)
+            if message.code is p.FaultCode.ESTOP:
+                self.fire("estop", reason="emergency stop at the device")
+            else:
+                self.fire("fault", reason=f"device {message.code.wire} {message.detail}".strip(),
+                          source="device")
+        elif isinstance(message, p.Banner):
+            self.trace.event(self.t, "device-restart", firmware=message.firmware)
+            self.fire("fault", reason="the device restarted; it will not resume by itself",
+                      source="device")
+        elif isinstance(message, Refused):
+            self.trace.event(self.t, "device-refused", command=message.command.wire(),
+                             code=message.error.code.wire, detail=message.error.detail)
+            if self.state in MOTION_STATES:
+                self.fire("fault", reason=f"device refused {message.command.VERB}: "
+                          f"{message.error.code.wire}", source="device")
+        elif isinstance(message, p.Info):
+            self.trace.event(self.t, "device-info", text=message.text)
+
+    def current_step(self):
+        if self.executor is None or self.state not in ("running", "paused"):
+            return None
+        found = self.executor.step_at(self.clock.now() - self._program_t0)
+        return found[1] if found else None
+
+    def _apply(self, wanted: dict[Hashable, p.Command]) -> None:
+        """Send what changed; return actuators no longer wanted to rest."""
+        now = self.clock.now()
+        for key, command in wanted.items():
+            if self._sent.get(key) != command:
+                self._send(key, command, now)
+        for key in [k for k in self._sent if k not in wanted]:
+            del self._sent[key]
+            off = off_command(key, self.status, self.lease_ms)
+            if off is not None:
+                self.link.send(off)
+                self.supervisor.commanded(off, now)
+
+    def _send(self, key: Hashable, command: p.Command, now: float) -> None:
+        self._sent[key] = command
+        self.link.send(command)
+        self.supervisor.commanded(command, now)
+        if not self._last_renew:
+            self._last_renew = now
+
+    def _tick_scanning(self, now: float) -> None:
+        status, info = self.status, self.info
+        if status is None or info is None:
+            return
+        if now - self._phase_started > SCAN_TIMEOUT_S:
+            self.fire("fault", reason="body scan took too long")
+            return
+        if not self._scan_homed:
+            self._apply({"roller": p.SetRoller(0.0, "off", 1, 1, 1, self.lease_ms)})
+            self._scan_homed = status.pos_mm < PARK_MM
+            return
+        seat = info.banner.seat_mm
+        self._apply({"roller": p.SetRoller(seat, "roll", 1, 1, 1, self.lease_ms)})
+        if status.force_n > 0:
+            landmarks = landmark_positions(status.pos_mm, seat, info.banner.track_mm)
+            self.trace.event(self.t, "scan", shoulder_mm=status.pos_mm,
+                             landmarks={k: round(v, 1) for k, v in landmarks.items()})
+            self.executor = Executor(self.program, landmarks, self.supervisor, self.lease_ms)
+            self.fire("scanned")
+        elif status.pos_mm >= seat - PARK_MM:
+            self.fire("fault", reason="body scan found no shoulder line above the seat")
+
+    def _tick_running(self, now: float) -> None:
+        assert self.executor is not None and self._session_started is not None
+        if now - self._session_started >= self.caps.session_s:
+            self.fire("finish", reason="session timer")
+            return
+        elapsed = now - self._program_t0
+        found = self.executor.step_at(elapsed)
+        if found is None:
+            self.fire("finish", reason="completed")
+            return
+        index, step = found
+        if index != getattr(self, "_step_index", None):
+            self._step_index = index
+            self.trace.event(self.t, "step", number=step.number, zone=step.zone,
+                             name=step.name, seconds=step.seconds)
+        self._apply(self.executor.setpoints(elapsed, self.status))
+
+    def _tick_parking(self, now: float) -> None:
+        self._apply({"roller": p.SetRoller(0.0, "off", 1, 1, 1, self.lease_ms)})
+        home = self.status is not None and self.status.pos_mm < PARK_MM
+        if home or now - self._phase_started > PARK_TIMEOUT_S:
+            self._safe()
+            self.fire("parked")

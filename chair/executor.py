@@ -1,0 +1,100 @@
+"""Turns a program and the scanned body into setpoints, moment by moment.
+
+The executor is pure bookkeeping: given the time into the program and the latest status
+it says what every actuator should be doing, already clamped by the supervisor. The
+controller sends only what changed.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Hashable
+
+from chair import protocol as p
+from chair.program import Program, Step
+from chair.safety import Supervisor
+
+ARRIVED_MM = 5.0
+
+
+def off_command(key: Hashable, status: p.StatusReport | None, lease_ms: int) -> p.Command | None:
+    """The command that returns one actuator to rest (None: leave it where it is)."""
+    match key:
+        case "roller":
+            pos = status.pos_mm if status else 0.0
+            return p.SetRoller(round(pos, 1), "off", 1, 1, 1, lease_ms)
+        case ("air", zone):
+            return p.SetAir(zone, 0.0, lease_ms)
+        case ("heat", zone):
+            return p.SetHeat(zone, 0.0, lease_ms)
+        case "foot":
+            return p.SetFoot(0, lease_ms)
+    return None
+
+
+class Executor:
+    """Where a program is at a given time, and the setpoints it wants there."""
+
+    def __init__(self, program: Program, landmarks: dict[str, float],
+                 supervisor: Supervisor, lease_ms: int) -> None:
+        self.program = program
+        self.landmarks = landmarks
+        self.supervisor = supervisor
+        self.lease_ms = lease_ms
+        self._starts: list[float] = []
+        total = 0.0
+        for step in program.steps:
+            self._starts.append(total)
+            total += step.seconds
+        self.seconds = total
+        self._toward: float | None = None
+        self._sweep_step = -1
+
+    def step_at(self, elapsed: float) -> tuple[int, Step] | None:
+        """The index and step running `elapsed` seconds into the program, or None at the end."""
+        if elapsed >= self.seconds or not self.program.steps:
+            return None
+        index = bisect.bisect_right(self._starts, elapsed) - 1
+        return index, self.program.steps[index]
+
+    def setpoints(self, elapsed: float, status: p.StatusReport | None) -> dict[Hashable, p.Command]:
+        """Every actuator's wanted command at `elapsed` (absent keys: at rest)."""
+        found = self.step_at(elapsed)
+        if found is None:
+            return {}
+        index, step = found
+        into = elapsed - self._starts[index]
+        wanted: dict[Hashable, p.Command] = {}
+        sup, lease = self.supervisor, self.lease_ms
+        if step.roller is not None:
+            wanted["roller"] = self._roller(index, step, status)
+        if step.airbags is not None:
+            bags = step.airbags
+            period = bags.inflate_s + bags.hold_s + bags.vent_s
+            filling = (into % period) < bags.inflate_s + bags.hold_s
+            for zone, level in bags.levels.items():
+                kpa = sup.air_kpa(zone, level) if filling else 0.0
+                wanted[("air", zone)] = p.SetAir(zone, kpa, lease)
+        for zone, level in step.heat.items():
+            target = sup.heat_c(level)
+            if target > 0:
+                wanted[("heat", zone)] = p.SetHeat(zone, target, lease)
+        if step.foot:
+            wanted["foot"] = p.SetFoot(step.foot, lease)
+        if step.recline is not None:
+            wanted["recline"] = p.SetRecline(float(step.recline[0]), float(step.recline[1]),
+                                              lease)
+        return wanted
+
+    def _roller(self, index: int, step: Step, status: p.StatusReport | None) -> p.SetRoller:
+        roller = step.roller
+        assert roller is not None
+        start, end = self.landmarks[roller.start], self.landmarks[roller.end]
+        if index != self._sweep_step:
+            self._sweep_step, self._toward = index, end
+        if status is not None and abs(status.pos_mm - self._toward) < ARRIVED_MM:
+            self._toward = start if self._toward == end else end
+        sup = self.supervisor
+        return p.SetRoller(round(self._toward, 1), sup.technique(roller.technique),
+                           roller.width, sup.depth(step.zone, roller.depth), roller.speed,
+                           self.lease_ms)

@@ -1,0 +1,206 @@
+"""The host end of the wire: owns one pyserial port, numbers and resends commands.
+
+Commands go out with a sequence number and a CRC, at most `window` unanswered at a time.
+A gap error (`E05 ... expect=N`) or a reply that does not come within `ack_timeout_s` makes
+the link resend from the oldest unanswered line (go-back-N); the device answers duplicates
+from memory, so nothing is executed twice. Pushed messages are handed up by `poll`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+
+import serial
+
+from chair import protocol as p
+from chair.clock import Clock
+from chair.errors import LinkError
+from chair.limits import Limit, table_crc
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The device executed our command and refused it (its reply was an error)."""
+
+    command: p.Command
+    error: p.Error
+
+
+@dataclass
+class _Pending:
+    seq: int
+    command: p.Command
+    frame: bytes
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the connect handshake learned: the banner and the verified limits table."""
+
+    banner: p.Banner
+    limits: dict[str, float]
+
+
+_EXPECT = re.compile(r"expect=(\d+)")
+
+
+class Link:
+    """Sequenced, checked, resent commands over any pyserial port."""
+
+    def __init__(self, port: serial.SerialBase, clock: Clock, *, window: int = 8,
+                 ack_timeout_s: float = 0.3, first_seq: int = 1) -> None:
+        self.port = port
+        self.clock = clock
+        self.window = window
+        self.ack_timeout_s = ack_timeout_s
+        self._decoder = p.DeviceDecoder()
+        self._next_seq = first_seq
+        self._queue: deque[p.Command] = deque()
+        self._pending: deque[_Pending] = deque()
+        self.last_rx = clock.now()
+        self.bytes_out = 0
+        self.bytes_in = 0
+        self.bad_lines = 0
+        self.resends = 0
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, command: p.Command) -> None:
+        """Queue a control or actuate command; it goes out as the window allows."""
+        self._queue.append(command)
+        self._transmit()
+
+    def estop(self) -> None:
+        """The emergency-stop byte, ahead of everything queued."""
+        self._write(bytes([p.ESTOP_BYTE]))
+
+    def request_status(self) -> None:
+        """The real-time status byte: the device answers with one status line."""
+        self._write(bytes([p.STATUS_BYTE]))
+
+    @property
+    def idle(self) -> bool:
+        """True when every command sent has been answered."""
+        return not self._queue and not self._pending
+
+    def _transmit(self) -> None:
+        while self._queue and len(self._pending) < self.window:
+            command = self._queue.popleft()
+            seq = self._next_seq
+            self._next_seq = p.seq_after(seq)
+            pending = _Pending(seq, command, p.encode_command(command, seq), self.clock.now())
+            self._pending.append(pending)
+            self._write(pending.frame)
+
+    def _resend_from(self, seq: int | None) -> None:
+        """Go back N: resend every unanswered line from `seq` (or the oldest)."""
+        now = self.clock.now()
+        for pending in self._pending:
+            if seq is None or p.seq_distance(pending.seq, seq) >= 0:
+                pending.sent_at = now
+                self.resends += 1
+                self._write(pending.frame)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"writing to {self.port.port}: {exc}; check the cable and the "
+                            "port, then run again") from exc
+        self.bytes_out += len(data)
+
+    # ------------------------------------------------------------------ receiving
+
+    def poll(self) -> list[p.DeviceMessage | Refused]:
+        """Read what has arrived; settle replies; return pushed messages and refusals."""
+        try:
+            waiting = self.port.in_waiting
+            data = self.port.read(waiting) if waiting else b""
+        except (serial.SerialException, OSError) as exc:
+            raise LinkError(f"reading from {self.port.port}: {exc}; the port vanished or "
+                            "was unplugged") from exc
+        events: list[p.DeviceMessage | Refused] = []
+        if data:
+            self.bytes_in += len(data)
+            for message in self._decoder.feed(data):
+                events.extend(self._settle(message))
+        if self._pending and self.clock.now() - self._pending[0].sent_at > self.ack_timeout_s:
+            self._resend_from(None)
+        self._transmit()
+        return events
+
+    def _settle(self, message: p.DeviceMessage | p.BadLine) -> list:
+        if isinstance(message, p.BadLine):
+            self.bad_lines += 1
+            return []
+        self.last_rx = self.clock.now()
+        if isinstance(message, p.Ok) and message.seq is not None:
+            self._drop(message.seq)
+            return []
+        if isinstance(message, p.Error) and message.seq is not None:
+            if message.code is p.ErrorCode.SEQ_GAP:
+                match = _EXPECT.search(message.detail)
+                self._resend_from(int(match.group(1)) if match else None)
+                return []
+            pending = self._drop(message.seq)
+            return [Refused(pending.command, message)] if pending else []
+        if isinstance(message, p.Error) and message.code is p.ErrorCode.BAD_CRC:
+            self._resend_from(None)
+            return []
+        return [message]
+
+    def _drop(self, seq: int) -> _Pending | None:
+        for pending in self._pending:
+            if pending.seq == seq:
+                self._pending.remove(pending)
+                return pending
+        return None
+
+    # ------------------------------------------------------------------ handshake
+
+    def _exchange(self, line: bytes, timeout_s: float, what: str) -> list:
+        """Send one unsequenced query; collect what arrives up to its (untagged) reply."""
+        self._write(line)
+        deadline = self.clock.now() + timeout_s
+        seen: list = []
+        while self.clock.now() < deadline:
+            for message in self.poll():
+                seen.append(message)
+                if isinstance(message, p.Error) and message.seq is None:
+                    raise LinkError(f"device refused {what}: {message.code.wire} "
+                                    f"{message.detail}")
+                if isinstance(message, p.Ok) and message.seq is None:
+                    return seen
+            self.clock.sleep_until(self.clock.now() + 0.01)
+        raise LinkError(f"no answer to {what} from {self.port.port} within {timeout_s:g} s: "
+                        "is a chair (or `chair sim`) on that port, at the right baud rate?")
+
+    def connect(self, timeout_s: float = 3.0) -> DeviceInfo:
+        """Check the banner, the protocol version and the limits table; start a session."""
+        self.port.reset_input_buffer()
+        self._decoder = p.DeviceDecoder()
+        seen = self._exchange(p.encode_command(p.QueryInfo()), timeout_s, "INFO")
+        banners = [m for m in seen if isinstance(m, p.Banner)]
+        if not banners:
+            raise LinkError(f"{self.port.port} answered INFO without a banner")
+        banner = banners[-1]
+        if banner.proto != p.PROTOCOL_VERSION:
+            raise LinkError(f"device speaks protocol {banner.proto}, this host speaks "
+                            f"{p.PROTOCOL_VERSION}: update the firmware or the host")
+        seen = self._exchange(p.encode_command(p.QueryLimits()), timeout_s, "LIMITS")
+        lines = [m for m in seen if isinstance(m, p.LimitLine)]
+        table = [Limit(m.name, m.value, "", "", "") for m in lines]
+        crc = table_crc(table)
+        if crc != banner.limits_crc:
+            raise LinkError(f"device limits table CRC {crc:04X} does not match its banner's "
+                            f"{banner.limits_crc:04X}: the table is corrupt; do not use it")
+        claimed = dict(pair.split("=", 1) for pair in seen[-1].data.split() if "=" in pair)
+        if claimed.get("n") != str(len(lines)) or claimed.get("crc") != f"{crc:04X}":
+            raise LinkError(f"device sent {len(lines)} limits with CRC {crc:04X} but its reply "
+                            f"claims {seen[-1].data!r}: lines were lost; try again")
+        self.send(p.Sync())
+        self.send(p.SetReport(100))
+        return DeviceInfo(banner, {m.name: m.value for m in lines})

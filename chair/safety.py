@@ -1,0 +1,262 @@
+"""The host's half of safety: caps in force, and a supervisor that watches the device.
+
+The device enforces its own hard caps whatever we send; this module makes sure we never
+ask for more than the program's, the user's and the cautions' caps, and that what the
+device reports is plausible for what we commanded (docs/safety.md lists each rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from chair import protocol as p
+from chair.errors import ProgramError, UsageError
+from chair.limits import HEATERS, HOST, ZONES
+
+if TYPE_CHECKING:
+    from chair.program import Program
+
+PROGRAM_ZONES = ("lumbar", "gluteal", "piriformis", "legs", "feet")
+HEAT_LEVEL_C = {1: 36.0, 2: 38.0, 3: 40.0}
+
+
+@dataclass(frozen=True)
+class Caution:
+    """A user's condition and how it lowers the caps (grounded in docs/safety.md)."""
+
+    text: str
+    airbag_scale: dict[str, float] = field(default_factory=dict)
+    depth_max: dict[str, int] = field(default_factory=dict)
+    banned_techniques: frozenset[str] = frozenset()
+    no_heat: bool = False
+
+
+CAUTIONS: dict[str, Caution] = {
+    "herniated-disc": Caution(
+        "herniated or slipped disc: massage may make it worse; lumbar and gluteal caps "
+        "lowered (airbags at half, roller depth at most 1, no tapping). Stop if pain "
+        "spreads down the leg.",
+        airbag_scale={"lumbar": 0.5, "seat": 0.5},
+        depth_max={"lumbar": 1, "gluteal": 1, "piriformis": 1},
+        banned_techniques=frozenset({"tap"}),
+    ),
+    "osteoporosis": Caution(
+        "osteoporosis: a listed contraindication; see a doctor first. Roller depth at most 1 "
+        "everywhere, no tapping.",
+        depth_max=dict.fromkeys(PROGRAM_ZONES, 1),
+        banned_techniques=frozenset({"tap"}),
+    ),
+    "neuropathy": Caution(
+        "loss of temperature sense or diabetic neuropathy: see a doctor first. Heat off; "
+        "calf and foot airbags at 60 %.",
+        airbag_scale={"calves": 0.6, "feet": 0.6},
+        no_heat=True,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Every cap in force for one run: device table, host table, user and cautions."""
+
+    airbag_kpa: dict[str, float]
+    depth_max: dict[str, int]
+    level_max: int
+    heat_target_c: float
+    heat_c_max: float
+    session_s: float
+    hold_s_max: float
+    dwell_s_max: float
+    banned_techniques: frozenset[str]
+    cautions: tuple[str, ...]
+
+    def header(self) -> dict:
+        """The caps as the trace header's `limits` object."""
+        return {
+            "airbag_kpa_max": dict(self.airbag_kpa),
+            "heat_c_max": self.heat_c_max,
+            "heat_target_c_max": self.heat_target_c,
+            "session_s_max": self.session_s,
+            "roller_depth_max": dict(self.depth_max),
+            "intensity_max": self.level_max,
+            "airbag_hold_s_max": self.hold_s_max,
+            "roller_dwell_s_max": self.dwell_s_max,
+        }
+
+
+def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[str, ...] = (),
+              minutes: float | None = None) -> Caps:
+    """The caps for one run; never above the device's. Raises UsageError on bad choices."""
+    if not 1 <= intensity <= 5:
+        raise UsageError(f"--intensity {intensity}: choose 1 (gentlest) to 5")
+    session_s = HOST["session_s_default"] if minutes is None else minutes * 60.0
+    if not 0 < session_s <= min(HOST["session_s_max"], device["session_s_max"]):
+        raise UsageError(f"--minutes {minutes:g}: choose more than 0 and at most "
+                         f"{HOST['session_s_max'] / 60:g}")
+    unknown = [name for name in cautions if name not in CAUTIONS]
+    if unknown:
+        raise UsageError(f"--caution {unknown[0]}: unknown; choose from {', '.join(CAUTIONS)}")
+    chosen = [CAUTIONS[name] for name in cautions]
+    airbag = {}
+    for zone in ZONES:
+        key = f"airbag_kpa_max.{zone}"
+        cap = min(HOST[key], device[key])
+        for caution in chosen:
+            cap *= caution.airbag_scale.get(zone, 1.0)
+        airbag[zone] = round(cap, 1)
+    depth_cap = int(min(HOST["roller_depth_max"], device["roller_depth_max"], intensity))
+    depth = {zone: min([depth_cap, *(c.depth_max.get(zone, 5) for c in chosen)])
+             for zone in PROGRAM_ZONES}
+    no_heat = any(c.no_heat for c in chosen)
+    return Caps(
+        airbag_kpa=airbag,
+        depth_max=depth,
+        level_max=intensity,
+        heat_target_c=0.0 if no_heat else min(HOST["heat_target_c_max"],
+                                                device["heat_target_c_max"]),
+        heat_c_max=min(HOST["heat_c_max"], device["heat_c_max"]),
+        session_s=session_s,
+        hold_s_max=min(HOST["airbag_hold_s_max"], device["airbag_inflate_s_max"]),
+        dwell_s_max=HOST["roller_dwell_s_max"],
+        banned_techniques=frozenset().union(*(c.banned_techniques for c in chosen)),
+        cautions=tuple(cautions),
+    )
+
+
+def check_program(program: Program) -> None:
+    """Reject a program that asks for more than a host cap, before anything moves."""
+    for step in program.steps:
+        if step.roller is not None and step.roller.depth > HOST["roller_depth_max"]:
+            raise ProgramError(f"roller depth {step.roller.depth} is above the controller's "
+                               f"cap of {HOST['roller_depth_max']:g}", file=program.source,
+                               step=step.number, field="roller.depth")
+        bags = step.airbags
+        if bags is not None and bags.inflate_s + bags.hold_s > HOST["airbag_hold_s_max"]:
+            raise ProgramError(f"airbags stay inflated {bags.inflate_s + bags.hold_s:g} s per "
+                               f"cycle (inflate_s + hold_s); the cap is "
+                               f"{HOST['airbag_hold_s_max']:g} s", file=program.source,
+                               step=step.number, field="airbags.hold_s")
+
+
+# ------------------------------------------------------------------------------ supervisor
+
+#: Plausibility windows (assumed; see docs/safety.md).
+AIR_RISE_S = 4.0  # a filling airbag must reach 20 % of its target by then
+AIR_VENT_S = 3.0  # a venting airbag must be under 5 kPa by then
+AIR_MARGIN_KPA = 1.0  # regulation overshoot tolerated above the host cap
+HEAT_RISE_S = 30.0  # a heater below target - 4 °C must rise 2 °C in this window
+STALL_S = 2.0  # a carriage commanded to move must move 1 mm in this window
+DWELL_MM = 15.0
+
+
+@dataclass
+class _Watch:
+    """Since when a condition has held, and the reading it started from."""
+
+    since: float
+    start_value: float
+
+
+class Supervisor:
+    """Clamps every setpoint to the caps and checks each status report against them."""
+
+    def __init__(self, caps: Caps) -> None:
+        self.caps = caps
+        self._air: dict[int, _Watch] = {}
+        self._air_target = [0.0] * len(ZONES)
+        self._heat: dict[int, _Watch] = {}
+        self._heat_target = [0.0] * len(HEATERS)
+        self._roller_target: float | None = None
+        self._moving: _Watch | None = None
+        self._dwell: _Watch | None = None
+
+    # ---- clamping: what the program asks for, within the caps
+
+    def air_kpa(self, zone: str, level: int) -> float:
+        """Target pressure for an airbag level 1..5 (0 = vent), within the caps."""
+        return round(self.caps.airbag_kpa[zone] * min(level, self.caps.level_max) / 5.0, 1)
+
+    def depth(self, program_zone: str, depth: int) -> int:
+        return max(1, min(depth, self.caps.depth_max[program_zone]))
+
+    def technique(self, technique: str) -> str:
+        return "knead" if technique in self.caps.banned_techniques else technique
+
+    def heat_c(self, level: int) -> float:
+        if level <= 0 or self.caps.heat_target_c <= 0:
+            return 0.0
+        return min(HEAT_LEVEL_C[min(level, 3)], self.caps.heat_target_c)
+
+    # ---- watching: what the device reports against what we commanded
+
+    def commanded(self, command: p.Command, now: float) -> None:
+        """Record a setpoint we sent, so its effect can be checked."""
+        if isinstance(command, p.SetAir):
+            self._air_target[ZONES.index(command.zone)] = command.kpa
+            self._air.pop(ZONES.index(command.zone), None)
+        elif isinstance(command, p.SetHeat):
+            self._heat_target[HEATERS.index(command.zone)] = command.target_c
+            self._heat.pop(HEATERS.index(command.zone), None)
+        elif isinstance(command, p.SetRoller):
+            self._roller_target = command.pos_mm
+            self._moving = None
+        elif isinstance(command, p.Stop | p.Sync | p.Reset):
+            self._air_target = [0.0] * len(ZONES)
+            self._heat_target = [0.0] * len(HEATERS)
+            self._roller_target = None
+            self._air.clear()
+            self._heat.clear()
+
+    def check(self, status: p.StatusReport, now: float) -> str | None:
+        """The first implausible or unsafe reading in `status`, as a reason, or None."""
+        if status.faults:
+            return "device fault " + ",".join(f.wire for f in status.faults)
+        return (self._check_air(status, now) or self._check_heat(status, now)
+                or self._check_roller(status, now))
+
+    def _check_air(self, status: p.StatusReport, now: float) -> str | None:
+        for i, (zone, kpa) in enumerate(zip(ZONES, status.air_kpa, strict=False)):
+            if kpa > self.caps.airbag_kpa[zone] + AIR_MARGIN_KPA:
+                return f"airbag {zone} at {kpa:.1f} kPa, above the cap {self.caps.airbag_kpa[zone]}"
+            target = self._air_target[i]
+            watch = self._air.setdefault(i, _Watch(now, kpa))
+            if target > 0 and kpa < 0.2 * target and now - watch.since > AIR_RISE_S:
+                return f"airbag {zone} does not inflate ({kpa:.1f} of {target:.1f} kPa)"
+            if target == 0 and kpa > 5.0 and now - watch.since > AIR_VENT_S:
+                return f"airbag {zone} does not vent ({kpa:.1f} kPa)"
+        return None
+
+    def _check_heat(self, status: p.StatusReport, now: float) -> str | None:
+        for i, (zone, temp) in enumerate(zip(HEATERS, status.heat_c, strict=False)):
+            if temp > self.caps.heat_c_max:
+                return f"heater {zone} at {temp:.1f} °C, above {self.caps.heat_c_max} °C"
+            target = self._heat_target[i]
+            if target <= 0 or temp >= target - 4.0:
+                self._heat.pop(i, None)
+                continue
+            watch = self._heat.setdefault(i, _Watch(now, temp))
+            if now - watch.since > HEAT_RISE_S:
+                if temp - watch.start_value < 2.0:
+                    return f"heater {zone} does not warm ({temp:.1f} °C, target {target} °C)"
+                self._heat[i] = _Watch(now, temp)
+        return None
+
+    def _check_roller(self, status: p.StatusReport, now: float) -> str | None:
+        target = self._roller_target
+        if target is not None and abs(status.pos_mm - target) > 2.0:
+            if self._moving is None or abs(status.pos_mm - self._moving.start_value) >= 1.0:
+                self._moving = _Watch(now, status.pos_mm)
+            elif now - self._moving.since > STALL_S:
+                return f"roller does not move toward {target:.0f} mm (stuck at {status.pos_mm:.0f})"
+        else:
+            self._moving = None
+        if status.technique == "off":
+            self._dwell = None
+            return None
+        if self._dwell is None or abs(status.pos_mm - self._dwell.start_value) > DWELL_MM:
+            self._dwell = _Watch(now, status.pos_mm)
+        elif now - self._dwell.since > self.caps.dwell_s_max:
+            return f"roller has worked one spot ({status.pos_mm:.0f} mm) for over " \
+                   f"{self.caps.dwell_s_max:g} s"
+        return None

@@ -1,0 +1,89 @@
+"""The run's record: JSON Lines, flushed line by line (docs/trace.md is the contract).
+
+A header first, then samples, events and one end line. Listeners (the terminal display)
+receive the same records, so what a person sees and what a script reads never differ.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import IO
+
+from chair import protocol as p
+from chair.errors import UsageError
+from chair.limits import HEATERS, ZONES
+
+Record = dict
+Listener = Callable[[Record], None]
+
+
+def sample_record(t: float, state: str, status: p.StatusReport, step: int | None) -> Record:
+    """A `sample` line from one device status report."""
+    return {
+        "type": "sample",
+        "t": round(t, 3),
+        "state": state,
+        "step": step,
+        "roller": {"pos_mm": status.pos_mm, "depth": status.depth,
+                   "technique": status.technique, "width": status.width,
+                   "speed": status.speed, "force_n": status.force_n},
+        "airbags": dict(zip(ZONES, status.air_kpa, strict=False)),
+        "heat_c": dict(zip(HEATERS, status.heat_c, strict=False)),
+        "foot": status.foot,
+        "recline": {"back_pct": status.back_pct, "leg_pct": status.leg_pct},
+        "occupied": status.occupied,
+        "device_state": status.state,
+        "faults": [f.wire for f in status.faults],
+    }
+
+
+class Trace:
+    """Writes records to a file (or nowhere) and hands them to listeners."""
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+        self.listeners: list[Listener] = []
+        self.ended = False
+        if path:
+            try:
+                self._file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+            except OSError as exc:
+                raise UsageError(f"--trace {path}: cannot write it ({exc.strerror}); choose a "
+                                 "writable path") from exc
+
+    def emit(self, record: Record) -> None:
+        if self._file is not None:
+            self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        for listener in self.listeners:
+            listener(record)
+
+    def header(self, **fields: object) -> None:
+        self.emit({"type": "header", **fields})
+
+    def event(self, t: float, event: str, **fields: object) -> None:
+        self.emit({"type": "event", "t": round(t, 3), "event": event, **fields})
+
+    def end(self, t: float, state: str, reason: str, **fields: object) -> None:
+        if not self.ended:
+            self.ended = True
+            self.emit({"type": "end", "t": round(t, 3), "state": state, "reason": reason,
+                       **fields})
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_trace(path: str) -> list[Record]:
+    """Every record of a trace file; a line that is not JSON raises naming its number."""
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{path}:{number}: not a trace line ({exc.msg})") from exc
+    return records

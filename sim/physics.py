@@ -1,0 +1,326 @@
+"""The simulated plant: roller carriage and heads, airbags, heaters, foot rollers, recline.
+
+The firmware (sim.device) writes the input attributes, calls `step(dt)` every device tick
+and reads the sensors. Per-zone state is numpy arrays stepped together. Every dynamic is
+constant-rate (clamped) or first-order with an exact closed form, so one `step(5.0)` lands
+where 500 `step(0.01)` do: that is what makes fast-forward fast. Time only arrives as `dt`.
+
+Inputs (the firmware writes): carriage_drive (-1 up, 0, +1 down), technique, width, depth,
+speed, pump_on, fill_open (6,), vent_open (6,), heater_on (2,), foot_speed, back_drive,
+leg_drive. Array inputs are the plant's own arrays: write items or assign a whole array.
+Sensors (the firmware reads): encoder_mm, end_top, end_bottom, roller_current_a,
+pressure_kpa (6,), thermistor_c (2,), back_pct, leg_pct, pinch, occupied. Truth (tests,
+traces, status): carriage_mm, bag_kpa, surface_c, roller_force_n, body_kpa, pump_running,
+heaters_powered. Outputs are sampled at the end of each step; published arrays are new
+objects every step, so a kept reference keeps its values.
+
+Driving the carriage into an end stop clamps it there and stalls the motor (3 A): stop the
+drive on the end switch. Figures come from the team's domain notes (domain.md); every other
+value is marked "assumed".
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from chair.limits import HEATERS, SEAT_BEND_MM, TRACK_MM, ZONES
+from sim.body import Body
+from sim.faults import FAULTS, PLANT_FAULTS, valid_names
+
+# --- carriage: domain.md, full travel 14.8 s down and 15.9 s up on one chair
+CARRIAGE_DOWN_MM_S = TRACK_MM / 14.8  # ~84 mm/s
+CARRIAGE_UP_MM_S = TRACK_MM / 15.9  # ~79 mm/s
+CURRENT_IDLE_A = 0.1  # roller motor current, idle (assumed)
+CURRENT_MOVING_A = 0.8  # moving (assumed)
+CURRENT_STALL_A = 3.0  # stalled, or driven against an end stop (assumed)
+
+# --- roller heads: force = stiffness x 2.5 N/mm x (5 + 5 x depth) mm (assumed)
+TISSUE_N_PER_MM = 2.5
+HEAD_MM_BASE = 5.0
+HEAD_MM_PER_DEPTH = 5.0
+
+# --- airbags, in limits.ZONES order
+SUPPLY_KPA = 60.0  # pump supply pressure (assumed; no published kPa figure)
+RELIEF_KPA = 50.0  # mechanical relief valve: bag pressure never exceeds it (assumed)
+#: Fill time constants (assumed): a bag reaches 63 % of the supply (~38 kPa) in tau, its
+#: device cap in 1.7 to 5.5 s, within domain.md's 1.5 to 10 s inflation times.
+FILL_TAU_S = np.array([4.0, 2.5, 5.0, 6.0, 5.0, 3.0])
+VENT_TAU_S = 0.4  # vent: a cap's 30-40 kPa to under 1 kPa in ~1.4 s (domain.md 0.6-2 s)
+LEAK_TAU_S = 600.0  # slow leak, always present (assumed)
+BODY_COUPLING = 0.7  # contact pressure on the body per kPa in the bag (assumed)
+
+# --- heaters, in limits.HEATERS order (assumed)
+HEAT_RISE_C = 32.0  # heater on: the surface heads for ambient + 32 °C
+HEAT_TAU_S = 60.0
+
+# --- recline and leg rest (domain.md: recline travel 12-15 s)
+BACK_TRAVEL_S = 13.0
+LEG_TRAVEL_S = 10.0
+
+# --- sensors (assumed)
+NOISE_MAX = 0.045  # largest sensor noise (kPa, °C): under 0.05 with float rounding
+NOISE_SIGMA = 0.015
+NOISE_ROWS = 4096  # pre-drawn noise rows, cycled one per step
+THERMISTOR_OPEN_C = -40.0
+THERMISTOR_SHORT_C = 150.0
+
+N_ZONES = len(ZONES)
+N_HEATERS = len(HEATERS)
+
+
+def _bool_array(value: object, n: int, name: str) -> np.ndarray:
+    array = np.asarray(value, dtype=bool)
+    if array.shape != (n,):
+        raise ValueError(f"Plant.{name}: expected {n} booleans, got shape {array.shape}")
+    return array
+
+
+class Plant:
+    """The chair's hardware and the person in it, advanced by `step(dt)`."""
+
+    # sensors and truth, refreshed at the end of every step() and by inject()/clear()
+    encoder_mm: float
+    end_top: bool
+    end_bottom: bool
+    roller_current_a: float
+    pressure_kpa: np.ndarray
+    thermistor_c: np.ndarray
+    back_pct: float
+    leg_pct: float
+    pinch: bool
+    occupied: bool
+    carriage_mm: float
+    bag_kpa: np.ndarray
+    surface_c: np.ndarray
+    roller_force_n: float
+    body_kpa: np.ndarray
+    pump_running: bool  # truth: the pump runs (pump_on, or stuck on)
+    heaters_powered: np.ndarray  # truth: each heater element is powered
+    active_faults: frozenset[str]
+
+    def __init__(self, body: Body, *, seed: int = 0, ambient_c: float = 24.0) -> None:
+        self.body = body
+        self.seed = seed
+        self.ambient_c = float(ambient_c)
+        self._shoulder_mm = body.shoulder_mm(SEAT_BEND_MM)
+
+        # inputs, written by the firmware
+        self.carriage_drive = 0
+        self.technique = "off"
+        self.width = 1
+        self.depth = 0
+        self.speed = 1
+        self.pump_on = False
+        self._fill = np.zeros(N_ZONES, dtype=bool)
+        self._vent = np.zeros(N_ZONES, dtype=bool)
+        self._heat = np.zeros(N_HEATERS, dtype=bool)
+        self.foot_speed = 0
+        self.back_drive = 0
+        self.leg_drive = 0
+
+        # airbag tables: for zone z and valves v = 2 x fill + vent, entry 4 z + v holds
+        # the total rate (1/s) and the equilibrium pressure (kPa) of the first-order model
+        fill_rate = 1.0 / FILL_TAU_S
+        vent_rate = 1.0 / VENT_TAU_S
+        leak_rate = 1.0 / LEAK_TAU_S
+        rate = np.empty((N_ZONES, 4))
+        eq = np.zeros((N_ZONES, 4))
+        for valves in range(4):
+            fill, vent = divmod(valves, 2)
+            rate[:, valves] = fill * fill_rate + vent * vent_rate + leak_rate
+            eq[:, valves] = fill * fill_rate * SUPPLY_KPA / rate[:, valves]
+        self._air_rate = rate.ravel()
+        self._air_eq = eq.ravel()
+        self._zone_base = np.arange(N_ZONES) * 4
+        self._no_valves = np.zeros(N_ZONES, dtype=bool)
+        self._no_valves.flags.writeable = False
+        self._no_heat = np.zeros(N_HEATERS, dtype=bool)
+        self._all_heat = np.ones(N_HEATERS, dtype=bool)
+        self._all_heat.flags.writeable = False
+        self._dt = math.nan
+        self._air_decay = np.empty(N_ZONES * 4)
+        self._heat_decay = 1.0
+
+        # noise, pre-drawn so the hot path only indexes: columns 0-5 pressure, 6-7 thermistor
+        rng = np.random.default_rng(seed)
+        noise = rng.normal(0.0, NOISE_SIGMA, (NOISE_ROWS, N_ZONES + N_HEATERS))
+        self._noise = np.clip(noise, -NOISE_MAX, NOISE_MAX)
+        self._row = 0
+
+        # state
+        self.carriage_mm = 0.0
+        self.encoder_mm = 0.0
+        self.bag_kpa = np.zeros(N_ZONES)
+        self.surface_c = np.full(N_HEATERS, self.ambient_c)
+        self.back_pct = 0.0
+        self.leg_pct = 0.0
+        self.pump_running = False
+        self.heaters_powered = self._no_heat.copy()
+
+        # faults
+        self.active_faults = frozenset()
+        self._pump_stuck = self._vent_stuck = self._pressure_stuck = False
+        self._heater_welded = self._stall = self._encoder_stuck = False
+        self._thermistor_fault: str | None = None
+        self._stuck_pressure = np.zeros(N_ZONES)
+        self._refresh()
+
+    # --- array inputs: assignment copies into the plant's own arrays, item writes go through
+    @property
+    def fill_open(self) -> np.ndarray:
+        """Fill valves, bool (6,) in limits.ZONES order."""
+        return self._fill
+
+    @fill_open.setter
+    def fill_open(self, value: object) -> None:
+        self._fill[:] = _bool_array(value, N_ZONES, "fill_open")
+
+    @property
+    def vent_open(self) -> np.ndarray:
+        """Vent valves, bool (6,) in limits.ZONES order."""
+        return self._vent
+
+    @vent_open.setter
+    def vent_open(self, value: object) -> None:
+        self._vent[:] = _bool_array(value, N_ZONES, "vent_open")
+
+    @property
+    def heater_on(self) -> np.ndarray:
+        """Heater relays, bool (2,) in limits.HEATERS order."""
+        return self._heat
+
+    @heater_on.setter
+    def heater_on(self, value: object) -> None:
+        self._heat[:] = _bool_array(value, N_HEATERS, "heater_on")
+
+    # --- dynamics
+    def step(self, dt: float) -> None:
+        """Advance `dt` seconds with the inputs held constant (exact for any dt >= 0)."""
+        if not dt > 0.0:
+            if dt == 0.0:
+                return
+            raise ValueError(f"Plant.step: dt={dt!r} must be >= 0")
+        if dt != self._dt:
+            self._dt = dt
+            self._air_decay = np.exp(-self._air_rate * dt)
+            self._heat_decay = math.exp(-dt / HEAT_TAU_S)
+
+        # carriage: constant speed, clamped at the track ends (exact for any dt)
+        drive = self.carriage_drive
+        if drive and not self._stall:
+            pos = self.carriage_mm + (CARRIAGE_DOWN_MM_S * dt if drive > 0
+                                      else -CARRIAGE_UP_MM_S * dt)
+            self.carriage_mm = 0.0 if pos < 0.0 else TRACK_MM if pos > TRACK_MM else pos
+
+        # airbags: p -> eq + (p - eq) exp(-k dt), then the relief valve. The path is
+        # monotone, so clamping the end point is exact for any dt.
+        pump = self.pump_on or self._pump_stuck
+        valves = (self._fill if pump else self._no_valves) * 2
+        valves += self._no_valves if self._vent_stuck else self._vent
+        valves += self._zone_base
+        eq = self._air_eq.take(valves)
+        bag = eq + (self.bag_kpa - eq) * self._air_decay.take(valves)
+        np.minimum(bag, RELIEF_KPA, out=bag)
+        self.bag_kpa = bag
+
+        # heaters: first order toward ambient (+ rise when powered)
+        target = (self._all_heat if self._heater_welded else self._heat) * HEAT_RISE_C
+        target += self.ambient_c
+        self.surface_c = target + (self.surface_c - target) * self._heat_decay
+
+        # recline and leg rest: constant speed, clamped
+        if self.back_drive:
+            back = self.back_pct + (100.0 / BACK_TRAVEL_S * dt if self.back_drive > 0
+                                    else -100.0 / BACK_TRAVEL_S * dt)
+            self.back_pct = 0.0 if back < 0.0 else 100.0 if back > 100.0 else back
+        if self.leg_drive:
+            leg = self.leg_pct + (100.0 / LEG_TRAVEL_S * dt if self.leg_drive > 0
+                                  else -100.0 / LEG_TRAVEL_S * dt)
+            self.leg_pct = 0.0 if leg < 0.0 else 100.0 if leg > 100.0 else leg
+
+        self._row = (self._row + 1) % NOISE_ROWS
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Derive sensors and contact from the state, the inputs held and the faults."""
+        pos = self.carriage_mm
+        self.end_top = pos <= 0.0
+        self.end_bottom = pos >= TRACK_MM
+        if not self._encoder_stuck:
+            self.encoder_mm = pos
+        drive = self.carriage_drive
+        if not drive:
+            self.roller_current_a = CURRENT_IDLE_A
+        elif self._stall or (self.end_top if drive < 0 else self.end_bottom):
+            self.roller_current_a = CURRENT_STALL_A
+        else:
+            self.roller_current_a = CURRENT_MOVING_A
+
+        occupied = self.occupied = self.body.seated and "occupant-leaves" not in self.active_faults
+        self.pinch = "pinch" in self.active_faults
+        if (occupied and self.depth > 0 and self.technique != "off"
+                and self._shoulder_mm <= pos <= TRACK_MM):
+            self.roller_force_n = (self.body.stiffness * TISSUE_N_PER_MM
+                                   * (HEAD_MM_BASE + HEAD_MM_PER_DEPTH * self.depth))
+        else:
+            self.roller_force_n = 0.0
+        self.body_kpa = self.bag_kpa * BODY_COUPLING if occupied else self.bag_kpa * 0.0
+
+        self.pump_running = self.pump_on or self._pump_stuck
+        self.heaters_powered = self._all_heat if self._heater_welded else self._heat.copy()
+
+        noise = self._noise[self._row]
+        if not self._pressure_stuck:
+            self.pressure_kpa = self.bag_kpa + noise[:N_ZONES]
+        fault = self._thermistor_fault
+        if fault is None:
+            self.thermistor_c = self.surface_c + noise[N_ZONES:]
+        elif fault == "thermistor-open":
+            self.thermistor_c = np.full(N_HEATERS, THERMISTOR_OPEN_C)
+        elif fault == "thermistor-short":
+            self.thermistor_c = np.full(N_HEATERS, THERMISTOR_SHORT_C)
+        else:  # loose: the thermistor sits in ambient air
+            self.thermistor_c = self.ambient_c + noise[N_ZONES:]
+
+    # --- faults
+    def inject(self, name: str) -> None:
+        """Start the plant fault `name` (see sim.faults.FAULTS); it acts at once."""
+        self._check_fault(name)
+        if name in self.active_faults:
+            return
+        if name == "pressure-sensor-stuck":
+            self._stuck_pressure = self.pressure_kpa.copy()
+            self._stuck_pressure.flags.writeable = False
+            self.pressure_kpa = self._stuck_pressure
+        self.active_faults = self.active_faults | {name}
+        self._apply_faults()
+
+    def clear(self, name: str) -> None:
+        """End the plant fault `name` (no-op when it is not active)."""
+        self._check_fault(name)
+        self.active_faults = self.active_faults - {name}
+        self._apply_faults()
+
+    @staticmethod
+    def _check_fault(name: str) -> None:
+        if name not in PLANT_FAULTS:
+            if name in FAULTS:
+                raise ValueError(f"fault {name!r} is a {FAULTS[name].where} fault, not a "
+                                 f"plant fault; the plant takes: {', '.join(sorted(PLANT_FAULTS))}")
+            raise ValueError(f"unknown fault {name!r}; valid names: {valid_names()}")
+
+    def _apply_faults(self) -> None:
+        active = self.active_faults
+        self._pump_stuck = "pump-stuck-on" in active
+        self._vent_stuck = "vent-stuck-closed" in active
+        self._pressure_stuck = "pressure-sensor-stuck" in active
+        self._heater_welded = "heater-welded" in active
+        self._stall = "roller-stall" in active
+        self._encoder_stuck = "encoder-stuck" in active
+        self._thermistor_fault = next(
+            (f for f in ("thermistor-open", "thermistor-short", "thermistor-loose")
+             if f in active), None)
+        self._refresh()
+

@@ -1,0 +1,276 @@
+"""The ``sim://`` pyserial URL handler: a simulated chair behind an ordinary serial port.
+
+pyserial finds it once ``"sim"`` is in ``serial.protocol_handler_packages``::
+
+    serial.protocol_handler_packages.append("sim")
+    port = serial.serial_for_url("sim://?height=182&seed=3&clock=virtual&fault=pinch@20")
+
+URL options (all optional, repeat ``fault`` and ``defect`` as needed)::
+
+    height=175        person's height in cm (150..210)
+    stiffness=1.0     tissue stiffness scale (0.5..2.0)
+    seated=1          1 somebody is seated, 0 the chair is empty
+    seed=0            plant noise seed
+    ambient=24.0      room temperature in °C
+    clock=real        real (monotonic, the default) or virtual
+    fault=NAME@S      inject a fault S seconds after the port opens (sim.faults.FAULTS)
+    defect=NAME       a firmware defect for conformance tests (sim.device.DEFECTS)
+    quiet=1           1 lets the device step the plant across quiet stretches, 0 never
+
+The device (firmware and plant) is created when the port opens; its banner is the first
+thing to read. The port exposes `.clock` and `.device` (the latter for tests only).
+
+Virtual clock: `write` advances the device to `clock.now()` and feeds it; `read` advances
+it to `clock.now()` and returns what is there, never blocking and never moving the clock
+(whoever drives the run moves it with `clock.sleep_until`). Real clock: `read` blocks up to
+`timeout`, advancing the device in real time by waiting on the clock.
+"""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+
+from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_bytes
+
+from chair.clock import MonotonicClock, VirtualClock
+from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
+from sim.device import DEFECTS, Device
+from sim.faults import parse_fault
+from sim.physics import Plant
+
+OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",
+           "quiet")
+_REPEATABLE = ("fault", "defect")
+_BOOL = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False}
+
+
+def _bad(option: str, value: str, accepted: str) -> SerialException:
+    return SerialException(f"sim:// option {option}={value!r} is not valid; accepted: "
+                           f"{accepted}")
+
+
+def _number(option: str, value: str, kind: type, accepted: str) -> float:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise _bad(option, value, accepted) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise _bad(option, value, accepted)
+    return number
+
+
+def parse_url(url: str) -> dict:
+    """The options of a ``sim://`` URL, checked; raises SerialException naming the option."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != "sim":
+        raise SerialException(f"expected a sim:// URL, got {url!r}")
+    if parts.netloc or parts.path not in ("", "/"):
+        raise SerialException(f"{url!r}: a sim:// URL takes options after '?' only, for "
+                              "example sim://?height=175&clock=virtual")
+    options: dict = {"height": 175.0, "stiffness": 1.0, "seated": True, "seed": 0,
+                     "ambient": 24.0, "clock": "real", "fault": [], "defect": [],
+                     "quiet": True}
+    try:
+        pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True,
+                                       strict_parsing=bool(parts.query))
+    except ValueError as exc:
+        raise SerialException(f"{url!r}: cannot read the options ({exc}); write them as "
+                              "name=value joined by '&'") from None
+    seen: set[str] = set()
+    for name, value in pairs:
+        if name not in OPTIONS:
+            raise SerialException(f"sim:// option {name!r} is unknown; accepted options: "
+                                  f"{', '.join(OPTIONS)}")
+        if name in seen and name not in _REPEATABLE:
+            raise SerialException(f"sim:// option {name!r} given twice; only "
+                                  f"{' and '.join(_REPEATABLE)} may repeat")
+        seen.add(name)
+        if name == "height":
+            low, high = HEIGHT_CM_RANGE
+            accepted = f"a height in cm from {low:g} to {high:g}"
+            options[name] = _number(name, value, float, accepted)
+            if not low <= options[name] <= high:
+                raise _bad(name, value, accepted)
+        elif name == "stiffness":
+            low, high = STIFFNESS_RANGE
+            accepted = f"a number from {low:g} to {high:g}"
+            options[name] = _number(name, value, float, accepted)
+            if not low <= options[name] <= high:
+                raise _bad(name, value, accepted)
+        elif name == "ambient":
+            accepted = "a room temperature in °C from 0 to 40"
+            options[name] = _number(name, value, float, accepted)
+            if not 0 <= options[name] <= 40:
+                raise _bad(name, value, accepted)
+        elif name == "seed":
+            options[name] = int(_number(name, value, int, "a whole number"))
+        elif name in ("seated", "quiet"):
+            if value.lower() not in _BOOL:
+                raise _bad(name, value, "1 or 0")
+            options[name] = _BOOL[value.lower()]
+        elif name == "clock":
+            if value not in ("real", "virtual"):
+                raise _bad(name, value, "real or virtual")
+            options[name] = value
+        elif name == "fault":
+            try:
+                options["fault"].append(parse_fault(value))
+            except ValueError as exc:
+                raise SerialException(f"sim:// option fault={value!r}: {exc}") from None
+        else:  # defect
+            if value not in DEFECTS:
+                raise _bad(name, value, ", ".join(DEFECTS))
+            options["defect"].append(value)
+    return options
+
+
+class Serial(SerialBase):
+    """A simulated chair as a pyserial port (see the module docstring for the URL)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.clock: MonotonicClock | VirtualClock | None = None
+        self.device: Device | None = None
+        self._rx = bytearray()
+        self._lock = threading.RLock()
+        super().__init__(*args, **kwargs)
+
+    # ------------------------------------------------------------------ open and close
+
+    def open(self) -> None:
+        if self.is_open:
+            raise SerialException("Port is already open.")
+        if self._port is None:
+            raise SerialException("Port must be configured before it can be used.")
+        options = parse_url(self.port)
+        clock = VirtualClock() if options["clock"] == "virtual" else MonotonicClock()
+        body = Body(options["height"], options["stiffness"], options["seated"])
+        plant = Plant(body, seed=options["seed"], ambient_c=options["ambient"])
+        device = Device(clock, plant, defects=frozenset(options["defect"]),
+                        quiet=options["quiet"])
+        start = clock.now()
+        for name, seconds in options["fault"]:
+            device.schedule(name, start + seconds)
+        self.clock, self.device = clock, device
+        self._rx = bytearray()
+        self._reconfigure_port()
+        self.is_open = True
+
+    def close(self) -> None:
+        self.is_open = False
+
+    def _reconfigure_port(self) -> None:
+        if not isinstance(self._baudrate, int) or not 0 < self._baudrate < 2 ** 32:
+            raise ValueError(f"invalid baudrate: {self._baudrate!r}")
+
+    # ------------------------------------------------------------------ data
+
+    def _pull(self) -> None:
+        """Advance the device to now and collect what it sent."""
+        device = self.device
+        device.advance_to(self.clock.now())
+        if device.output_waiting:
+            self._rx += device.read_output()
+
+    def _take(self, size: int) -> bytes:
+        data = bytes(self._rx[:size])
+        del self._rx[:size]
+        return data
+
+    @property
+    def in_waiting(self) -> int:
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._lock:
+            self._pull()
+            return len(self._rx)
+
+    @property
+    def out_waiting(self) -> int:
+        if not self.is_open:
+            raise PortNotOpenError()
+        return 0
+
+    def read(self, size: int = 1) -> bytes:
+        if not self.is_open:
+            raise PortNotOpenError()
+        if size <= 0:
+            return b""
+        with self._lock:
+            self._pull()
+            if len(self._rx) >= size or self.clock.virtual or self._timeout == 0:
+                return self._take(size)
+        clock = self.clock
+        deadline = None if self._timeout is None else clock.now() + self._timeout
+        tick = self.device.tick_s
+        while self.is_open:
+            now = clock.now()
+            if deadline is not None and now >= deadline:
+                break
+            clock.sleep_until(now + tick if deadline is None else min(now + tick, deadline))
+            with self._lock:
+                self._pull()
+                if len(self._rx) >= size:
+                    break
+        with self._lock:
+            return self._take(size)
+
+    def write(self, data) -> int:
+        if not self.is_open:
+            raise PortNotOpenError()
+        data = to_bytes(data)
+        with self._lock:
+            self.device.receive(data)
+        return len(data)
+
+    def reset_input_buffer(self) -> None:
+        if not self.is_open:
+            raise PortNotOpenError()
+        with self._lock:
+            self._pull()
+            self._rx.clear()
+
+    def reset_output_buffer(self) -> None:
+        if not self.is_open:
+            raise PortNotOpenError()  # writes reach the device at once: nothing is queued
+
+    def cancel_read(self) -> None:
+        pass
+
+    def cancel_write(self) -> None:
+        pass
+
+    # ------------------------------------------------------------------ modem lines
+
+    def _update_break_state(self) -> None:
+        pass
+
+    def _update_rts_state(self) -> None:
+        pass
+
+    def _update_dtr_state(self) -> None:
+        pass
+
+    @property
+    def cts(self) -> bool:
+        if not self.is_open:
+            raise PortNotOpenError()
+        return self._rts_state
+
+    @property
+    def dsr(self) -> bool:
+        if not self.is_open:
+            raise PortNotOpenError()
+        return self._dtr_state
+
+    @property
+    def ri(self) -> bool:
+        if not self.is_open:
+            raise PortNotOpenError()
+        return False
+
+    @property
+    def cd(self) -> bool:
+        if not self.is_open:
+            raise PortNotOpenError()
+        return True

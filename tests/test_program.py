@@ -1,0 +1,633 @@
+"""Programs as data: the shipped programs, the chain, and errors a user can act on."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chair import limits, safety
+from chair.errors import ProgramError
+from chair.landmarks import LANDMARKS, landmark_positions
+from chair.program import (
+    MAX_BYTES,
+    MAX_STEPS,
+    PROGRAM_ZONES,
+    TECHNIQUES,
+    ZONE_DEPTH_MAX,
+    ZONE_LANDMARKS,
+    Program,
+    list_programs,
+    load_program,
+    parse_program,
+    program_from_dict,
+    render_timeline,
+    search_path,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "programs"
+PARTS = ("lumbar", "gluteal", "piriformis", "legs", "feet")
+LUMBAR = (SHIPPED / "lumbar.toml").read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------ shipped
+
+def test_program_zones_agree_with_the_supervisor() -> None:
+    assert PROGRAM_ZONES == safety.PROGRAM_ZONES
+    assert set(ZONE_DEPTH_MAX) == set(PROGRAM_ZONES) == set(ZONE_LANDMARKS)
+    cap = min(limits.HOST["roller_depth_max"], limits.DEVICE["roller_depth_max"])
+    assert all(1 <= depth <= cap for depth in ZONE_DEPTH_MAX.values())
+    assert set(TECHNIQUES) < set(limits.TECHNIQUES) and "off" not in TECHNIQUES
+    assert all(set(places) <= set(LANDMARKS) for places in ZONE_LANDMARKS.values())
+
+
+@pytest.mark.parametrize("name", PARTS)
+def test_each_standalone_program_loads_and_is_gentle(name: str) -> None:
+    program = load_program(name)
+    assert program.name == name
+    assert program.source.endswith(f"{name}.toml")
+    assert 120 <= program.seconds <= 300, "a standalone program lasts a few minutes"
+    assert {step.zone for step in program.steps} == {name}
+    assert [s.number for s in program.steps] == list(range(1, len(program.steps) + 1))
+    assert any("herniated disc" in c for c in program.cautions)
+    assert any("radicular" in c for c in program.cautions)
+    assert any("does not diagnose" in c for c in program.cautions)
+    assert any("thrombosis" in c and "pacemaker" in c for c in program.cautions)
+    for step in program.steps:
+        if step.roller is not None:
+            deepest = 4 if name in ("gluteal", "piriformis") else 3
+            assert 1 <= step.roller.depth <= deepest
+            assert step.roller.technique in TECHNIQUES
+        if step.airbags is not None:
+            assert all(1 <= level <= 3 for level in step.airbags.levels.values())
+    depths = [s.roller.depth for s in program.steps if s.roller is not None]
+    assert not depths or sum(depths) / len(depths) <= 3
+
+
+def test_the_programs_do_what_domain_md_asks() -> None:
+    lumbar = load_program("lumbar")
+    assert all(s.heat.get("lumbar") for s in lumbar.steps)
+    assert {s.roller.start for s in lumbar.steps} | {s.roller.end for s in lumbar.steps} \
+        >= {"t12", "sacrum"}
+    assert any(s.roller.technique == "knead" for s in lumbar.steps)
+    assert any(s.airbags and "lumbar" in s.airbags.levels for s in lumbar.steps)
+    gluteal = load_program("gluteal")
+    assert any(s.airbags and "seat" in s.airbags.levels for s in gluteal.steps)
+    piri = load_program("piriformis")
+    presses = [s for s in piri.steps if s.roller and s.roller.technique == "press"]
+    assert presses and all(s.roller.start == s.roller.end == "piriformis" for s in presses)
+    assert all(s.seconds <= 30 for s in presses), "short holds at the piriformis"
+    legs = load_program("legs")
+    assert all(s.airbags and "calves" in s.airbags.levels for s in legs.steps)
+    assert any(s.roller and "thigh" in (s.roller.start, s.roller.end) for s in legs.steps)
+    feet = load_program("feet")
+    assert all(s.foot >= 1 for s in feet.steps)
+    assert any(s.airbags and "feet" in s.airbags.levels for s in feet.steps)
+
+
+def test_the_sciatica_session_chains_all_five_zones_in_14_minutes() -> None:
+    session = load_program("sciatica")
+    parts = [load_program(name) for name in PARTS]
+    assert session.seconds == pytest.approx(14 * 60)
+    assert session.seconds + 30 <= limits.HOST["session_s_default"]
+    zones = [s.zone for s in session.steps]
+    assert [z for i, z in enumerate(zones) if i == 0 or zones[i - 1] != z] == list(PARTS)
+    assert len(session.steps) == sum(len(p.steps) for p in parts)
+    assert [s.number for s in session.steps] == list(range(1, len(session.steps) + 1))
+    flat = [s for p in parts for s in p.steps]
+    factor = session.seconds / sum(p.seconds for p in parts)
+    for merged, original in zip(session.steps, flat, strict=True):
+        assert (merged.zone, merged.name, merged.roller, merged.airbags) == \
+            (original.zone, original.name, original.roller, original.airbags)
+        assert merged.seconds == pytest.approx(original.seconds * factor, abs=0.1)
+        assert 5 <= merged.seconds <= 600
+    assert len(set(session.cautions)) == len(session.cautions)
+    for part in parts:
+        assert set(part.cautions) <= set(session.cautions)
+
+
+@pytest.mark.parametrize("name", [*PARTS, "sciatica"])
+def test_shipped_programs_pass_the_controllers_cap_check(name: str) -> None:
+    safety.check_program(load_program(name))
+
+
+@pytest.mark.parametrize("cautions", [(), ("herniated-disc",), ("osteoporosis", "neuropathy")])
+def test_the_executor_turns_the_session_into_setpoints_inside_the_track(cautions) -> None:
+    from chair.executor import Executor
+
+    program = load_program("sciatica")
+    supervisor = safety.Supervisor(safety.make_caps(limits.DEVICE, cautions=cautions))
+    executor = Executor(program, landmark_positions(246.0), supervisor, 1500)
+    seen: set[str] = set()
+    t = 0.0
+    while t < program.seconds:
+        for command in executor.setpoints(t, None).values():
+            seen.add(type(command).__name__)
+            if hasattr(command, "pos_mm"):
+                assert 0.0 <= command.pos_mm <= limits.TRACK_MM
+        t += 2.0
+    assert {"SetRoller", "SetAir", "SetFoot", "SetRecline"} <= seen
+    assert executor.setpoints(program.seconds, None) == {}
+
+
+def test_list_programs_finds_all_six() -> None:
+    names = [p.name for p in list_programs()]
+    assert {*PARTS, "sciatica"} <= set(names)
+    assert names == sorted(names)
+
+
+@given(st.floats(100.0, 400.0))
+def test_every_roller_landmark_is_placed_by_the_scan(shoulder: float) -> None:
+    positions = landmark_positions(shoulder)
+    for step in load_program("sciatica").steps:
+        if step.roller is not None:
+            assert step.roller.start in positions and step.roller.end in positions
+
+
+def test_render_timeline_shows_every_step_by_zone_and_the_cautions() -> None:
+    session = load_program("sciatica")
+    text = render_timeline(session)
+    for step in session.steps:
+        assert step.name in text
+    for zone in PARTS:
+        assert f"-- {zone} (" in text
+    assert "14:00" in text
+    assert "knead l3→sacrum w2/d2/s2" in text
+    assert "calves 3 (5+3+5 s)" in text
+    assert "back 25% leg 20%" in text
+    assert text.index("cautions:") > text.index(session.steps[-1].name)
+    for caution in session.cautions:
+        assert caution in text
+
+
+def test_render_timeline_of_a_program_without_cautions() -> None:
+    program = parse_program(_minimal(), "mini.toml")
+    assert program.cautions == ()
+    assert "cautions: none given" in render_timeline(program)
+
+
+# ------------------------------------------------------------------------------ lookup
+
+def test_names_are_looked_up_in_chair_programs_first(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "lumbar.toml").write_text(LUMBAR.replace("Lower back: warm and loosen",
+                                                         "My own lumbar"), encoding="utf-8")
+    monkeypatch.setenv("CHAIR_PROGRAMS", str(tmp_path))
+    assert search_path()[0] == tmp_path
+    assert load_program("lumbar").title == "My own lumbar"
+    assert load_program(str(SHIPPED / "lumbar.toml")).title != "My own lumbar"
+
+
+def test_names_are_looked_up_in_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("CHAIR_PROGRAMS", raising=False)
+    (tmp_path / "programs").mkdir()
+    (tmp_path / "programs" / "mine.toml").write_text(_minimal("mine"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert load_program("mine").name == "mine"
+    assert load_program("sciatica").name == "sciatica"  # the shipped ones still found
+
+
+def test_an_unknown_name_suggests_the_nearest() -> None:
+    with pytest.raises(ProgramError, match=r"did you mean 'sciatica'\?.*available:.*lumbar"):
+        load_program("sciatca")
+
+
+@pytest.mark.parametrize("arg", ["", "   ", "../etc/passwd", "Lumbar!"])
+def test_bad_names_and_missing_paths_are_program_errors(arg: str) -> None:
+    with pytest.raises(ProgramError):
+        load_program(arg)
+
+
+def test_list_programs_can_collect_broken_files(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "broken.toml").write_text("[program\n", encoding="utf-8")
+    monkeypatch.setenv("CHAIR_PROGRAMS", str(tmp_path))
+    with pytest.raises(ProgramError):
+        list_programs()
+    errors: list[ProgramError] = []
+    names = [p.name for p in list_programs(errors=errors)]
+    assert "sciatica" in names and len(errors) == 1 and errors[0].file.endswith("broken.toml")
+
+
+# ------------------------------------------------------------------------------ errors
+
+def _minimal(name: str = "mini", **step: str) -> str:
+    lines = [f'[program]\nname = "{name}"\ntitle = "Mini"\npurpose = "A test."\n',
+             '[[step]]\nzone = "lumbar"\nseconds = 30']
+    lines += [f"{key} = {value}" for key, value in step.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _line_of(text: str, marker: str) -> int:
+    """The line holding `marker`; "[[step]]#n" is the header of the nth step."""
+    nth = 1
+    if marker.startswith("[[step]]#"):
+        marker, nth = "[[step]]", int(marker.split("#")[1])
+    for number, line in enumerate(text.splitlines(), start=1):
+        if marker in line:
+            nth -= 1
+            if nth == 0:
+                return number
+    raise AssertionError(f"marker {marker!r} not in the text")
+
+
+# (what to replace in lumbar.toml, with what, step, field, fragment of the message,
+#  marker on the expected line)
+BAD_EDITS = [
+    # out of range: the message names the allowed range
+    ('to = "l5", width = 2, depth = 2', 'to = "l5", width = 2, depth = 9', 2, "roller.depth",
+     "9 is outside 1..3", 'depth = 9'),
+    ('to = "l5", width = 2, depth = 2', 'to = "l5", width = 7, depth = 2', 2, "roller.width",
+     "7 is outside 1..3", 'width = 7'),
+    ("depth = 2, speed = 3", "depth = 2, speed = 0", 2, "roller.speed", "0 is outside 1..6",
+     "speed = 0"),
+    ("lumbar = 3, inflate_s = 4.0", "lumbar = 6, inflate_s = 4.0", 4, "airbags.lumbar",
+     "6 is outside 1..5", "lumbar = 6"),
+    ("lumbar = 2, inflate_s = 3.0", "lumbar = 2, inflate_s = 0.2", 3, "airbags.inflate_s",
+     "outside 1..8 s", "inflate_s = 0.2"),
+    ("hold_s = 3.0", "hold_s = 9.0", 4, "airbags.hold_s", "outside 0..8 s", "hold_s = 9.0"),
+    ("inflate_s = 4.0, hold_s = 3.0", "inflate_s = 8.0, hold_s = 3.0", 4, "airbags.hold_s",
+     "= 11 s is over the 8 s", "inflate_s = 8.0"),
+    ("vent_s = 2.0 }\nheat = { lumbar = 2 }\n\n[[step]]\nzone = \"lumbar\"\nname = \"ease",
+     "vent_s = 0 }\nheat = { lumbar = 2 }\n\n[[step]]\nzone = \"lumbar\"\nname = \"ease", 4,
+     "airbags.vent_s", "outside 1..30 s", "vent_s = 0 }"),
+    ("heat = { lumbar = 1 }", "heat = { lumbar = 5 }", 5, "heat.lumbar", "5 is outside 1..3",
+     "lumbar = 5"),
+    ("seconds = 50", "seconds = 2", 2, "seconds", "2 is outside 5..600 s", "seconds = 2"),
+    ("seconds = 50", "seconds = 6000", 2, "seconds", "outside 5..600 s", "seconds = 6000"),
+    ("back_pct = 25", "back_pct = 101", 1, "recline.back_pct", "101 is outside 0..100 %",
+     "back_pct = 101"),
+    ("seconds = 30\nroller", "seconds = 30\nfoot = 4\nroller", 5, "foot", "4 is outside 0..3",
+     "foot = 4"),
+    # wrong types
+    ("seconds = 50", 'seconds = "fifty"', 2, "seconds", "expected a number 5..600 s, got text",
+     'seconds = "fifty"'),
+    ("depth = 2, speed = 3", "depth = 2.5, speed = 3", 2, "roller.depth",
+     "expected a whole number 1..3, got a number 2.5", "depth = 2.5"),
+    ("depth = 2, speed = 3", "depth = true, speed = 3", 2, "roller.depth",
+     "got true/false", "depth = true"),
+    ('heat = { lumbar = 1 }', 'heat = 1', 5, "heat", "expected a table", "heat = 1"),
+    ('heat = { lumbar = 1 }', 'heat = { lumbar = "warm" }', 5, "heat.lumbar",
+     "expected a whole number 1..3, got text", 'lumbar = "warm"'),
+    ('zone = "lumbar"\nname = "ease out"', 'zone = 3\nname = "ease out"', 5, "zone",
+     "expected a zone name", "zone = 3"),
+    ('recline = { back_pct = 25, leg_pct = 20 }', 'recline = [25, 20]', 1, "recline",
+     "expected a table", "recline = [25, 20]"),
+    ('name = "lumbar"', "name = 7", None, "program.name", "expected text", "name = 7"),
+    ('cautions = [', 'cautions = [3, ', None, "program.cautions", "expected an array of text",
+     "cautions = [3"),
+    # missing fields
+    ("seconds = 50\n", "", 2, "seconds", "missing", "[[step]]#2"),
+    ('zone = "lumbar"\nname = "ease out"', 'name = "ease out"', 5, "zone", "missing",
+     "[[step]]#5"),
+    ('technique = "roll", from = "t12", to = "l5"', 'from = "t12", to = "l5"', 2,
+     "roller.technique", "missing", 'to = "l5"'),
+    ('title = "Lower back: warm and loosen"\n', "", None, "program.title", "missing",
+     "[program]"),
+    ('recline = { back_pct = 25, leg_pct = 20 }', 'recline = { back_pct = 25 }', 1,
+     "recline.leg_pct", "missing", "back_pct = 25 }"),
+    # unknown keys, with a suggestion
+    ("depth = 2, speed = 3", "dpeth = 2, speed = 3", 2, "roller.dpeth",
+     "a typo for 'depth'?", "dpeth"),
+    ("seconds = 50", "secods = 50", 2, "secods", "a typo for 'seconds'?", "secods"),
+    ("lumbar = 3, inflate_s", "lumbar = 3, inflate = 4.0, infalte_s", 4, "airbags.inflate",
+     "a typo for 'inflate_s'?", "inflate = 4.0"),
+    ("heat = { lumbar = 1 }", "heat = { lumbr = 1 }", 5, "heat.lumbr", "a typo for 'lumbar'?",
+     "lumbr"),
+    ("[program]", "[progam]", None, "progam", "a typo for 'program'?", "[progam]"),
+    ('purpose = """', 'purpse = """', None, "program.purpse", "a typo for 'purpose'?",
+     "purpse"),
+    ('seconds = 50', 'seconds = 50\nintensity = 99', 2, "intensity",
+     "--intensity caps them", "intensity = 99"),
+    ("depth = 2, speed = 3", "depth = 2, speed = 3, intensity = 99", 2, "roller.intensity",
+     "unknown key 'intensity'", "intensity = 99"),
+    # unknown names: the valid ones are listed
+    ('technique = "knead", from = "l3"', 'technique = "kneed", from = "l3"', 3,
+     "roller.technique", "did you mean 'knead'?); choose from knead, tap, press, roll",
+     '"kneed"'),
+    ('from = "l3"', 'from = "l4"', 3, "roller.from", "choose from shoulder, scapula, t12",
+     '"l4"'),
+    ('to = "l5"', 'to = "thigh"', 2, "roller.to",
+     "outside the lumbar zone; a lumbar step's roller stays within t12, l3, l5, sacrum",
+     '"thigh"'),
+    ('zone = "lumbar"\nname = "ease out"', 'zone = "lumber"\nname = "ease out"', 5, "zone",
+     "did you mean 'lumbar'?); choose from lumbar, gluteal, piriformis, legs, feet",
+     '"lumber"'),
+    ("lumbar = 3, inflate_s", "neck = 3, inflate_s", 4, "airbags.neck",
+     "allowed in 'airbags': shoulders, arms", "neck = 3"),
+    ('lumbar = 3, inflate_s = 4.0, hold_s = 3.0, vent_s = 2.0',
+     'inflate_s = 4.0, hold_s = 3.0, vent_s = 2.0', 4, "airbags", "names no airbag zone",
+     "inflate_s = 4.0, hold_s = 3.0"),
+    ('name = "lumbar"', 'name = "Lower Back"', None, "program.name", "lower-case letters",
+     'name = "Lower Back"'),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "step", "field", "fragment", "marker"), BAD_EDITS,
+                         ids=[f"{e[3]}-{i}" for i, e in enumerate(BAD_EDITS)])
+def test_each_bad_value_names_file_line_step_and_field(
+        tmp_path: Path, old: str, new: str, step: int | None, field: str, fragment: str,
+        marker: str) -> None:
+    assert old in LUMBAR, old
+    text = LUMBAR.replace(old, new, 1)
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProgramError) as caught:
+        load_program(str(path))
+    err = caught.value
+    assert err.file == str(path)
+    assert err.step == step
+    assert err.field == field
+    assert fragment in str(err)
+    assert err.line == _line_of(text, marker), str(err)
+    where = f"{path}:{err.line}" + (f" step {step}" if step is not None else "")
+    assert str(err).startswith(f"{where} field '{field}': ")
+
+
+@pytest.mark.parametrize("style", [
+    '\n[step.roller]\ntechnique = "roll"\nfrom = "t12"\nto = "l5"\nwidth = 2\ndepth = 9\n',
+    '\nroller.technique = "roll"\nroller.from = "t12"\nroller.to = "l5"\nroller.depth = 9\n',
+])
+def test_lines_are_found_in_section_and_dotted_styles(style: str) -> None:
+    text = _minimal() + style + '\n[[step]]\nzone = "feet"\nseconds = 30\ndepth = 1\n'
+    with pytest.raises(ProgramError) as caught:
+        parse_program(text, "style.toml")
+    assert caught.value.field == "roller.depth" and caught.value.step == 1
+    assert caught.value.line == _line_of(text, "depth = 9")
+
+
+def test_the_example_message_of_the_brief() -> None:
+    text = LUMBAR.replace("depth = 2, speed = 3", "depth = 9, speed = 3", 1)
+    with pytest.raises(ProgramError) as caught:
+        parse_program(text, "programs/x.toml")
+    assert str(caught.value).startswith("programs/x.toml:32 step 2 field 'roller.depth': "
+                                         "9 is outside 1..3")
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("[program]\nname = \"x\"\ntitle = \n", 3),
+    ("[program]\nname = \"x\n", 2),
+    ("[program]\n[program]\n", 2),
+    ("[[step]]\nzone = lumbar\n", 2),
+    ("\n\n\n[program\n", 4),
+    ('[program]\nname = "a"\nname = "b"\n', 3),
+])
+def test_toml_syntax_errors_give_the_line(tmp_path: Path, text: str, line: int) -> None:
+    path = tmp_path / "syntax.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProgramError, match="TOML syntax error") as caught:
+        load_program(str(path))
+    assert caught.value.file == str(path)
+    assert caught.value.line == line
+
+
+def test_a_huge_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "huge.toml"
+    path.write_text(LUMBAR + "# padding\n" * (MAX_BYTES // 10), encoding="utf-8")
+    with pytest.raises(ProgramError, match="KiB") as caught:
+        load_program(str(path))
+    assert caught.value.file == str(path)
+    with pytest.raises(ProgramError, match="KiB"):
+        parse_program("#" * (MAX_BYTES + 1), "huge.toml")
+
+
+def test_too_many_steps_are_refused(tmp_path: Path) -> None:
+    step = '\n[[step]]\nzone = "feet"\nseconds = 5\nfoot = 1\n'
+    text = _minimal() + step * MAX_STEPS
+    path = tmp_path / "long.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ProgramError, match=f"at most {MAX_STEPS}") as caught:
+        load_program(str(path))
+    assert caught.value.step == MAX_STEPS + 1 and caught.value.field == "step"
+    assert caught.value.line == [i for i, line in enumerate(text.splitlines(), start=1)
+                                 if line == "[[step]]"][MAX_STEPS]
+
+
+def test_a_program_longer_than_the_session_cap_is_refused() -> None:
+    text = _minimal() + '\n[[step]]\nzone = "feet"\nseconds = 600\nfoot = 1\n' * 3
+    with pytest.raises(ProgramError, match="session cap"):
+        parse_program(text, "long.toml")
+
+
+def test_not_utf8_is_refused_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[program]\nname = "caf\xe9"\n')
+    with pytest.raises(ProgramError, match="UTF-8") as caught:
+        load_program(str(path))
+    assert caught.value.line == 2
+
+
+def test_a_single_bracket_step_is_explained() -> None:
+    text = _minimal().replace("[[step]]", "[step]")
+    with pytest.raises(ProgramError, match="two brackets") as caught:
+        parse_program(text, "one.toml")
+    assert caught.value.field == "step" and caught.value.line == _line_of(text, "[step]")
+
+
+def test_no_steps_and_empty_steps_are_refused() -> None:
+    head = '[program]\nname = "x"\ntitle = "X"\npurpose = "p"\n'
+    with pytest.raises(ProgramError, match="no steps") as caught:
+        parse_program(head, "x.toml")
+    assert caught.value.field == "step"
+    with pytest.raises(ProgramError, match=r"\[\[step\]\]"):
+        parse_program(head.replace("[program]", "step = []\n[program]"), "x.toml")
+
+
+def test_a_held_roller_may_not_dwell_past_the_supervisor_cap() -> None:
+    held = 'roller = { technique = "press", from = "l5", to = "l5", depth = 1 }'
+    text = _minimal(roller="{ technique = \"press\", from = \"l5\", to = \"l5\" }")
+    assert parse_program(text, "ok.toml").steps[0].roller.depth == 1  # defaults apply
+    with pytest.raises(ProgramError, match="work one spot") as caught:
+        parse_program(text.replace("seconds = 30", "seconds = 120"), "long.toml")
+    assert caught.value.field == "seconds" and caught.value.step == 1
+    twice = text.replace("seconds = 30", "seconds = 60") + \
+        f'\n[[step]]\nzone = "lumbar"\nseconds = 60\n{held}\n'
+    with pytest.raises(ProgramError, match="over consecutive steps") as caught:
+        parse_program(twice, "twice.toml")
+    assert caught.value.step == 2 and caught.value.field == "roller"
+    swept = twice.replace('to = "l5" }\n', 'to = "sacrum" }\n', 1)
+    assert len(parse_program(swept, "swept.toml").steps) == 2
+
+
+def test_defaults_are_gentle() -> None:
+    text = _minimal(roller='{ technique = "roll", from = "t12", to = "sacrum" }',
+                    airbags="{ lumbar = 2 }")
+    step = parse_program(text, "d.toml").steps[0]
+    assert (step.roller.width, step.roller.depth, step.roller.speed) == (2, 1, 2)
+    assert (step.airbags.inflate_s, step.airbags.hold_s, step.airbags.vent_s) == (4, 2, 2)
+    assert step.heat == {} and step.foot == 0 and step.recline is None
+    assert step.name == "step 1"
+
+
+# ------------------------------------------------------------------------------ chains
+
+def _chain(tmp_path: Path, chain: str, minutes: str = "", name: str = "session") -> Path:
+    path = tmp_path / f"{name}.toml"
+    extra = f"\nminutes = {minutes}" if minutes else ""
+    path.write_text(f'[program]\nname = "{name}"\ntitle = "S"\npurpose = "p"\n'
+                    f'cautions = ["mine"]\nchain = {chain}{extra}\n', encoding="utf-8")
+    return path
+
+
+def test_a_chain_finds_parts_next_to_it_then_on_the_search_path(tmp_path: Path) -> None:
+    (tmp_path / "mini.toml").write_text(_minimal(), encoding="utf-8")
+    program = load_program(str(_chain(tmp_path, '["mini", "feet"]')))
+    assert program.steps[0].zone == "lumbar"
+    assert program.steps[-1].zone == "feet"
+    assert program.cautions[0] == "mine"
+    assert program.seconds == 30 + load_program("feet").seconds
+
+
+@pytest.mark.parametrize("minutes", ["3", "7.5", "14", "20"])
+def test_a_chain_scales_to_fit_its_minutes_exactly(tmp_path: Path, minutes: str) -> None:
+    program = load_program(str(_chain(tmp_path, '["lumbar", "legs"]', minutes)))
+    assert program.seconds == pytest.approx(float(minutes) * 60, abs=1e-6)
+    assert all(step.seconds * 10 == pytest.approx(round(step.seconds * 10))
+               for step in program.steps)
+
+
+def test_a_chain_may_not_include_a_chain(tmp_path: Path) -> None:
+    _chain(tmp_path, '["lumbar"]', name="inner")
+    outer = _chain(tmp_path, '["inner"]', name="outer")
+    with pytest.raises(ProgramError, match="may not include another chain") as caught:
+        load_program(str(outer))
+    assert caught.value.file.endswith("inner.toml")
+    assert "part of the chain at" in str(caught.value)
+    selfish = _chain(tmp_path, '["selfish"]', name="selfish")
+    with pytest.raises(ProgramError, match="may not include another chain"):
+        load_program(str(selfish))
+
+
+def test_an_error_in_a_part_names_the_part(tmp_path: Path) -> None:
+    (tmp_path / "mini.toml").write_text(_minimal(foot="9"), encoding="utf-8")
+    with pytest.raises(ProgramError) as caught:
+        load_program(str(_chain(tmp_path, '["mini"]')))
+    err = caught.value
+    assert err.file.endswith("mini.toml") and err.step == 1 and err.field == "foot"
+    assert err.line == 9
+
+
+@pytest.mark.parametrize(("chain", "minutes", "fragment"), [
+    ('["lumbr"]', "", "did you mean 'lumbar'?"),
+    ("[]", "", "expected an array of program names"),
+    ('"lumbar"', "", "expected an array of program names"),
+    ('["../lumbar"]', "", "is not a program name"),
+    ('["lumbar", 3]', "", "is not a program name"),
+    (str(["feet"] * 13).replace("'", '"'), "", "at most 12"),
+    ('["lumbar"]', "0.5", "outside 1..30 min"),
+    ('["lumbar"]', '"14"', "expected a number 1..30 min"),
+    ('["lumbar", "gluteal", "piriformis", "legs", "feet"]', "1.5", "outside 5..600 s"),
+    ('["piriformis"]', "30", "may work one spot"),
+])
+def test_bad_chains_name_the_field(tmp_path: Path, chain: str, minutes: str,
+                                   fragment: str) -> None:
+    path = _chain(tmp_path, chain, minutes)
+    with pytest.raises(ProgramError) as caught:
+        load_program(str(path))
+    err = caught.value
+    assert fragment in str(err)
+    assert err.file == str(path)
+    assert err.field in ("program.chain", "program.minutes")
+    key = err.field.split(".")[1]
+    assert err.line == _line_of(path.read_text(encoding="utf-8"), f"{key} =")
+
+
+def test_a_chain_with_steps_is_refused(tmp_path: Path) -> None:
+    path = _chain(tmp_path, '["lumbar"]')
+    path.write_text(path.read_text() + '\n[[step]]\nzone = "feet"\nseconds = 9\n')
+    with pytest.raises(ProgramError, match="takes its steps from the chain"):
+        load_program(str(path))
+
+
+def test_scaling_up_can_break_the_dwell_cap(tmp_path: Path) -> None:
+    held = _minimal("held", roller='{ technique = "press", from = "l5", to = "l5" }')
+    (tmp_path / "held.toml").write_text(held.replace("seconds = 30", "seconds = 80"))
+    with pytest.raises(ProgramError, match="work one spot") as caught:
+        load_program(str(_chain(tmp_path, '["held"]', "2")))
+    assert caught.value.field == "program.minutes"
+
+
+# ------------------------------------------------------------------------------ fuzzing
+
+toml_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+    st.text(max_size=12), st.sampled_from([*LANDMARKS, *TECHNIQUES, *PROGRAM_ZONES,
+                                           *limits.ZONES, "intensity", "from", "to"]))
+toml_values = st.recursive(
+    toml_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["zone", "seconds", "roller", "airbags", "heat", "depth", "from",
+                         "to", "technique", "lumbar", "seat", "name", "chain", "minutes",
+                         "step", "program", "foot", "recline", "back_pct", "x"]) | st.text(
+            max_size=6), inner, max_size=5),
+    max_leaves=20)
+
+
+def _valid_dict() -> dict:
+    return tomllib.loads(LUMBAR)
+
+
+def _mutate(data: dict, path: list[str | int], value: object) -> dict:
+    """A copy of `data` with the value at `path` replaced (paths that miss change nothing)."""
+    data = copy.deepcopy(data)
+    node: object = data
+    for key in path[:-1]:
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            return data
+    last = path[-1]
+    if isinstance(node, dict) or (isinstance(node, list) and isinstance(last, int)
+                                  and last < len(node)):
+        node[last] = value  # type: ignore[index]
+    return data
+
+
+paths = st.lists(st.sampled_from(["program", "step", 0, 1, 2, 3, 4, "roller", "airbags",
+                                  "heat", "recline", "name", "seconds", "depth", "zone",
+                                  "from", "lumbar", "chain", "minutes", "cautions"]),
+                 min_size=1, max_size=4)
+
+
+def _only_program_errors(data: object) -> None:
+    try:
+        result = program_from_dict(data)
+    except ProgramError as err:
+        assert str(err)
+    else:
+        assert isinstance(result, Program)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["program", "step", "x"]), toml_values, max_size=3))
+def test_random_documents_never_crash_the_validator(data: dict) -> None:
+    _only_program_errors(data)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(paths, toml_values)
+def test_random_edits_of_a_valid_program_never_crash_the_validator(path: list,
+                                                                   value: object) -> None:
+    _only_program_errors(_mutate(_valid_dict(), path, value))
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=300))
+def test_random_text_never_crashes_the_parser(text: str) -> None:
+    with contextlib.suppress(ProgramError):
+        parse_program(text, "<fuzz>")
+
+
+@settings(max_examples=200)
+@given(st.integers(0, len(LUMBAR) - 1), st.text(min_size=1, max_size=8))
+def test_random_splices_into_a_valid_file_never_crash_the_parser(at: int, junk: str) -> None:
+    try:
+        parse_program(LUMBAR[:at] + junk + LUMBAR[at:], "<fuzz>")
+    except ProgramError as err:
+        assert err.file == "<fuzz>"
