@@ -102,9 +102,7 @@ def _cmd_limits(args: argparse.Namespace) -> int:
 
 def _cmd_sim(args: argparse.Namespace) -> int:
     from chair import serve
-    from chair.runner import enable_sim
 
-    enable_sim()
     query = [f"height={args.height}", f"seed={args.seed}", *(f"fault={f}" for f in args.fault)]
     url = "sim://?" + "&".join(query)
     if args.tcp:

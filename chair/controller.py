@@ -106,6 +106,7 @@ class Controller:
         self._program_t0 = 0.0
         self._paused_at = 0.0
         self._scan_homed = False
+        self._vetoed = False
         self.machine = build_machine(self, after_state_change="_record_state")
 
     # ------------------------------------------------------------------ events
@@ -116,9 +117,11 @@ class Controller:
         return self.clock.now() - self.t0
 
     def fire(self, event: str, **info: object) -> bool:
-        """Trigger `event`; a pair the machine does not allow is refused and traced."""
+        """Trigger `event`; False when the machine or a condition refused it (traced)."""
+        self._vetoed = False
         try:
-            return bool(self.trigger(event, **info))
+            self.trigger(event, **info)  # queued machines always answer True: see _vetoed
+            return not self._vetoed
         except MachineError as exc:
             self.trace.event(self.t, "refused", trigger=event, state=self.state,
                              why=str(exc.value) if hasattr(exc, "value") else str(exc))
@@ -138,6 +141,7 @@ class Controller:
         if why:
             self.trace.event(self.t, "refused", trigger="start", state=self.state, why=why)
             self.reason = why
+            self._vetoed = True
         return why is None
 
     def can_reset(self, event: EventData) -> bool:
@@ -151,12 +155,14 @@ class Controller:
                 if isinstance(message, Refused) and isinstance(message.command, p.Reset):
                     self.trace.event(self.t, "refused", trigger="reset", state=self.state,
                                      why=f"{message.error.code.wire} {message.error.detail}")
+                    self._vetoed = True
                     return False
                 self._handle(message)
             if self.link.idle:
                 self._sent.clear()
                 return True
             self.clock.sleep_until(self.clock.now() + 0.01)
+        self._vetoed = True
         return False
 
     # ------------------------------------------------------------------ state entries
@@ -165,7 +171,17 @@ class Controller:
         self.info = self.link.connect()
         self.caps = self._caps_for(self.info.limits)
         self.supervisor = Supervisor(self.caps)
+        self._await_status()
         self.fire("connected")
+
+    def _await_status(self, timeout_s: float = 1.0) -> None:
+        """Poll until the device's first status report (the session starts from it)."""
+        self.status = None
+        deadline = self.clock.now() + timeout_s
+        while self.status is None and self.clock.now() < deadline:
+            for message in self.link.poll():
+                self._handle(message)
+            self.clock.sleep_until(self.clock.now() + 0.01)
 
     def on_enter_idle(self, event: EventData) -> None:
         if event.transition.source == "parking":

@@ -12,7 +12,6 @@ and its first character says what it is (``o``k, ``e``rror, ``<`` status, ``!`` 
 from __future__ import annotations
 
 import binascii
-import math
 import re
 from dataclasses import astuple, dataclass, fields
 from enum import Enum, IntEnum

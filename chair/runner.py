@@ -9,8 +9,6 @@ from __future__ import annotations
 import urllib.parse
 from dataclasses import dataclass, field
 
-import serial
-
 from chair import __version__
 from chair import protocol as p
 from chair.clock import Clock, MonotonicClock
@@ -18,20 +16,13 @@ from chair.controller import TICK_S, Controller
 from chair.errors import LinkError, UsageError
 from chair.limits import DEVICE
 from chair.link import Link
+from chair.ports import SIM_SCHEME, open_port
 from chair.program import Program
 from chair.safety import CAUTIONS, check_program, make_caps
 from chair.trace import Listener, Trace
 
-SIM_SCHEME = "sim://"
-
 #: Exit codes of `chair run` (documented in the README).
 EXIT = {"completed": 0, "fault": 3, "link": 4, "usage": 2, "stopped": 130}
-
-
-def enable_sim() -> None:
-    """Let pyserial find the `sim://` handler (in the `sim` package) by name."""
-    if "sim" not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append("sim")
 
 
 def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...]) -> str:
@@ -43,24 +34,14 @@ def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...]) 
         if faults:
             raise UsageError("--fault injects faults into the simulated chair only (sim://)")
         return url
-    parts = urllib.parse.urlsplit(url)
-    query = urllib.parse.parse_qsl(parts.query)
+    base, _, old = url.partition("?")
+    query = urllib.parse.parse_qsl(old)
     if fast:
         query.append(("clock", "virtual"))
     if seed is not None:
         query.append(("seed", str(seed)))
     query.extend(("fault", spec) for spec in faults)
-    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
-
-
-def open_port(url: str) -> serial.SerialBase:
-    """Any pyserial URL, opened, with errors that say what to check."""
-    enable_sim()
-    try:
-        return serial.serial_for_url(url, baudrate=115200, timeout=0, exclusive=True)
-    except (serial.SerialException, ValueError, OSError) as exc:
-        raise LinkError(f"cannot open port {url}: {exc}. List ports with `chair ports`; "
-                        "a busy port is open in another program") from exc
+    return f"{base}?{urllib.parse.urlencode(query, safe='@')}" if query else base
 
 
 @dataclass
@@ -89,16 +70,21 @@ class Outcome:
 
 def run(program: Program, options: RunOptions) -> Outcome:
     """Run `program` to its end, a fault, or the user's stop; the trace is always ended."""
-    make_caps_checked = _caps_builder(program, options)
-    trace = Trace(options.trace)
-    trace.listeners.extend(options.listeners)
+    caps_for = _caps_builder(program, options)
     url = sim_url(options.port, fast=options.fast, seed=options.seed, faults=options.faults)
-    port = open_port(url)
-    clock: Clock = port.clock if options.fast else MonotonicClock()
-    link = Link(port, clock)
-    controller = Controller(link, clock, trace, program, make_caps_checked)
+    trace = Trace(options.trace, program=program.name, title=program.title,
+                  source=program.source, seed=options.seed, port=url, fast=options.fast)
+    trace.listeners.extend(options.listeners)
     try:
-        return _run(controller, options, url)
+        port = open_port(url)
+    except LinkError as exc:
+        trace.end(0.0, "disconnected", str(exc))
+        trace.close()
+        raise
+    clock: Clock = port.clock if options.fast else MonotonicClock()
+    controller = Controller(Link(port, clock), clock, trace, program, caps_for)
+    try:
+        return _run(controller, options)
     finally:
         _finish(controller, trace)
         port.close()
@@ -116,12 +102,10 @@ def _caps_builder(program: Program, options: RunOptions):
     return caps_for
 
 
-def _header(controller: Controller, options: RunOptions, url: str) -> None:
+def _header(controller: Controller, options: RunOptions) -> None:
     info, caps = controller.info, controller.caps
     assert info is not None and caps is not None
     controller.trace.header(
-        program=controller.program.name, title=controller.program.title,
-        source=controller.program.source, seed=options.seed, port=url, fast=options.fast,
         versions={"chair": __version__, "protocol": p.PROTOCOL_VERSION,
                   "firmware": info.banner.firmware},
         limits=caps.header(), device_limits=info.limits, intensity=options.intensity,
@@ -130,14 +114,14 @@ def _header(controller: Controller, options: RunOptions, url: str) -> None:
         program_seconds=sum(step.seconds for step in controller.program.steps))
 
 
-def _run(controller: Controller, options: RunOptions, url: str) -> Outcome:
+def _run(controller: Controller, options: RunOptions) -> Outcome:
     clock = controller.clock
     interrupts = 0
     while True:
         try:
             if controller.state == "disconnected":
                 controller.fire("connect")
-                _header(controller, options, url)
+                _header(controller, options)
                 if not controller.fire("start"):
                     return Outcome("fault", controller.state, controller.reason)
             next_tick = clock.now()

@@ -23,21 +23,11 @@ from collections.abc import Callable
 
 import serial
 
+from chair.ports import open_port
+
 POLL_S = 0.005  # longest wait between two polls of the port
 CHUNK = 4096
 MAX_PENDING = 1 << 16  # bytes kept for a reader that does not read; older ones are dropped
-
-
-def enable_sim() -> None:
-    """Let pyserial find the ``sim://`` handler (the ``sim`` package) by name."""
-    if "sim" not in serial.protocol_handler_packages:
-        serial.protocol_handler_packages.append("sim")
-
-
-def open_url(url: str, *, baudrate: int = 115200) -> serial.SerialBase:
-    """Open `url` for serving: non-blocking reads, ``sim://`` reachable."""
-    enable_sim()
-    return serial.serial_for_url(url, baudrate=baudrate, timeout=0)
 
 
 def _drain(port: serial.SerialBase) -> bytes:
@@ -60,7 +50,7 @@ def serve_pty(url: str, *, stop: threading.Event | None = None,
     `on_ready(path)` is called once the pty exists (by default the path is printed).
     """
     stop = stop or threading.Event()
-    port = open_url(url, baudrate=baudrate)
+    port = open_port(url, baudrate=baudrate, exclusive=False)
     master, slave = os.openpty()
     try:
         tty.setraw(slave)  # no echo, no line editing: bytes pass as they are
@@ -108,7 +98,7 @@ def serve_tcp(url: str, host: str = "127.0.0.1", port: int = 0, *,
     simulated device) running; what the port sends while nobody is connected is dropped.
     """
     stop = stop or threading.Event()
-    serial_port = open_url(url, baudrate=baudrate)
+    serial_port = open_port(url, baudrate=baudrate, exclusive=False)
     server = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
                            socket.SOCK_STREAM)
     client: socket.socket | None = None

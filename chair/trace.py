@@ -39,13 +39,20 @@ def sample_record(t: float, state: str, status: p.StatusReport, step: int | None
 
 
 class Trace:
-    """Writes records to a file (or nowhere) and hands them to listeners."""
+    """Writes records to a file (or nowhere) and hands them to listeners.
 
-    def __init__(self, path: str | None = None) -> None:
+    The header comes first whatever happens: records made before it (during the connect
+    handshake) wait for it, and a run that ends before its header gets one made from
+    `known`, marked incomplete.
+    """
+
+    def __init__(self, path: str | None = None, **known: object) -> None:
         self.path = path
+        self.known = known
         self._file: IO[str] | None = None
         self.listeners: list[Listener] = []
         self.ended = False
+        self._early: list[Record] | None = []
         if path:
             try:
                 self._file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
@@ -54,13 +61,25 @@ class Trace:
                                  "writable path") from exc
 
     def emit(self, record: Record) -> None:
+        if self._early is not None:
+            if record["type"] != "header":
+                self._early.append(record)
+                return
+            early, self._early = self._early, None
+            self._write(record)
+            for held in early:
+                self._write(held)
+            return
+        self._write(record)
+
+    def _write(self, record: Record) -> None:
         if self._file is not None:
             self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
         for listener in self.listeners:
             listener(record)
 
     def header(self, **fields: object) -> None:
-        self.emit({"type": "header", **fields})
+        self.emit({"type": "header", **self.known, **fields})
 
     def event(self, t: float, event: str, **fields: object) -> None:
         self.emit({"type": "event", "t": round(t, 3), "event": event, **fields})
@@ -68,6 +87,8 @@ class Trace:
     def end(self, t: float, state: str, reason: str, **fields: object) -> None:
         if not self.ended:
             self.ended = True
+            if self._early is not None:
+                self.header(incomplete=True)
             self.emit({"type": "end", "t": round(t, 3), "state": state, "reason": reason,
                        **fields})
 

@@ -12,10 +12,13 @@ hysteresis, position tolerances, the over-current threshold) and are marked as s
 
 Time: the device ticks on a fixed grid (origin at creation, `tick_ms` apart). Host lines are
 handled at once, at `clock.now()`; the tick runs the timers and the control loops.
-Across quiet stretches (no motion, no inflation, no plant fault, heaters far from every
-threshold) `advance_to` steps the plant once per stretch of up to `QUIET_MAX_TICKS` ticks,
-never past a deadline; the plant's dynamics are exact for any step, so only the noise rows
-differ from a tick-by-tick run. `quiet=False` turns that off.
+The slow loops (thermostat, heat runaway, the refill or vent decision of a holding
+airbag) run on every `SLOW_TICKS`-th tick, as heater loops do on real boards; everything
+else, safety monitors first, runs on every tick. Across quiet stretches (no plant fault,
+no heater near the cut-off, axes and inflations far from where they stop) nothing on the
+fast path can act, so `advance_to` steps the plant once up to the next slow tick, deadline
+or predicted stop, whichever comes first. The plant's dynamics are exact for any step: only
+its noise rows differ from a tick-by-tick run. `quiet=False` turns that off.
 """
 
 from __future__ import annotations
@@ -57,8 +60,9 @@ FILL_STOP_KPA = 0.25  # close the fill valve this far under the target (valve la
 AIR_BAND_KPA = 1.0  # refill below target - band, vent above target + band
 HEAT_HYST_C = 0.5  # thermostat: on below target - hysteresis, off at target
 OVERPRESSURE_SHARE = 4  # confirm an over-pressure within react_s / this (noise filter)
-QUIET_MAX_TICKS = 10  # longest single plant step across a quiet stretch
-QUIET_HEAT_MARGIN_C = 0.5  # heaters this close to a threshold keep the tick-by-tick path
+SLOW_TICKS = 10  # thermostat, heat runaway and airbag hold decisions: every 10th tick
+QUIET_HEAT_MARGIN_C = 1.0  # a heater this close to the cut-off keeps the tick-by-tick path
+QUIET_NOISE_KPA = 0.1  # bound on pressure-sensor noise, for predicting an inflation's end
 # Protocol constants (docs/protocol.md):
 REPORT_MIN_MS = 20
 REPORT_MAX_MS = 5000
@@ -67,7 +71,6 @@ PCT_MAX = 100.0
 
 _EPS = 1e-9
 _INF = math.inf
-_MASSAGE = ("roller", "air", "heat", "foot")  # kinds refused with E12 when nobody is seated
 
 _QUERY = p.Kind.QUERY
 _MODE = p.Kind.MODE
@@ -116,7 +119,16 @@ class _Refuse(Exception):  # internal control flow, never escapes
 
 
 class Device:
-    """The chair's board: protocol end, hard limits, dead-man, leases and latched faults."""
+    """The chair's board: protocol end, hard limits, dead-man, leases and latched faults.
+
+    Drive it with `receive(data)` (host bytes at `clock.now()`), `advance_to(t)` (run the
+    ticks up to `t`) and `read_output()` (the bytes for the host, then cleared);
+    `schedule(fault, at)` injects a plant fault or a ``power-cycle`` at clock time `at`.
+    Read-only views for tests: `state`, `faults`/`latched` (code -> detail), `setpoints()`,
+    `status()`, `expected_seq`, `synced`, `console`, `report_ms`, `air_target`,
+    `heat_target`, `roller`, `recline`, `foot`, `active`, `uptime`, `ticks` and
+    `plant_steps`. `defects` names conformance defects from `DEFECTS`.
+    """
 
     def __init__(self, clock: Clock, plant: Plant, *, defects: frozenset[str] = frozenset(),
                  table: tuple[limits.Limit, ...] = limits.DEVICE_TABLE,
@@ -168,6 +180,7 @@ class Device:
         self._now = t0  # time of the last tick run
         self.ticks = 0
         self.plant_steps = 0
+        self._motion: tuple | None = None  # drives and speeds per tick over the last step
         self._boot(t0)
 
     # ------------------------------------------------------------------ limits
@@ -239,8 +252,10 @@ class Device:
         self._air_busy = False
         self._filling = [False] * len(limits.ZONES)
         self._fill_t = [0.0] * len(limits.ZONES)
+        self._fill_kpa = [0.0] * len(limits.ZONES)  # reading when the inflation began
         self._venting = [False] * len(limits.ZONES)
         self._over_n = 0
+        self._kick = False  # run the slow loops at the next tick (a new setpoint)
         self._heat_mode = [0] * len(limits.HEATERS)  # 0 off, 1 heating, 2 near target
         self._heat_ref_t = [0.0] * len(limits.HEATERS)
         self._heat_ref_c = [0.0] * len(limits.HEATERS)
@@ -313,22 +328,24 @@ class Device:
             now = t0 + k * tick
             if now > limit:
                 return
-            if self.quiet and self._is_quiet(now):
-                n = self._quiet_ticks(k, limit)
+            n = 1
+            if self.quiet and now + tick <= limit:
+                n = self._quiet_span(k, limit)
                 if n > 1:
                     k += n - 1
                     now = t0 + k * tick
-                    plant.step(n * tick)
-                    self._k = k
-                    self._now = now
-                    self.ticks += n
-                    self.plant_steps += 1
-                    self._tick(now)
-                    continue
-            plant.step(tick)
+            drives = (plant.carriage_drive, plant.back_drive, plant.leg_drive)
+            if drives[0] or drives[1] or drives[2]:
+                enc, back, leg = plant.encoder_mm, plant.back_pct, plant.leg_pct
+                plant.step(n * tick)
+                self._motion = (drives, (plant.encoder_mm - enc) / n,
+                                (plant.back_pct - back) / n, (plant.leg_pct - leg) / n)
+            else:
+                plant.step(n * tick)
+                self._motion = None
             self._k = k
             self._now = now
-            self.ticks += 1
+            self.ticks += n
             self.plant_steps += 1
             self._tick(now)
 
@@ -587,6 +604,7 @@ class Device:
                     self._fill[z] = False
                 self.air_target[z] = command.kpa
                 self._air_exp[z] = self._expiry(now, command.lease_ms)
+                self._kick = True
             else:
                 self._air_off(z)
         elif kind is p.SetRoller:
@@ -632,6 +650,7 @@ class Device:
                     self._heat_below[h] = _INF
                 self.heat_target[h] = target
                 self._heat_exp[h] = self._expiry(now, command.lease_ms)
+                self._kick = True
             else:
                 self._heat_off(h)
         elif kind is p.SetFoot:
@@ -803,6 +822,8 @@ class Device:
 
     def _tick(self, now: float) -> None:
         plant = self.plant
+        slow = self._kick or self._k % SLOW_TICKS == 0
+        self._kick = False
         if now >= self._next_fault_at - _EPS:
             self._fire_faults(now)
         # timers: leases, dead-man, session cap
@@ -820,7 +841,7 @@ class Device:
         if max(pressure) > self._min_cap or self._over_n:
             self._check_overpressure(pressure)
         if self._air_busy:
-            self._regulate_air(pressure, now)
+            self._regulate_air(pressure, now, slow)
 
         # heaters: plausibility and cut-off always, thermostat and runaway when on
         temps = plant.thermistor_c.tolist()
@@ -832,7 +853,7 @@ class Device:
         elif t_hi > self.heat_c_max:
             h = 0 if temps[0] > self.heat_c_max else 1
             self._latch(p.FaultCode.OVERTEMP, f"heater={limits.HEATERS[h]} c={temps[h]:.1f}")
-        elif self.heat_target[0] > 0 or self.heat_target[1] > 0:
+        elif slow and (self.heat_target[0] > 0 or self.heat_target[1] > 0):
             self._regulate_heat(temps, now)
 
         # roller motor: over-current always, position control with a setpoint
@@ -902,7 +923,7 @@ class Device:
                 return
         self._over_n = 0
 
-    def _regulate_air(self, pressure: list[float], now: float) -> None:
+    def _regulate_air(self, pressure: list[float], now: float, slow: bool) -> None:
         fill, vent = self._fill, self._vent
         filling, venting = self._filling, self._venting
         pump = False
@@ -922,20 +943,24 @@ class Device:
                 else:
                     pump = True
                     continue
+            if venting[z]:
+                if kpa <= target:
+                    venting[z] = False
+                    vent[z] = False
+                continue
+            if not slow:
+                continue
             if kpa < target - AIR_BAND_KPA:
                 filling[z] = True
                 venting[z] = False
                 self._fill_t[z] = now
+                self._fill_kpa[z] = kpa
                 fill[z] = True
                 vent[z] = False
                 pump = True
             elif kpa > target + AIR_BAND_KPA:
                 venting[z] = True
                 vent[z] = True
-            elif venting[z]:
-                if kpa <= target:
-                    venting[z] = False
-                    vent[z] = False
             elif vent[z]:
                 vent[z] = False  # a fresh target inside the band: hold
         self.plant.pump_on = pump
@@ -1070,43 +1095,39 @@ class Device:
 
     # ------------------------------------------------------------------ quiet stretches
 
-    def _is_quiet(self, now: float) -> bool:
-        """Nothing the plant does can change an output before the next deadline."""
-        plant = self.plant
-        if (plant.carriage_drive or plant.back_drive or plant.leg_drive or plant.pump_on
-                or plant.active_faults or self._over_n or self._oc_since != _INF
-                or any(self._venting)):
-            return False
-        if self.heat_target[0] > 0 or self.heat_target[1] > 0 or self._heat_on.any():
-            temps = plant.thermistor_c.tolist()
-            margin = QUIET_HEAT_MARGIN_C
-            for h, target in enumerate(self.heat_target):
-                temp = temps[h]
-                if target > 0:
-                    thresholds = (target - HEAT_HYST_C, target, target - self.band_c,
-                                  self._heat_ref_c[h] + self.rise_c)
-                    if any(abs(temp - x) < margin for x in thresholds):
-                        return False
-                if temp > self.heat_c_max - 2 * margin:
-                    return False
-        if self._air_busy:
-            pressure = plant.pressure_kpa.tolist()
-            for z, target in enumerate(self.air_target):
-                if target > 0 and not (target - AIR_BAND_KPA + FILL_STOP_KPA
-                                       < pressure[z] < target + AIR_BAND_KPA - FILL_STOP_KPA):
-                    return False
-        if self.roller is not None and abs(self.roller[0] - plant.encoder_mm) > CARRIAGE_TOL_MM:
-            return False
-        if self.recline is not None:
-            for a, pos in enumerate((plant.back_pct, plant.leg_pct)):
-                if abs(self.recline[a] - pos) > RECLINE_TOL_PCT and 0 < pos < PCT_MAX:
-                    return False
-        return True
+    def _quiet_span(self, k: int, limit: float) -> int:
+        """How many ticks from tick `k` on can run as one plant step (1: no stretch).
 
-    def _quiet_ticks(self, k: int, limit: float) -> int:
-        """How many ticks from tick `k` may run as one step: up to the next deadline."""
-        deadline = min(limit, self._lease_next, self._next_fault_at, self._report_next,
+        A stretch ends at the next slow tick, before any deadline, and before a moving axis
+        or a filling airbag could come within a tick of where the firmware must act; it
+        needs no venting toward a target, no plant fault, no pending confirmation, no heater
+        near the cut-off, and every moving axis moving as it did over the last step.
+        """
+        plant = self.plant
+        if (plant.active_faults or self._kick or self._over_n
+                or self._oc_since != _INF or any(self._venting)
+                or max(plant.thermistor_c.tolist()) > self.heat_c_max - QUIET_HEAT_MARGIN_C):
+            return 1
+        slow = -(-k // SLOW_TICKS) * SLOW_TICKS  # the next slow tick, k itself included
+        last = min(slow, math.floor((limit - self._t0) / self.tick_s + _EPS))
+        deadline = min(self._lease_next, self._next_fault_at, self._report_next,
                        self._session_end)
+        if plant.pump_on:
+            # An airbag fills ever more slowly (the pump works against the pressure it
+            # built), so its average rate since the inflation began bounds its rate from
+            # here on: stop the stretch before the reading could reach the fill stop.
+            pressure = plant.pressure_kpa.tolist()
+            for z, filling in enumerate(self._filling):
+                if not filling:
+                    continue
+                target = self.air_target[z]
+                elapsed = (self._now - self._fill_t[z]) / self.tick_s
+                room = target - FILL_STOP_KPA - pressure[z] - 2 * QUIET_NOISE_KPA
+                if target > self.air_caps[z] or elapsed < 1 or room <= 0:
+                    return 1
+                rate = (pressure[z] - self._fill_kpa[z] + 2 * QUIET_NOISE_KPA) / elapsed
+                last = min(last, k - 2 + math.floor(room / rate))
+                deadline = min(deadline, self._fill_t[z] + self.inflate_s)
         if self.active and not self._no_deadman:
             deadline = min(deadline, self._last_valid + self.deadman_s)
         for h, target in enumerate(self.heat_target):
@@ -1115,5 +1136,36 @@ class Device:
                     deadline = min(deadline, self._heat_ref_t[h] + self.rise_s)
                 elif self._heat_below[h] != _INF:
                     deadline = min(deadline, self._heat_below[h] + self.band_s)
-        last = math.floor((deadline - self._t0) / self.tick_s + _EPS)
-        return max(1, min(QUIET_MAX_TICKS, last - k + 1))
+        # motion: the carriage, the back and the leg rest
+        motion = self._motion
+        drives = (plant.carriage_drive, plant.back_drive, plant.leg_drive)
+        if (motion[0] != drives) if motion is not None else any(drives):
+            return 1  # an axis started or stopped: its speed is not known yet
+        if self.roller is not None:
+            remaining = abs(self.roller[0] - plant.encoder_mm) - CARRIAGE_TOL_MM
+            if drives[0]:
+                speed = motion[1] * drives[0]  # mm per tick, in the drive's direction
+                if speed < ENCODER_STILL_MM:
+                    return 1
+                last = min(last, k - 2 + math.floor(remaining / speed))
+                deadline = min(deadline, self._stall_t + self.stall_s,
+                               self._track_t + self.track_timeout_s)
+            elif remaining > 0:
+                return 1  # about to start
+        if drives[1] or drives[2] or self.recline is not None:
+            if self._reverse != [None, None] or self.recline is None:
+                return 1
+            for a, pos in ((0, plant.back_pct), (1, plant.leg_pct)):
+                remaining = abs(self.recline[a] - pos) - RECLINE_TOL_PCT
+                drive = drives[a + 1]
+                if drive:
+                    speed = motion[a + 2] * drive
+                    if speed <= 0:
+                        return 1
+                    last = min(last, k - 2 + math.floor(remaining / speed))
+                    deadline = min(deadline, self._axis_t[a] + self.recline_timeout_s)
+                elif remaining > 0 and (pos < PCT_MAX if self.recline[a] > pos else pos > 0):
+                    return 1  # about to start
+        if deadline < _INF:
+            last = min(last, math.floor((deadline - self._t0) / self.tick_s + _EPS))
+        return max(1, last - k + 1)

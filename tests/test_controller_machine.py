@@ -55,9 +55,9 @@ def make_controller(state: str = "disconnected") -> tuple[Controller, FakeLink]:
     link = FakeLink(clock)
     program = Program("empty", "Empty", "test", (), (), "<test>")
     controller = Controller(link, clock, Trace(None), program, lambda limits: make_caps(limits))
-    controller.status = _status()
     if state != "disconnected":
         controller.fire("connect")  # fills in device info, caps and supervisor
+    controller.status = _status()
     controller.machine.set_state(state)
     link.sent.clear()
     return controller, link

@@ -1,0 +1,450 @@
+"""The sans-I/O codec (chair/protocol.py), tested the way h11 and Klipper test theirs.
+
+Every message kind round trips; a stream decodes to the same events fed whole, split at
+every point or byte by byte; garbage never costs the next valid frame; no byte stream makes
+a decoder raise or hold more than one maximum-length line; a flipped bit never yields a
+different valid frame. Nothing here reads a clock or times anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
+
+from chair import limits
+from chair import protocol as p
+
+FAST = settings(max_examples=200, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+#: For properties that a CRC-16 guarantees only with probability 1 - 2**-16 (a flipped bit
+#: that becomes a real-time byte deletes a byte from the line): a fixed set of examples, so
+#: the run is the same every time.
+FIXED = settings(FAST, derandomize=True)
+
+TERMINATORS = (b"\n", b"\r", b"\r\n")
+REAL_TIME = bytes([p.STATUS_BYTE, p.ESTOP_BYTE])
+
+# --------------------------------------------------------------------------- strategies
+
+ints = st.integers(-999_999_999, 999_999_999)
+#: Floats as the wire carries them: one decimal, up to six digits before the point.
+floats1 = st.integers(-9_999_999, 9_999_999).map(lambda k: k / 10)
+tokens = st.one_of(st.sampled_from(limits.ZONES + limits.HEATERS + limits.TECHNIQUES),
+                   st.from_regex(r"[a-z][a-z0-9-]{0,15}", fullmatch=True))
+ARGUMENT = {int: ints, float: floats1, str: tokens}
+
+
+def command_of(cls: type[p.Command]) -> st.SearchStrategy[p.Command]:
+    args = [ARGUMENT[kind] for _, kind in p.ARGUMENTS[cls.VERB]]
+    return st.tuples(*args).map(lambda values: cls(*values))
+
+
+commands = st.one_of(*(command_of(cls) for cls in p.COMMANDS.values()))
+seqs = st.none() | st.integers(0, p.SEQ_MOD - 1)
+with_or_without = st.booleans()
+
+
+@st.composite
+def frames(draw, crc=with_or_without) -> p.Frame:
+    return p.Frame(draw(seqs), draw(commands), draw(crc))
+
+
+def encode(frame: p.Frame) -> bytes:
+    return p.encode_command(frame.command, frame.seq, crc=frame.crc)
+
+
+printable = st.characters(min_codepoint=0x20, max_codepoint=0x7E)
+clean_text = st.text(printable.filter(lambda c: c != "*"), max_size=120)
+names = st.from_regex(r"[a-z][a-z0-9_-]{0,15}", fullmatch=True)
+fault_codes = st.sampled_from(list(p.FaultCode))
+#: Values written with %g: at most six significant digits.
+g_values = st.integers(-99_999, 99_999).map(lambda k: k / 10) | st.integers(-999_999, 999_999)
+readings = st.integers(-9999, 9999).map(lambda k: k / 10)
+
+device_messages = st.one_of(
+    st.builds(p.Ok, seqs, st.text(printable, max_size=100)),
+    st.builds(p.Error, seqs, st.sampled_from(list(p.ErrorCode)), clean_text),
+    st.builds(p.FaultReport, fault_codes, clean_text),
+    st.builds(p.Banner, st.integers(0, 99), st.from_regex(r"[A-Za-z0-9._+-]{1,20}",
+                                                          fullmatch=True),
+              st.lists(names, max_size=8).map(tuple), st.lists(names, max_size=4).map(tuple),
+              st.integers(0, 99_999).map(lambda k: k / 10),
+              st.integers(0, 99_999).map(lambda k: k / 10), st.integers(0, 0xFFFF)),
+    st.builds(p.LimitLine, st.from_regex(r"[a-z][a-z0-9_.]{0,30}", fullmatch=True), g_values),
+    st.builds(p.Info, clean_text),
+    st.builds(p.StatusReport, st.sampled_from(p.STATES),
+              st.integers(0, 999_999_999).map(lambda k: k / 1000), readings,
+              st.sampled_from(limits.TECHNIQUES), st.integers(0, 9), st.integers(0, 9),
+              st.integers(0, 9), readings, st.lists(readings, max_size=8).map(tuple),
+              st.lists(readings, max_size=4).map(tuple), st.integers(0, 9), readings,
+              readings, st.booleans(), st.booleans(),
+              st.lists(fault_codes, max_size=16, unique=True).map(lambda f: tuple(sorted(f)))),
+)
+
+
+def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
+    points = sorted({min(c, len(data)) for c in cuts})
+    return [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+
+
+def feed_all(decoder, chunks) -> list:
+    events = []
+    for chunk in chunks:
+        events.extend(decoder.feed(chunk))
+        assert len(decoder._buf) <= decoder._max
+    return events
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("cls", list(p.COMMANDS.values()), ids=lambda c: c.VERB)
+def test_every_command_has_a_strategy_and_its_arguments_in_wire_order(cls):
+    assert [f.name for f in fields(cls)] == [name for name, _ in p.ARGUMENTS[cls.VERB]]
+    assert p.COMMANDS[cls.VERB] is cls
+
+
+@FAST
+@given(frames())
+def test_every_command_round_trips(frame):
+    data = encode(frame)
+    assert data.endswith(b"\n") and data.count(b"\n") == 1
+    assert len(data) - 1 <= p.MAX_HOST_LINE
+    assert p.parse_host_line(data[:-1]) == frame
+    assert p.HostDecoder().feed(data) == [frame]
+
+
+@FAST
+@given(device_messages)
+def test_every_device_message_round_trips(message):
+    data = p.encode_device(message)
+    assert data.endswith(b"\n") and data.count(b"\n") == 1
+    assert len(data) - 1 <= p.MAX_DEVICE_LINE
+    assert p.parse_device_line(data[:-1]) == message
+    assert p.DeviceDecoder().feed(data) == [message]
+
+
+def test_every_verb_decodes_in_any_case():
+    for verb, cls in p.COMMANDS.items():
+        args = " ".join({int: "1", float: "1.0", str: "lumbar"}[t] for _, t in p.ARGUMENTS[verb])
+        for spelling in (verb, verb.lower(), verb.capitalize()):
+            (event,) = p.HostDecoder().feed(f"{spelling} {args}\n".encode())
+            assert isinstance(event, p.Frame) and type(event.command) is cls
+
+
+def test_every_code_has_its_wire_form():
+    assert p.ErrorCode.OUT_OF_RANGE.wire == "E04 out-of-range"
+    assert p.FaultCode.INFLATE_TIMEOUT.wire == "F06 inflate-timeout"
+    for code in p.FaultCode:
+        assert p.FaultCode.parse(code.wire.split()[0]) is code
+    for token in ("F5", "F00", "F99", "E05", "f05", ""):
+        with pytest.raises(ValueError):
+            p.FaultCode.parse(token)
+
+
+def test_device_lines_must_be_what_they_claim():
+    for payload in ("okay 7", "ok", "ok 70000", "error 7", "error 7 X04 out-of-range",
+                    "error 7 E99 what", "<Run t=1>", "!F99 what", "#CHAIR proto=1", "$x=y",
+                    "[unclosed", "hello"):
+        data = f"{payload}*{p.crc16(payload.encode()):04X}\n".encode()
+        (event,) = p.DeviceDecoder().feed(data)
+        assert isinstance(event, p.BadLine), payload
+
+
+def test_a_banner_without_heaters_round_trips():
+    banner = p.Banner(1, "uno-0.3", ("lumbar",), (), 1100.0, 780.5, 0x1D0F)
+    assert p.DeviceDecoder().feed(p.encode_device(banner)) == [banner]
+
+
+# --------------------------------------------------------------------------- feeding
+
+
+def stream_of(items: list[p.Frame], terminator: bytes = b"\n") -> bytes:
+    return b"".join(encode(f)[:-1] + terminator for f in items)
+
+
+HOST_STREAM = stream_of([
+    p.Frame(None, p.QueryInfo(), False), p.Frame(None, p.QueryLimits(), True),
+    p.Frame(65535, p.Sync(), True), p.Frame(0, p.SetReport(100), True),
+    p.Frame(1, p.SetRoller(512.0, "knead", 2, 3, 4, 2000), True),
+    p.Frame(2, p.SetAir("lumbar", 12.0, 2000), True), p.Frame(3, p.Renew(1500), True),
+    p.Frame(None, p.Stop(), False)]) + b"?STA!TUS\r\n" + b"x" * 120 + b"\n" + b"7 STOP*0000\n"
+DEVICE_STREAM = b"".join(p.encode_device(m) for m in (
+    p.Banner(1, "sim-0.1.0", limits.ZONES, limits.HEATERS, 1250.0, 850.0, 0x216B),
+    p.Ok(None), p.LimitLine("deadman_ms", 500), p.Ok(None, "crc=216B n=1"),
+    p.StatusReport("Run", 1.5, 512.0, "knead", 2, 3, 4, 41.3, (0.0,) * 6, (22.0, 22.0), 0,
+                   40.0, 60.0, True, False, ()),
+    p.Error(7, p.ErrorCode.SEQ_GAP, "expect=6"), p.FaultReport(p.FaultCode.ESTOP),
+    p.Info("hello"))) + b"ok 7\n" + b"y" * 300 + b"\r\n"
+
+
+@pytest.mark.parametrize("decoder, stream", [(p.HostDecoder, HOST_STREAM),
+                                             (p.DeviceDecoder, DEVICE_STREAM)],
+                         ids=["host", "device"])
+def test_split_at_every_point_and_byte_by_byte_give_the_same_events(decoder, stream):
+    whole = decoder().feed(stream)
+    assert len(whole) > 8
+    for cut in range(len(stream) + 1):
+        assert feed_all(decoder(), [stream[:cut], stream[cut:]]) == whole, cut
+    assert feed_all(decoder(), [bytes([b]) for b in stream]) == whole
+
+
+@FAST
+@given(st.lists(frames(), min_size=1, max_size=8), st.sampled_from(TERMINATORS),
+       st.lists(st.integers(0, 2000), max_size=20))
+def test_any_chunking_and_any_terminator_give_the_same_frames(items, terminator, cuts):
+    data = stream_of(items, terminator)
+    assert feed_all(p.HostDecoder(), chunked(data, cuts)) == items
+
+
+@FAST
+@given(st.lists(device_messages, min_size=1, max_size=6), st.sampled_from(TERMINATORS),
+       st.lists(st.integers(0, 2000), max_size=20))
+def test_any_chunking_and_any_terminator_give_the_same_device_messages(items, terminator,
+                                                                        cuts):
+    data = b"".join(p.encode_device(m)[:-1] + terminator for m in items)
+    assert feed_all(p.DeviceDecoder(), chunked(data, cuts)) == items
+
+
+@FAST
+@given(st.binary(max_size=300), frames(), st.lists(st.integers(0, 400), max_size=10))
+@example(b"\x00" * 300, p.Frame(1, p.Stop(), True), [])
+@example(b"\xff" * 300, p.Frame(None, p.QueryStatus(), False), [1, 2, 3])
+@example(b"7 AIR lumbar 12.0 2000*2F3", p.Frame(8, p.Stop(), True), [])
+def test_garbage_between_frames_never_loses_the_next_frame(garbage, frame, cuts):
+    data = garbage + b"\n" + encode(frame)
+    events = feed_all(p.HostDecoder(), chunked(data, cuts))
+    assert events[-1] == frame
+
+
+@FAST
+@given(st.binary(max_size=600), device_messages, st.lists(st.integers(0, 700), max_size=10))
+def test_garbage_between_device_lines_never_loses_the_next_line(garbage, message, cuts):
+    data = garbage + b"\n" + p.encode_device(message)
+    assert feed_all(p.DeviceDecoder(), chunked(data, cuts))[-1] == message
+
+
+# --------------------------------------------------------------------------- never raise
+
+
+@st.composite
+def hostile_streams(draw) -> bytes:
+    """Random bytes, runs of 0x00 and 0xFF, valid frames with bursts of noise."""
+    parts = draw(st.lists(st.one_of(
+        st.binary(max_size=200),
+        st.integers(1, 400).map(lambda n: b"\x00" * n),
+        st.integers(1, 400).map(lambda n: b"\xff" * n),
+        st.sampled_from((*TERMINATORS, REAL_TIME, b"*", b"*FFFF", b" ")),
+        frames().map(encode),
+        device_messages.map(p.encode_device),
+        st.tuples(frames().map(encode), st.integers(0, 200), st.binary(min_size=1,
+                                                                       max_size=20))
+        .map(lambda t: t[0][:t[1]] + t[2] + t[0][t[1] + len(t[2]):]),
+    ), max_size=12))
+    return b"".join(parts)
+
+
+@FAST
+@given(hostile_streams() | st.binary(max_size=2000), st.lists(st.integers(0, 3000),
+                                                               max_size=30))
+def test_the_decoders_never_raise_and_hold_at_most_one_line(stream, cuts):
+    for decoder in (p.HostDecoder(), p.DeviceDecoder()):
+        events = feed_all(decoder, chunked(stream, cuts))
+        for event in events:
+            assert isinstance(event, (p.Frame, p.RealTime, p.BadLine, *p.DeviceMessage.__args__))
+    assert p.HostDecoder()._max == p.MAX_HOST_LINE
+    assert p.DeviceDecoder()._max == p.MAX_DEVICE_LINE
+
+
+@FAST
+@given(st.binary(max_size=400))
+def test_the_line_parsers_never_raise(line):
+    assert isinstance(p.parse_host_line(line), (p.Frame, p.BadLine))
+    assert not isinstance(p.parse_device_line(line), Exception)
+
+
+def test_floods_of_zeros_and_ones_hold_nothing_and_resynchronise():
+    for filler in (b"\x00", b"\xff"):
+        decoder = p.HostDecoder()
+        for _ in range(100):
+            assert decoder.feed(filler * 1000) == []
+            assert len(decoder._buf) <= p.MAX_HOST_LINE
+        assert decoder.feed(b"\nSTATUS\n") == [
+            p.BadLine(p.ErrorCode.LINE_TOO_LONG, "line longer than 96 bytes"),
+            p.Frame(None, p.QueryStatus(), False)]
+
+
+# --------------------------------------------------------------------------- bit flips
+
+
+@FIXED
+@given(frames(st.just(True)), st.data())
+def test_a_flipped_bit_in_a_host_frame_is_never_a_different_valid_frame(frame, data):
+    line = encode(frame)
+    index = data.draw(st.integers(0, len(line) - 2), label="index")
+    bit = data.draw(st.integers(0, 7), label="bit")
+    flipped = bytearray(line)
+    flipped[index] ^= 1 << bit
+    new = flipped[index]
+    sentinel = encode(p.Frame(None, p.QueryInfo(), True))
+    events = p.HostDecoder().feed(bytes(flipped) + sentinel)
+    assert events.pop() == p.Frame(None, p.QueryInfo(), True)
+    if new in REAL_TIME:
+        # the byte leaves the line; the rest fails its CRC
+        assert events[0] == p.RealTime(new)
+        assert all(isinstance(e, p.BadLine) for e in events[1:])
+    elif new in b"\r\n":
+        # the line is cut in two; only a cut at the `*` leaves a whole frame, without its
+        # CRC, which a device refuses (E06) for anything but a query outside console mode
+        for event in events:
+            assert isinstance(event, p.BadLine) or event == p.Frame(frame.seq, frame.command,
+                                                                     False)
+    else:
+        assert len(events) == 1 and isinstance(events[0], p.BadLine)
+
+
+@FIXED
+@given(device_messages, st.data())
+def test_a_flipped_bit_in_a_device_line_is_never_accepted(message, data):
+    line = p.encode_device(message)
+    index = data.draw(st.integers(0, len(line) - 2), label="index")
+    flipped = bytearray(line)
+    flipped[index] ^= 1 << data.draw(st.integers(0, 7), label="bit")
+    sentinel = p.encode_device(p.Ok(1))
+    events = p.DeviceDecoder().feed(bytes(flipped) + sentinel)
+    assert events.pop() == p.Ok(1)
+    assert events and all(isinstance(e, p.BadLine) for e in events)
+
+
+@FAST
+@given(frames(st.just(True)), st.integers(0, 200), st.binary(min_size=1, max_size=2))
+def test_a_burst_error_in_a_frame_never_passes_the_crc(frame, start, burst):
+    """CRC-16 catches every burst of up to 16 bits that leaves the line's length alone."""
+    line = encode(frame)[:-1]
+    start = min(start, len(line) - 1)
+    damaged = line[:start] + bytes(a ^ b for a, b in zip(burst, line[start:], strict=False))
+    damaged += line[start + len(burst):]
+    assume(damaged != line and not set(damaged) & set(REAL_TIME + b"\r\n"))
+    (event,) = p.HostDecoder().feed(damaged + b"\n")
+    # a burst that destroys the `*` may leave a frame without CRC, which proves nothing
+    assert isinstance(event, p.BadLine) or not event.crc, (damaged, event)
+
+
+# --------------------------------------------------------------------------- over-long lines
+
+
+@FAST
+@given(st.integers(p.MAX_HOST_LINE + 1, 4 * p.MAX_HOST_LINE), frames(),
+       st.lists(st.integers(0, 500), max_size=10))
+def test_an_over_long_line_is_reported_once_and_the_next_line_parses(length, frame, cuts):
+    data = b"A" * length + b"\r\n" + encode(frame)
+    events = feed_all(p.HostDecoder(), chunked(data, cuts))
+    assert events == [p.BadLine(p.ErrorCode.LINE_TOO_LONG,
+                                f"line longer than {p.MAX_HOST_LINE} bytes"), frame]
+
+
+def test_a_line_of_exactly_the_maximum_length_is_read():
+    line = b"STATUS" + b" " * (p.MAX_HOST_LINE - 6)
+    assert p.HostDecoder().feed(line + b"\n") == [p.Frame(None, p.QueryStatus(), False)]
+    assert p.HostDecoder().feed(line + b" \n")[0].code is p.ErrorCode.LINE_TOO_LONG
+    device = b"[" + b"x" * (p.MAX_DEVICE_LINE - 7) + b"]"
+    device += b"*%04X" % p.crc16(device)
+    assert len(device) == p.MAX_DEVICE_LINE
+    assert p.DeviceDecoder().feed(device + b"\n") == [p.Info("x" * (p.MAX_DEVICE_LINE - 7))]
+
+
+# --------------------------------------------------------------------------- real-time bytes
+
+
+@FAST
+@given(frames(), st.lists(st.tuples(st.integers(0, 200), st.sampled_from(REAL_TIME)),
+                          min_size=1, max_size=6), st.lists(st.integers(0, 300), max_size=8))
+def test_real_time_bytes_mid_line_come_out_in_order_and_the_line_still_parses(frame, inserts,
+                                                                              cuts):
+    line = bytearray(encode(frame)[:-1])
+    order = []
+    for position, byte in inserts:
+        at = min(position, len(line))
+        line[at:at] = bytes([byte])
+    order = [b for b in line if b in REAL_TIME]
+    events = feed_all(p.HostDecoder(), chunked(bytes(line) + b"\n", cuts))
+    assert events == [p.RealTime(b) for b in order] + [frame]
+
+
+def test_real_time_bytes_are_reported_in_stream_order_around_lines():
+    events = p.HostDecoder().feed(b"!STOP\n?ST!ATUS\r\n?")
+    assert events == [p.RealTime(p.ESTOP_BYTE), p.Frame(None, p.Stop(), False),
+                      p.RealTime(p.STATUS_BYTE), p.RealTime(p.ESTOP_BYTE),
+                      p.Frame(None, p.QueryStatus(), False), p.RealTime(p.STATUS_BYTE)]
+
+
+def test_the_device_decoder_has_no_real_time_bytes():
+    fault = p.FaultReport(p.FaultCode.ESTOP)
+    assert p.DeviceDecoder().feed(p.encode_device(fault)) == [fault]
+
+
+# --------------------------------------------------------------------------- sequence numbers
+
+
+@FAST
+@given(st.integers(0, p.SEQ_MOD - 1), st.integers(-(p.SEQ_MOD // 2) + 1, p.SEQ_MOD // 2))
+def test_seq_after_and_seq_distance_agree_across_the_wrap(seq, n):
+    later = p.seq_after(seq, n)
+    assert 0 <= later < p.SEQ_MOD
+    assert p.seq_distance(later, seq) == n
+    if abs(n) != p.SEQ_MOD // 2:
+        assert p.seq_distance(seq, later) == -n
+
+
+@FAST
+@given(st.integers(0, p.SEQ_MOD - 1), st.integers(0, p.SEQ_MOD - 1))
+def test_seq_distance_stays_in_its_half_window(a, b):
+    d = p.seq_distance(a, b)
+    assert -(p.SEQ_MOD // 2) < d <= p.SEQ_MOD // 2
+    assert p.seq_after(b, d) == a
+
+
+def test_the_wrap():
+    assert p.seq_after(65535) == 0
+    assert p.seq_after(65534, 3) == 1
+    assert p.seq_distance(0, 65535) == 1
+    assert p.seq_distance(65535, 0) == -1
+    assert p.seq_distance(65534, 2) == -4
+    assert p.seq_distance(32770, 2) == 32768
+    assert p.seq_distance(32771, 2) == -32767
+
+
+def test_sequence_numbers_on_the_wire():
+    assert p.HostDecoder().feed(b"65535 STOP\n") == [p.Frame(65535, p.Stop(), False)]
+    assert p.HostDecoder().feed(b"00007 STOP\n") == [p.Frame(7, p.Stop(), False)]
+    for line in (b"65536 STOP\n", b"000007 STOP\n", b"99999999999 STOP\n"):
+        (event,) = p.HostDecoder().feed(line)
+        assert event.code is p.ErrorCode.BAD_ARGS and event.seq is None
+
+
+# --------------------------------------------------------------------------- CRC
+
+
+def test_crc_check_value():
+    assert p.crc16(b"123456789") == 0x29B1
+    assert p.crc16(b"") == 0xFFFF
+
+
+def test_the_limits_table_crc():
+    assert limits.table_crc(limits.DEVICE_TABLE) == limits.DEVICE_TABLE_CRC
+    text = "".join(f"${x.name}={x.value:g}\n" for x in limits.DEVICE_TABLE)
+    assert p.crc16(text.encode()) == limits.DEVICE_TABLE_CRC
+    lines = [p.LimitLine(x.name, x.value) for x in limits.DEVICE_TABLE]
+    wire = b"".join(p.encode_device(line).rpartition(b"*")[0] + b"\n" for line in lines)
+    assert p.crc16(wire) == limits.DEVICE_TABLE_CRC
+
+
+def test_a_bad_crc_is_refused_whatever_its_form():
+    good = encode(p.Frame(7, p.SetAir("lumbar", 12.0, 2000), True))[:-1]
+    payload, _, crc = good.rpartition(b"*")
+    for tail in (crc.lower(), b"", b"12345", b"XYZW", b"%04X" % (int(crc, 16) ^ 1), b"*" + crc):
+        (event,) = p.HostDecoder().feed(payload + b"*" + tail + b"\n")
+        assert event.code is p.ErrorCode.BAD_CRC and event.seq is None, tail
