@@ -1,4 +1,4 @@
-"""The `chair` command: run, validate, list, show, diagram, limits and sim.
+"""The `chair` command: run programs, check files and devices, serve the simulated chair.
 
 Exit codes: 0 completed, 2 bad program or arguments, 3 safety fault, 4 link error,
 130 stopped by the user, 1 anything unexpected.
@@ -120,6 +120,49 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_faults(args: argparse.Namespace) -> int:
+    from chair.faults import FAULTS
+
+    if args.json:
+        print(json.dumps([{"name": f.name, "where": f.where, "description": f.description}
+                          for f in FAULTS.values()], indent=2))
+        return 0
+    for name in FAULTS:
+        print(name)
+    print()
+    for fault in FAULTS.values():
+        print(f"{fault.name:<22} {fault.description}")
+    return 0
+
+
+def _cmd_conformance(args: argparse.Namespace) -> int:
+    from chair.conformance import run_conformance
+
+    return run_conformance(args.port, json_out=args.json, only=args.only)
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from chair.plot import plot_trace
+
+    plot_trace(args.trace, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _cmd_ports(args: argparse.Namespace) -> int:
+    from chair.ports import describe_ports
+
+    ports = describe_ports()
+    if args.json:
+        print(json.dumps(ports, indent=2))
+    elif not ports:
+        print("no serial ports found (the simulated chair is always there as sim://)")
+    for port in [] if args.json else ports:
+        mark = "*" if port["likely_bridge"] else " "
+        print(f"{mark} {port['device']:<20} {port['description']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chair", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"chair {__version__}")
@@ -172,6 +215,27 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--fault", action="append", default=[], metavar="NAME@S")
     sim.set_defaults(func=_cmd_sim)
+
+    faults = sub.add_parser("faults", help="list the faults the simulator can inject")
+    faults.add_argument("--json", action="store_true")
+    faults.set_defaults(func=_cmd_faults)
+
+    conformance = sub.add_parser("conformance",
+                                 help="check that a device honours the protocol's safety rules")
+    conformance.add_argument("port", help="pyserial URL or device, e.g. /dev/ttyACM0 or sim://")
+    conformance.add_argument("--json", action="store_true", help="results as JSON")
+    conformance.add_argument("--only", action="append", metavar="CHECK",
+                             help="run only this check (repeatable)")
+    conformance.set_defaults(func=_cmd_conformance)
+
+    plot = sub.add_parser("plot", help="draw a trace as one figure (needs the plot extra)")
+    plot.add_argument("trace", help="a JSON Lines trace from `chair run --trace`")
+    plot.add_argument("-o", "--output", default="session.png", help="image file to write")
+    plot.set_defaults(func=_cmd_plot)
+
+    ports = sub.add_parser("ports", help="list serial ports, marking a likely chair bridge")
+    ports.add_argument("--json", action="store_true")
+    ports.set_defaults(func=_cmd_ports)
     return parser
 
 

@@ -212,6 +212,8 @@ class Supervisor:
         """The first implausible or unsafe reading in `status`, as a reason, or None."""
         if status.faults:
             return "device fault " + ",".join(f.wire for f in status.faults)
+        if status.pinch:
+            return "pinch sensor: something is caught at the leg rest"
         return (self._check_air(status, now) or self._check_heat(status, now)
                 or self._check_roller(status, now))
 

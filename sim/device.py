@@ -33,7 +33,7 @@ from typing import NamedTuple
 from chair import limits
 from chair import protocol as p
 from chair.clock import Clock
-from sim.faults import FAULTS, PLANT_FAULTS
+from chair.faults import FAULTS, PLANT_FAULTS
 from sim.physics import Plant
 
 FIRMWARE = "sim-0.1.0"
@@ -306,7 +306,7 @@ class Device:
         return len(self._out)
 
     def schedule(self, fault: str, at: float) -> None:
-        """Start the fault `fault` (sim.faults.FAULTS) at clock time `at`, at the tick >= it.
+        """Start the fault `fault` (chair.faults.FAULTS) at clock time `at`, at the tick >= it.
 
         Plant faults are injected into the plant; ``power-cycle`` restarts the firmware.
         """

@@ -27,7 +27,7 @@ import numpy as np
 
 from chair.limits import HEATERS, SEAT_BEND_MM, TRACK_MM, ZONES
 from sim.body import Body
-from sim.faults import FAULTS, PLANT_FAULTS, valid_names
+from chair.faults import FAULTS, PLANT_FAULTS, valid_names
 
 # --- carriage: domain.md, full travel 14.8 s down and 15.9 s up on one chair
 CARRIAGE_DOWN_MM_S = TRACK_MM / 14.8  # ~84 mm/s
@@ -286,7 +286,7 @@ class Plant:
 
     # --- faults
     def inject(self, name: str) -> None:
-        """Start the plant fault `name` (see sim.faults.FAULTS); it acts at once."""
+        """Start the plant fault `name` (see chair.faults.FAULTS); it acts at once."""
         self._check_fault(name)
         if name in self.active_faults:
             return

@@ -13,7 +13,7 @@ URL options (all optional, repeat ``fault`` and ``defect`` as needed)::
     seed=0            plant noise seed
     ambient=24.0      room temperature in °C
     clock=real        real (monotonic, the default) or virtual
-    fault=NAME@S      inject a fault S seconds after the port opens (sim.faults.FAULTS)
+    fault=NAME@S      inject a fault S seconds after the port opens (chair.faults.FAULTS)
     defect=NAME       a firmware defect for conformance tests (sim.device.DEFECTS)
     quiet=1           1 lets the device step the plant across quiet stretches, 0 never
 
@@ -36,7 +36,7 @@ from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_
 from chair.clock import MonotonicClock, VirtualClock
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
 from sim.device import DEFECTS, Device
-from sim.faults import parse_fault
+from chair.faults import parse_fault
 from sim.physics import Plant
 
 OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",

@@ -165,3 +165,8 @@ def test_roller_dwelling_on_one_spot_is_a_fault() -> None:
 def test_device_fault_in_status_is_a_fault() -> None:
     sup = Supervisor(make_caps(DEVICE))
     assert "F05" in sup.check(status(faults=(p.FaultCode.OVERPRESSURE,)), 0.0)
+
+
+def test_pinch_sensor_is_a_fault_in_any_motion_state() -> None:
+    sup = Supervisor(make_caps(DEVICE))
+    assert "pinch" in sup.check(status(pinch=True), 0.0)

@@ -1,4 +1,7 @@
-"""Fault injection: the catalogue of faults the simulator can start, and `NAME@SECONDS` specs.
+"""The catalogue of faults the simulator can inject, and `NAME@SECONDS` specs.
+
+This is data shared by the CLI (`chair faults`, `--fault`) and the simulator, like the
+limits table; the behaviour of each fault lives in `sim`.
 
 Plant faults change the simulated hardware (`sim.physics.Plant.inject`); device faults are
 handled by the simulated firmware (`sim.device`), not the plant.
