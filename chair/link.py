@@ -141,6 +141,9 @@ class Link:
             self._drop(message.seq)
             return []
         if isinstance(message, p.Error) and message.seq is not None:
+            if message.code is p.ErrorCode.NEED_CRC:  # a bit flip ate our CRC: resend
+                self._resend_from(message.seq)
+                return []
             if message.code is p.ErrorCode.SEQ_GAP:
                 match = _EXPECT.search(message.detail)
                 self._resend_from(int(match.group(1)) if match else None)

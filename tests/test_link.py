@@ -163,3 +163,13 @@ def test_connect_times_out_on_a_silent_port(rig) -> None:
     link, _, _ = rig
     with pytest.raises(LinkError, match="no answer to INFO"):
         link.connect(timeout_s=0.2)
+
+
+def test_crc_stripped_in_transit_is_resent_not_dropped(rig) -> None:
+    link, port, _ = rig
+    link.send(p.Stop())
+    port.written.clear()
+    port.reply(p.Error(1, p.ErrorCode.NEED_CRC, "no crc"))
+    assert link.poll() == []
+    assert [f.seq for f in port.frames()] == [1]
+    assert not link.idle
