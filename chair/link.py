@@ -44,6 +44,7 @@ class DeviceInfo:
     limits: dict[str, float]
 
 
+READ_CHUNK = 4096
 _EXPECT = re.compile(r"expect=(\d+)")
 
 
@@ -117,8 +118,8 @@ class Link:
     def poll(self) -> list[p.DeviceMessage | Refused]:
         """Read what has arrived; settle replies; return pushed messages and refusals."""
         try:
-            waiting = self.port.in_waiting
-            data = self.port.read(waiting) if waiting else b""
+            # read a whole chunk: socket:// reports in_waiting as 0 or 1, not a byte count
+            data = self.port.read(READ_CHUNK) if self.port.in_waiting else b""
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"reading from {self.port.port}: {exc}; the port vanished or "
                             "was unplugged") from exc

@@ -32,8 +32,8 @@ MAX_PENDING = 1 << 16  # bytes kept for a reader that does not read; older ones 
 
 def _drain(port: serial.SerialBase) -> bytes:
     """What the port has for us now (advances a simulated device to now)."""
-    waiting = port.in_waiting
-    return port.read(waiting) if waiting else b""
+    # a whole chunk: socket:// and some drivers report in_waiting as 0 or 1, not a count
+    return port.read(CHUNK) if port.in_waiting else b""
 
 
 def _keep(pending: bytearray, data: bytes) -> None:

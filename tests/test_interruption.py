@@ -1,0 +1,129 @@
+"""Ctrl-C and a killed controller: the chair ends safe and the trace stays valid."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chair import runner
+from chair.program import load_program
+from chair.runner import RunOptions, run
+from chair.trace import read_trace
+
+
+class CtrlC:
+    """A trace listener that raises KeyboardInterrupt at the given simulated times."""
+
+    def __init__(self, *times: float) -> None:
+        self.times = list(times)
+
+    def __call__(self, record: dict) -> None:
+        if self.times and record["type"] == "sample" and record["t"] >= self.times[0]:
+            self.times.pop(0)
+            raise KeyboardInterrupt
+
+
+@pytest.fixture
+def ports(monkeypatch) -> list:
+    """Every port the runner opens, kept for inspection after the run."""
+    opened: list = []
+    real = runner.open_port
+
+    def keep(url: str):
+        port = real(url)
+        opened.append(port)
+        return port
+
+    monkeypatch.setattr(runner, "open_port", keep)
+    return opened
+
+
+def test_ctrl_c_parks_the_chair_and_exits_130(tmp_path: Path, ports: list) -> None:
+    trace = tmp_path / "t.jsonl"
+    outcome = run(load_program("lumbar"), RunOptions(fast=True, trace=str(trace),
+                                                     listeners=[CtrlC(60.0)]))
+    assert outcome.exit_code == 130
+    records = read_trace(str(trace))
+    assert records[0]["type"] == "header" and records[-1]["type"] == "end"
+    assert records[-1]["reason"] == "stopped by the user"
+    assert records[-1]["state"] == "idle"
+    assert any(r.get("event") == "user" and r["action"] == "stop" for r in records)
+    assert any(r.get("dest") == "parking" for r in records if r.get("event") == "state")
+    last = [r for r in records if r["type"] == "sample"][-1]
+    assert last["t"] < 60.0 + 30, "parking must not run the program on"
+    assert last["roller"]["pos_mm"] < 10 and max(last["airbags"].values()) < 1.0
+    device = ports[0].device
+    assert device.state == "Idle"
+
+
+def test_second_ctrl_c_stops_at_once_with_an_estop(tmp_path: Path, ports: list) -> None:
+    trace = tmp_path / "t.jsonl"
+    outcome = run(load_program("lumbar"), RunOptions(fast=True, trace=str(trace),
+                                                     listeners=[CtrlC(60.0, 60.5)]))
+    assert outcome.exit_code == 130
+    records = read_trace(str(trace))
+    assert records[-1]["type"] == "end"
+    assert [r["action"] for r in records if r.get("event") == "user"] == ["stop", "stop-now"]
+    device = ports[0].device
+    device.advance_to(ports[0].clock.now() + 0.02)
+    assert device.state == "Estop"
+    assert not device.active
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _status_over_tcp(port: int) -> str:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+        conn.sendall(b"?")
+        data = b""
+        deadline = time.monotonic() + 2
+        while b">*" not in data and time.monotonic() < deadline:
+            data += conn.recv(4096)
+    line = data[data.index(b"<"):].split(b"\n")[0]
+    return line.decode()
+
+
+def test_killed_controller_leaves_a_valid_trace_and_a_safe_chair(tmp_path: Path) -> None:
+    tcp = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "chair.cli", "sim", "--tcp",
+                               f"127.0.0.1:{tcp}"], stdout=subprocess.PIPE, env=env)
+    try:
+        assert b"serving" in server.stdout.readline()
+        trace = tmp_path / "t.jsonl"
+        client = subprocess.Popen([sys.executable, "-m", "chair.cli", "run", "lumbar",
+                                   "--port", f"socket://127.0.0.1:{tcp}", "--trace",
+                                   str(trace)], stdout=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # wait until the program is running
+            text = trace.read_text() if trace.exists() else ""
+            if '"event":"step"' in text:
+                break
+            time.sleep(0.1)
+        client.send_signal(signal.SIGKILL)
+        client.wait(timeout=5)
+        lines = trace.read_text().splitlines()
+        records = [json.loads(line) for line in lines]  # every line whole and valid
+        assert records[0]["type"] == "header"
+        assert any(r.get("event") == "step" for r in records)
+        time.sleep(0.8)  # the device's dead-man: 500 ms and a tick
+        status = _status_over_tcp(tcp)
+        assert status.startswith("<Fault"), status
+        assert "F02" in status
+        fields = dict(f.split("=") for f in status.split(">")[0].split()[1:])
+        assert fields["tech"] == "off" and fields["foot"] == "0"
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=5)
