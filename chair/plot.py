@@ -1,0 +1,360 @@
+"""A run's trace as one picture (`chair plot TRACE -o session.png`).
+
+Time runs along x (minutes:seconds since the controller started). From top to bottom:
+
+* bands: the controller's state (scanning, running, parking, fault ...) and the program
+  zone of each step (lumbar, gluteal ...), with a tick at every step boundary;
+* the roller carriage's position on the body, the track's top at the top, with the
+  scanned landmarks (t12, l5, sacrum, piriformis ...) labelled on the right and the line
+  coloured by technique;
+* airbag pressure per zone that inflated, with each zone's cap in force dashed;
+* heater temperatures, with the controller's cut-off and the highest set point;
+* roller depth, foot-roller speed and the recline.
+
+Faults (`fault`, `device-fault`) are red lines through every panel, labelled at the top;
+a user's stop is an orange line. matplotlib is an optional extra (`pip install '.[plot]'`);
+the figure is drawn with the Agg backend and never touches pyplot's global state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+
+from chair.errors import UsageError
+from chair.landmarks import LANDMARKS
+from chair.limits import HEATERS, SEAT_BEND_MM, TRACK_MM, ZONES
+from chair.trace import Record, read_trace
+
+STATE_COLOURS = {
+    "disconnected": "#e0e0e0", "connecting": "#d0d0d0", "idle": "#f0f0f0",
+    "scanning": "#9ecae1", "running": "#a1d99b", "paused": "#fdd49e",
+    "parking": "#c6bedf", "fault": "#fb6a4a", "estop": "#cb181d",
+}
+ZONE_COLOURS = {
+    "lumbar": "#fdae6b", "gluteal": "#9e9ac8", "piriformis": "#f768a1",
+    "legs": "#74c476", "feet": "#6baed6",
+}
+TECHNIQUE_COLOURS = {
+    "roll": "#2171b5", "knead": "#238b45", "press": "#d94801", "tap": "#6a51a3",
+    "off": "#969696",
+}
+AIRBAG_COLOURS = {
+    "shoulders": "#8c6d31", "arms": "#bcbd22", "lumbar": "#e6550d", "seat": "#756bb1",
+    "calves": "#31a354", "feet": "#3182bd",
+}
+HEATER_COLOURS = {"lumbar": "#e6550d", "seat": "#756bb1"}
+FAULT_COLOUR = "#cb181d"
+USER_COLOUR = "#f16913"
+
+
+def _mmss(seconds: float, _pos: object = None) -> str:
+    sign = "-" if seconds < 0 else ""
+    seconds = abs(seconds)
+    return f"{sign}{int(seconds // 60)}:{int(round(seconds % 60)) % 60:02d}" \
+        if round(seconds % 60) < 60 else f"{sign}{int(seconds // 60) + 1}:00"
+
+
+def _spans(changes: list[tuple[float, str]], end_t: float) -> list[tuple[float, float, str]]:
+    """(start, width, label) for each run of a label that starts at a change."""
+    spans = []
+    for i, (t, label) in enumerate(changes):
+        stop = changes[i + 1][0] if i + 1 < len(changes) else end_t
+        if stop > t:
+            spans.append((t, stop - t, label))
+    return spans
+
+
+class _Session:
+    """The facts of one trace, sorted for drawing."""
+
+    def __init__(self, records: list[Record]) -> None:
+        self.header: Record = next((r for r in records if r.get("type") == "header"), {})
+        self.end: Record = next((r for r in records if r.get("type") == "end"), {})
+        self.samples = [r for r in records if r.get("type") == "sample"]
+        self.events = [r for r in records if r.get("type") == "event"]
+        last = [r["t"] for r in records if "t" in r]
+        self.end_t = max(last) if last else 1.0
+        self.t = [s["t"] for s in self.samples]
+        scan = next((e for e in self.events if e["event"] == "scan"), None)
+        self.landmarks: dict[str, float] = dict(scan["landmarks"]) if scan else {}
+        self.states = [(0.0, "disconnected")] + [
+            (e["t"], e["dest"]) for e in self.events if e["event"] == "state"]
+        self.steps = [e for e in self.events if e["event"] == "step"]
+        self.marks = [e for e in self.events
+                      if e["event"] in ("fault", "device-fault", "device-restart", "user")]
+
+    def series(self, *path: str) -> list[float]:
+        out = []
+        for sample in self.samples:
+            value: object = sample
+            for key in path:
+                value = value.get(key) if isinstance(value, dict) else None
+            out.append(float("nan") if value is None else float(value))
+        return out
+
+
+def _require_matplotlib():
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise UsageError("chair plot needs matplotlib, an optional extra: run "
+                         "pip install '.[plot]' (or pip install matplotlib) and try again") \
+            from exc
+    return matplotlib, Figure
+
+
+def plot_trace(trace_path: str, out_path: str) -> None:
+    """Draw the trace at `trace_path` as one figure and write it to `out_path`.
+
+    The image format follows the file name (`.png`, `.svg`, `.pdf`). Raises UsageError
+    when matplotlib is missing, the trace cannot be read or the image cannot be written.
+    """
+    _, figure_class = _require_matplotlib()
+    try:
+        records = read_trace(trace_path)
+    except OSError as exc:
+        raise UsageError(f"cannot read the trace {trace_path} ({exc.strerror}); make one with "
+                         "`chair run PROGRAM --trace FILE`") from exc
+    if not records:
+        raise UsageError(f"{trace_path} is empty: not a trace from `chair run --trace`")
+    session = _Session(records)
+    figure = _draw(session, figure_class)
+    try:
+        figure.savefig(out_path, dpi=110)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot write {out_path}: {exc}. Choose a writable path ending in "
+                         ".png, .svg or .pdf") from exc
+
+
+# ----------------------------------------------------------------------------- drawing
+
+
+def _draw(session: _Session, figure_class):
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    figure = figure_class(figsize=(15, 11), layout="constrained")
+    grid = figure.add_gridspec(5, 1, height_ratios=[0.8, 3.2, 2.0, 1.6, 1.3])
+    bands = figure.add_subplot(grid[0])
+    axes = [bands]
+    for row in range(1, 5):
+        axes.append(figure.add_subplot(grid[row], sharex=bands))
+    _, roller, air, heat, levels = axes
+    end_t = max(session.end_t, 1.0)
+    bands.set_xlim(0, end_t)
+    for ax in axes[:-1]:
+        ax.tick_params(labelbottom=False)
+    levels.xaxis.set_major_formatter(FuncFormatter(_mmss))
+    levels.xaxis.set_major_locator(MaxNLocator(nbins=16, steps=[1, 2, 3, 5, 6, 10]))
+    levels.set_xlabel("time since the controller started (min:s"
+                      + (", simulated, fast-forward)" if session.header.get("fast") else ")"))
+
+    figure.suptitle(_title(session), fontsize=13, x=0.01, ha="left")
+    _draw_bands(bands, session, end_t)
+    if session.samples:
+        _draw_roller(roller, session)
+        _draw_air(air, session)
+        _draw_heat(heat, session)
+        _draw_levels(levels, session)
+    else:
+        roller.text(0.5, 0.5, "no samples: the run ended before the device reported",
+                    transform=roller.transAxes, ha="center", va="center", fontsize=12)
+    _draw_marks(axes, session)
+    for ax in axes[1:]:
+        ax.grid(axis="x", color="#dddddd", linewidth=0.6)
+        ax.set_axisbelow(True)
+    return figure
+
+
+def _title(session: _Session) -> str:
+    header, end = session.header, session.end
+    name = header.get("program", "?")
+    title = header.get("title", "")
+    lines = [f"{name}: {title}" if title else name]
+    facts = []
+    if end:
+        facts.append(f"ended {end.get('state', '?')} after {_mmss(end.get('t', 0.0))}: "
+                     f"{end.get('reason', '?')}")
+    else:
+        facts.append("no end record: the run was interrupted")
+    facts.append(f"port {header.get('port', '?')}")
+    if header.get("seed") is not None:
+        facts.append(f"seed {header['seed']}")
+    if header.get("intensity", 5) != 5:
+        facts.append(f"intensity {header['intensity']}")
+    cautions = [c.get("name", "?") for c in header.get("cautions", [])]
+    if cautions:
+        facts.append("cautions: " + ", ".join(cautions))
+    lines.append("   ".join(facts))
+    return "\n".join(lines)
+
+
+def _label_spans(ax, spans: Iterable[tuple[float, float, str]], y: float, end_t: float,
+                 colours: dict[str, str], height: float = 0.8) -> None:
+    for start, width, label in spans:
+        ax.broken_barh([(start, width)], (y - height / 2, height),
+                       facecolors=colours.get(label, "#cccccc"), edgecolor="white",
+                       linewidth=0.5)
+        if width / end_t > 0.035:  # only where the label fits
+            ax.text(start + width / 2, y, label, ha="center", va="center", fontsize=8.5,
+                    clip_on=True)
+
+
+def _draw_bands(ax, session: _Session, end_t: float) -> None:
+    _label_spans(ax, _spans(session.states, end_t), 1.0, end_t, STATE_COLOURS)
+    zones: list[tuple[float, str]] = []
+    for step in session.steps:
+        if not zones or zones[-1][1] != step["zone"]:
+            zones.append((step["t"], step["zone"]))
+    park = next((e["t"] for e in session.events if e["event"] == "state"
+                 and e["source"] == "running"), end_t)
+    _label_spans(ax, _spans(zones, park), 0.0, end_t, ZONE_COLOURS)
+    for step in session.steps:
+        ax.plot([step["t"], step["t"]], [-0.4, -0.15], color="black", linewidth=0.7)
+    ax.set_ylim(-0.6, 1.6)
+    ax.set_yticks([1.0, 0.0], ["state", "zone"])
+    ax.tick_params(axis="y", length=0)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+
+
+def _draw_roller(ax, session: _Session) -> None:
+    pos = session.series("roller", "pos_mm")
+    techniques = [s["roller"].get("technique", "off") for s in session.samples]
+    for technique, colour in TECHNIQUE_COLOURS.items():
+        if technique not in techniques:
+            continue
+        ys = [p if tech == technique else math.nan for p, tech in zip(pos, techniques,
+                                                                        strict=True)]
+        ax.plot(session.t, ys, color=colour, linewidth=0.9 if technique != "off" else 0.7,
+                label="idle (off)" if technique == "off" else technique)
+    marks = session.landmarks
+    span = [p for p in pos if not math.isnan(p)]
+    low = min([*span, *marks.values()], default=0.0)
+    high = max([*span, *marks.values()], default=TRACK_MM)
+    ax.set_ylim(min(TRACK_MM, high + 40), max(0.0, low - 40))  # top of the track at the top
+    if low - 40 < SEAT_BEND_MM < high + 40:
+        ax.axhspan(SEAT_BEND_MM, TRACK_MM, color="#f4f0e6", zorder=0)
+        ax.text(0.002, SEAT_BEND_MM, " seat (under the buttocks and thighs)", fontsize=8,
+                color="#8c7a55", va="top", transform=ax.get_yaxis_transform())
+        ax.text(0.002, SEAT_BEND_MM, " back", fontsize=8, color="#8c7a55", va="bottom",
+                transform=ax.get_yaxis_transform())
+    names = [name for name in LANDMARKS if name in marks]
+    for name in names:
+        ax.axhline(marks[name], color="#bdbdbd", linewidth=0.6, linestyle=":", zorder=0)
+    right = ax.twinx()
+    right.set_ylim(ax.get_ylim())
+    right.set_yticks([marks[n] for n in names], names, fontsize=9)
+    right.tick_params(axis="y", length=0)
+    ax.set_ylabel("roller position\n(mm from track top)")
+    if marks:
+        right.set_ylabel(f"landmarks (shoulder line scanned at "
+                         f"{next(iter(marks.values())):.0f} mm)", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.075, 1.0), fontsize=8.5,
+              title="technique", title_fontsize=8.5, frameon=False)
+
+
+def _draw_air(ax, session: _Session) -> None:
+    caps = session.header.get("limits", {}).get("airbag_kpa_max", {})
+    shown = 0
+    for zone in ZONES:
+        kpa = session.series("airbags", zone)
+        if max((k for k in kpa if not math.isnan(k)), default=0.0) < 0.5:
+            continue
+        shown += 1
+        colour = AIRBAG_COLOURS[zone]
+        ax.plot(session.t, kpa, color=colour, linewidth=0.9, label=zone)
+        if zone in caps:
+            ax.axhline(caps[zone], color=colour, linestyle="--", linewidth=0.8)
+    if not shown:
+        ax.text(0.5, 0.5, "no airbag inflated", transform=ax.transAxes, ha="center",
+                va="center", color="#777777")
+    top = max([*caps.values(), 1.0]) if shown else 10.0
+    ax.set_ylim(0, top * 1.12)
+    ax.set_ylabel("airbag pressure\n(kPa; dashed: cap)")
+    if shown:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.075, 1.0), fontsize=8.5,
+                  title="airbag zone", title_fontsize=8.5, frameon=False)
+
+
+def _draw_heat(ax, session: _Session) -> None:
+    limits = session.header.get("limits", {})
+    for zone in HEATERS:
+        ax.plot(session.t, session.series("heat_c", zone), color=HEATER_COLOURS[zone],
+                linewidth=1.0, label=f"{zone} heater")
+    if "heat_c_max" in limits:
+        ax.axhline(limits["heat_c_max"], color=FAULT_COLOUR, linestyle="--", linewidth=0.9,
+                   label=f"cut-off {limits['heat_c_max']:g} °C")
+    if limits.get("heat_target_c_max"):
+        ax.axhline(limits["heat_target_c_max"], color="#777777", linestyle=":",
+                   linewidth=0.9, label=f"highest set point {limits['heat_target_c_max']:g} °C")
+    temps = [t for z in HEATERS for t in session.series("heat_c", z) if not math.isnan(t)]
+    low = min([*temps, 20.0])
+    high = max([*temps, limits.get("heat_c_max", 45.0)])
+    ax.set_ylim(math.floor(low - 2), math.ceil(high + 2))
+    ax.set_ylabel("surface temperature\n(°C)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.075, 1.0), fontsize=8.5, frameon=False)
+
+
+def _draw_levels(ax, session: _Session) -> None:
+    ax.step(session.t, session.series("roller", "depth"), where="post", color="#238b45",
+            linewidth=1.0, label="roller depth (1..5)")
+    ax.step(session.t, session.series("foot"), where="post", color="#3182bd",
+            linewidth=1.0, label="foot rollers (0..3)")
+    ax.set_ylim(-0.3, 5.6)
+    ax.set_yticks(range(6))
+    ax.set_ylabel("depth / speed\n(step)")
+    right = ax.twinx()
+    right.plot(session.t, session.series("recline", "back_pct"), color="#969696",
+               linewidth=0.9, linestyle="--", label="backrest recline (%)")
+    right.plot(session.t, session.series("recline", "leg_pct"), color="#636363",
+               linewidth=0.9, linestyle=":", label="leg rest (%)")
+    right.set_ylim(-5, 105)
+    right.set_ylabel("recline (%)", fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    more, more_labels = right.get_legend_handles_labels()
+    ax.legend(handles + more, labels + more_labels, loc="upper left",
+              bbox_to_anchor=(1.075, 1.0), fontsize=8.5, frameon=False)
+
+
+def _mark_label(event: Record) -> str:
+    name = event["event"]
+    if name == "user":
+        return f"user: {event.get('action', 'stop')}"
+    if name == "device-restart":
+        return "device restarted"
+    if name == "device-fault":
+        return f"device {event.get('code', '')} {event.get('detail', '')}".strip()
+    return f"{event.get('source', 'fault')}: {event.get('detail', '')}"
+
+
+def _draw_marks(axes, session: _Session) -> None:
+    """A vertical line through every panel at each fault, restart and user stop."""
+    bands = axes[0]
+    labelled: list[float] = []
+    for event in session.marks:
+        colour = USER_COLOUR if event["event"] == "user" else FAULT_COLOUR
+        for ax in axes:
+            ax.axvline(event["t"], color=colour, linewidth=1.4, alpha=0.9, zorder=5)
+        near = [t for t in labelled if abs(t - event["t"]) < session.end_t * 0.02]
+        text = _mark_label(event)
+        if len(text) > 70:
+            text = text[:67] + "..."
+        right_side = event["t"] > session.end_t * 0.6
+        bands.annotate(
+            text, xy=(event["t"], 1.45 + 0.0 * len(near)), xycoords=("data", "data"),
+            xytext=(-4 if right_side else 4, 10 + 12 * len(near)), textcoords="offset points",
+            ha="right" if right_side else "left", va="bottom", fontsize=9, color=colour,
+            fontweight="bold", annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 0.8})
+        labelled.append(event["t"])
+
+
+def describe(trace_path: str) -> str:
+    """A one-line account of what a trace's figure will show (for messages and tests)."""
+    session = _Session(read_trace(trace_path))
+    return (f"{session.header.get('program', '?')}: {len(session.samples)} samples, "
+            f"{len(session.steps)} steps, {len(session.marks)} marked events, "
+            f"{Path(trace_path).name}")
