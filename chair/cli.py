@@ -19,7 +19,7 @@ log = logging.getLogger("chair")
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from chair.clock import MonotonicClock
-    from chair.display import JsonStream, LiveDisplay, Summary
+    from chair.display import JsonStream, LiveDisplay, LogListener, Summary
     from chair.program import load_program
     from chair.runner import RunOptions, run
 
@@ -28,14 +28,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     listeners = [summary, JsonStream() if args.json else LiveDisplay()]
     if args.fast and not args.json:
         listeners.pop()  # fast-forward: only the summary
+    if args.verbose:
+        listeners.append(LogListener())  # -v: states, steps, faults; -vv: a status a second
     options = RunOptions(port=args.port, fast=args.fast, intensity=args.intensity,
                          minutes=args.minutes, cautions=tuple(args.caution), trace=args.trace,
-                         seed=args.seed, faults=tuple(args.fault), listeners=listeners)
+                         seed=args.seed, faults=tuple(args.fault),
+                         link_faults=tuple(args.link_fault), listeners=listeners)
     wall_clock = MonotonicClock()  # to report the speed-up, not to control anything
     outcome = run(program, options)
     wall = wall_clock.now()
     if not args.json:
         print(summary.render(wall if args.fast else None))
+    if outcome.reason == "link":
+        print(f"chair: {outcome.detail}", file=sys.stderr)
     return outcome.exit_code
 
 
@@ -121,8 +126,20 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_faults(args: argparse.Namespace) -> int:
-    from chair.faults import FAULTS
+    from chair.faults import FAULTS, LINK_EVENTS, LINK_RATES, LINK_TIMES
 
+    if args.link:
+        rows = {**{f"{n}=R": t for n, t in LINK_RATES.items()},
+                **{f"{n}=MS": t for n, t in LINK_TIMES.items()},
+                **{f"{n}@S": t for n, t in LINK_EVENTS.items()}, "seed=N": "random seed"}
+        if args.json:
+            print(json.dumps([{"spec": k, "description": v} for k, v in rows.items()],
+                             indent=2))
+            return 0
+        for spec, text in rows.items():
+            print(f"{spec:<16} {text}")
+        print("\nrates and times may be prefixed rx. (device to host) or tx. (host to device)")
+        return 0
     if args.json:
         print(json.dumps([{"name": f.name, "where": f.where, "description": f.description}
                           for f in FAULTS.values()], indent=2))
@@ -155,18 +172,28 @@ def _cmd_ports(args: argparse.Namespace) -> int:
     ports = describe_ports()
     if args.json:
         print(json.dumps(ports, indent=2))
-    elif not ports:
+        return 0
+    if not ports:
         print("no serial ports found (the simulated chair is always there as sim://)")
-    for port in [] if args.json else ports:
+        return 0
+    print(f"  {'device':<20} {'usb id':<10} description")
+    for port in ports:
         mark = "*" if port["likely_bridge"] else " "
-        print(f"{mark} {port['device']:<20} {port['description']}")
+        what = port["description"] + (f" ({port['bridge']})" if port["bridge"] else "")
+        print(f"{mark} {port['device']:<20} {port['vid_pid'] or '-':<10} {what}")
+    bridges = [port["device"] for port in ports if port["likely_bridge"]]
+    if bridges:
+        print(f"* a likely chair bridge: check it with `chair conformance {bridges[0]}` "
+              "before anyone sits down")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chair", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"chair {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log to stderr: -v states, steps and faults; -vv a status line "
+                             "a second; -vvv the state-machine library too")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a program on a chair (the simulated one by default)")
@@ -185,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="simulator seed")
     run.add_argument("--fault", action="append", default=[], metavar="NAME@S",
                      help="inject a simulated fault at S seconds (repeatable)")
+    run.add_argument("--link-fault", action="append", default=[], metavar="SPEC",
+                     help="spoil the link (repeatable): drop=R, corrupt=R, dup=R, delay=R, "
+                          "delay_ms=MS, latency_ms=MS (rx./tx. prefix for one direction), "
+                          "seed=N, vanish@S, silence@S, mute@S; see `chair faults --link`")
     run.add_argument("--json", action="store_true", help="print trace records, not text")
     run.set_defaults(func=_cmd_run)
 
@@ -218,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     faults = sub.add_parser("faults", help="list the faults the simulator can inject")
     faults.add_argument("--json", action="store_true")
+    faults.add_argument("--link", action="store_true",
+                        help="list the link faults of `chair run --link-fault` instead")
     faults.set_defaults(func=_cmd_faults)
 
     conformance = sub.add_parser("conformance",
@@ -244,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * args.verbose,
                         format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose < 3:  # transitions narrates every callback at INFO: only with -vvv
+        logging.getLogger("transitions").setLevel(logging.WARNING)
     try:
         return args.func(args)
     except ChairError as exc:

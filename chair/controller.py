@@ -49,6 +49,12 @@ EVENTS = sorted({t["trigger"] for t in TRANSITIONS})
 
 TICK_S = 0.05
 RENEW_S = 0.25
+#: A renewal may go out this much before it is due when the controller is awake anyway:
+#: it then rides on a tick or a report instead of waking the controller by itself.
+RENEW_EARLY_S = TICK_S
+#: The shortest sleep `wait` takes on a virtual clock (a deadline that is due but whose
+#: strict test is not yet true, such as the link timeout, then passes a moment later).
+MIN_WAIT_S = 0.001
 PARK_MM = 5.0
 PARK_TIMEOUT_S = 25.0
 SCAN_TIMEOUT_S = 45.0
@@ -79,7 +85,13 @@ def diagram() -> str:
 
 
 class Controller:
-    """Drives one chair through one program; call `tick` every `TICK_S` seconds."""
+    """Drives one chair through one program; call `tick` every `TICK_S` seconds.
+
+    Or let `wait` say when: in real time it is the fixed tick; on a virtual clock with a
+    port that can wake it (``sim://``), the controller sleeps until its next deadline
+    (`next_due`) or the device's next line, whichever comes first, so fast-forward skips
+    every tick that would find nothing to do.
+    """
 
     state: str
 
@@ -100,6 +112,7 @@ class Controller:
         self.completed = False
         self.lease_ms = int(HOST["lease_ms"])
         self._sent: dict[Hashable, p.Command] = {}
+        self._applied: dict[Hashable, p.Command] | None = None  # `_sent` answers it
         self._last_renew = 0.0
         self._phase_started = 0.0
         self._session_started: float | None = None
@@ -159,7 +172,7 @@ class Controller:
                     return False
                 self._handle(message)
             if self.link.idle:
-                self._sent.clear()
+                self._forget_sent()
                 return True
             self.clock.sleep_until(self.clock.now() + 0.01)
         self._vetoed = True
@@ -216,12 +229,16 @@ class Controller:
     def on_enter_estop(self, event: EventData) -> None:
         self.link.estop()
         self.reason = str(event.kwargs.get("reason", "emergency stop"))
-        self._sent.clear()
+        self._forget_sent()
 
     def _safe(self) -> None:
         """Everything to rest with one STOP; no further actuation until a reset."""
-        self._sent.clear()
+        self._forget_sent()
         self.link.send(p.Stop())
+
+    def _forget_sent(self) -> None:
+        self._sent.clear()
+        self._applied = None
 
     # ------------------------------------------------------------------ the loop
 
@@ -237,9 +254,45 @@ class Controller:
         work = getattr(self, f"_tick_{self.state}", None)
         if work is not None:
             work(now)
-        if self._sent and now - self._last_renew >= RENEW_S:
+        if self._sent and now - self._last_renew >= RENEW_S - RENEW_EARLY_S - 1e-9:
             self._last_renew = now
             self.link.send(p.Renew(self.lease_ms))
+
+    def next_due(self) -> float:
+        """The clock time of this controller's next deadline if nothing arrives before it.
+
+        The link's resend and timeout, the lease renewal, the scan and park timeouts, the
+        session timer and the program's next step or airbag phase. Everything else the
+        controller does answers a device line (a status report, a reply, a fault).
+        """
+        now = self.clock.now()
+        link = self.link
+        due = link.next_due()
+        if self.state in _LIVE:
+            due = min(due, link.last_rx + HOST["link_timeout_s"])
+        if self._sent:
+            due = min(due, self._last_renew + RENEW_S)
+        state = self.state
+        if state in ("scanning", "parking"):
+            due = min(due, self._phase_started + (SCAN_TIMEOUT_S if state == "scanning"
+                                                  else PARK_TIMEOUT_S))
+        elif state == "running" and self.executor is not None:
+            due = min(due, self._session_started + self.caps.session_s,
+                      self._program_t0 + self.executor.next_change(now - self._program_t0))
+        return max(due, now + MIN_WAIT_S)
+
+    def wait(self, tick_at: float) -> float:
+        """Sleep until the next tick, due at `tick_at`; return the time it was due.
+
+        In real time (or on a port that cannot wake us) that is `tick_at` itself. On a
+        virtual clock with a port that can, nothing happens between a deadline and the
+        device's next line: sleep until the first of `next_due` and that line.
+        """
+        if self.link.can_wait:
+            self.link.wait(self.next_due())
+            return self.clock.now()
+        self.clock.sleep_until(tick_at)
+        return tick_at
 
     def _handle(self, message: p.DeviceMessage | Refused) -> None:
         if isinstance(message, p.StatusReport):
@@ -282,6 +335,9 @@ class Controller:
 
     def _apply(self, wanted: dict[Hashable, p.Command]) -> None:
         """Send what changed; return actuators no longer wanted to rest."""
+        if wanted is self._applied:
+            return  # the executor's same answer, already sent: nothing changed
+        self._applied = wanted
         now = self.clock.now()
         for key, command in wanted.items():
             if self._sent.get(key) != command:

@@ -8,6 +8,7 @@ controller sends only what changed.
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Hashable
 
 from chair import protocol as p
@@ -49,6 +50,8 @@ class Executor:
         self.seconds = total
         self._toward: float | None = None
         self._sweep_step = -1
+        self._made: tuple | None = None  # what the last `setpoints` answer was made from
+        self._wanted: dict[Hashable, p.Command] = {}
 
     def step_at(self, elapsed: float) -> tuple[int, Step] | None:
         """The index and step running `elapsed` seconds into the program, or None at the end."""
@@ -58,20 +61,31 @@ class Executor:
         return index, self.program.steps[index]
 
     def setpoints(self, elapsed: float, status: p.StatusReport | None) -> dict[Hashable, p.Command]:
-        """Every actuator's wanted command at `elapsed` (absent keys: at rest)."""
+        """Every actuator's wanted command at `elapsed` (absent keys: at rest).
+
+        The answer changes only with the step, the airbag phase and the roller's direction;
+        until one of them changes the same dict comes back (do not modify it), so the
+        controller can tell at a glance that there is nothing new to send.
+        """
         found = self.step_at(elapsed)
         if found is None:
             return {}
         index, step = found
         into = elapsed - self._starts[index]
+        toward = self._turn(index, step, status) if step.roller is not None else None
+        filling = None
+        bags = step.airbags
+        if bags is not None:
+            period = bags.inflate_s + bags.hold_s + bags.vent_s
+            filling = (into % period) < bags.inflate_s + bags.hold_s
+        made = (index, filling, toward)
+        if made == self._made:
+            return self._wanted
         wanted: dict[Hashable, p.Command] = {}
         sup, lease = self.supervisor, self.lease_ms
         if step.roller is not None:
-            wanted["roller"] = self._roller(index, step, status)
-        if step.airbags is not None:
-            bags = step.airbags
-            period = bags.inflate_s + bags.hold_s + bags.vent_s
-            filling = (into % period) < bags.inflate_s + bags.hold_s
+            wanted["roller"] = self._roller(step, toward)
+        if bags is not None:
             for zone, level in bags.levels.items():
                 kpa = sup.air_kpa(zone, level) if filling else 0.0
                 wanted[("air", zone)] = p.SetAir(zone, kpa, lease)
@@ -84,9 +98,32 @@ class Executor:
         if step.recline is not None:
             wanted["recline"] = p.SetRecline(float(step.recline[0]), float(step.recline[1]),
                                               lease)
+        self._made, self._wanted = made, wanted
         return wanted
 
-    def _roller(self, index: int, step: Step, status: p.StatusReport | None) -> p.SetRoller:
+    def next_change(self, elapsed: float) -> float:
+        """When (seconds into the program) the setpoints next change with time alone.
+
+        That is the next step or the next airbag phase, whichever comes first (`inf` after
+        the end). The roller's turns are not in it: they follow the status reports.
+        """
+        found = self.step_at(elapsed)
+        if found is None:
+            return math.inf
+        index, step = found
+        start = self._starts[index]
+        change = start + step.seconds
+        bags = step.airbags
+        if bags is not None:
+            period = bags.inflate_s + bags.hold_s + bags.vent_s
+            into = elapsed - start
+            phase = into % period
+            filled = bags.inflate_s + bags.hold_s
+            change = min(change, start + (into - phase) + (filled if phase < filled else period))
+        return change
+
+    def _turn(self, index: int, step: Step, status: p.StatusReport | None) -> float:
+        """Where the roller heads now: the sweep's end, or back to its start on arrival."""
         roller = step.roller
         assert roller is not None
         start, end = self.landmarks[roller.start], self.landmarks[roller.end]
@@ -94,7 +131,12 @@ class Executor:
             self._sweep_step, self._toward = index, end
         if status is not None and abs(status.pos_mm - self._toward) < ARRIVED_MM:
             self._toward = start if self._toward == end else end
+        return self._toward
+
+    def _roller(self, step: Step, toward: float) -> p.SetRoller:
+        roller = step.roller
+        assert roller is not None
         sup = self.supervisor
-        return p.SetRoller(round(self._toward, 1), sup.technique(roller.technique),
+        return p.SetRoller(round(toward, 1), sup.technique(roller.technique),
                            roller.width, sup.depth(step.zone, roller.depth), roller.speed,
                            self.lease_ms)

@@ -66,6 +66,11 @@ class Link:
         self.bytes_in = 0
         self.bad_lines = 0
         self.resends = 0
+        # A port on this very (virtual) clock that can move time on to its next byte: the
+        # simulated chair can, so fast-forward sleeps from event to event (see `wait`).
+        waiter = getattr(port, "wait_for_input", None)
+        self._waiter = waiter if getattr(port, "clock", None) is clock else None
+        self._held: list[p.DeviceMessage | Refused] = []  # read by `wait`, for `poll`
 
     # ------------------------------------------------------------------ sending
 
@@ -113,6 +118,34 @@ class Link:
                             "port, then run again") from exc
         self.bytes_out += len(data)
 
+    # ------------------------------------------------------------------ waiting
+
+    @property
+    def can_wait(self) -> bool:
+        """True when `wait` can end early because the port has something to read."""
+        return self._waiter is not None
+
+    def wait(self, deadline: float) -> None:
+        """Sleep until `deadline`, or (when `can_wait`) until a message arrives before it.
+
+        Replies to our own lines are settled on the way and do not end the wait: only what
+        `poll` would hand up does (it is held for the next `poll`)."""
+        waiter = self._waiter
+        if waiter is None:
+            self.clock.sleep_until(deadline)
+            return
+        while not self._held:
+            waiter(deadline)
+            if self.clock.now() >= deadline:
+                return
+            self._held = self.poll()
+
+    def next_due(self) -> float:
+        """When `poll` must run to resend an unanswered line if no reply comes (or `inf`)."""
+        if self._pending:
+            return self._pending[0].sent_at + self.ack_timeout_s
+        return float("inf")
+
     # ------------------------------------------------------------------ receiving
 
     def poll(self) -> list[p.DeviceMessage | Refused]:
@@ -123,7 +156,7 @@ class Link:
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"reading from {self.port.port}: {exc}; the port vanished or "
                             "was unplugged") from exc
-        events: list[p.DeviceMessage | Refused] = []
+        events, self._held = self._held, []
         if data:
             self.bytes_in += len(data)
             for message in self._decoder.feed(data):

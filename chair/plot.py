@@ -12,15 +12,16 @@ Time runs along x (minutes:seconds since the controller started). From top to bo
 * roller depth, foot-roller speed and the recline.
 
 Faults (`fault`, `device-fault`) are red lines through every panel, labelled at the top;
-a user's stop is an orange line. matplotlib is an optional extra (`pip install '.[plot]'`);
+a user's stop is an orange line; a fault the simulator was told to inject (`--fault`) is a
+purple dashed line. matplotlib is an optional extra (`pip install '.[plot]'`);
 the figure is drawn with the Agg backend and never touches pyplot's global state.
 """
 
 from __future__ import annotations
 
 import math
+import urllib.parse
 from collections.abc import Iterable
-from pathlib import Path
 
 from chair.errors import UsageError
 from chair.landmarks import LANDMARKS
@@ -47,13 +48,13 @@ AIRBAG_COLOURS = {
 HEATER_COLOURS = {"lumbar": "#e6550d", "seat": "#756bb1"}
 FAULT_COLOUR = "#cb181d"
 USER_COLOUR = "#f16913"
+INJECT_COLOUR = "#7a0177"
 
 
 def _mmss(seconds: float, _pos: object = None) -> str:
-    sign = "-" if seconds < 0 else ""
-    seconds = abs(seconds)
-    return f"{sign}{int(seconds // 60)}:{int(round(seconds % 60)) % 60:02d}" \
-        if round(seconds % 60) < 60 else f"{sign}{int(seconds // 60) + 1}:00"
+    """Seconds as minutes:seconds (also a matplotlib tick formatter)."""
+    whole = round(abs(seconds))
+    return f"{'-' if seconds < 0 else ''}{whole // 60}:{whole % 60:02d}"
 
 
 def _spans(changes: list[tuple[float, str]], end_t: float) -> list[tuple[float, float, str]]:
@@ -84,6 +85,7 @@ class _Session:
         self.steps = [e for e in self.events if e["event"] == "step"]
         self.marks = [e for e in self.events
                       if e["event"] in ("fault", "device-fault", "device-restart", "user")]
+        self.injected = _injected(self.header.get("port", ""))
 
     def series(self, *path: str) -> list[float]:
         out = []
@@ -93,6 +95,21 @@ class _Session:
                 value = value.get(key) if isinstance(value, dict) else None
             out.append(float("nan") if value is None else float(value))
         return out
+
+
+def _injected(url: str) -> list[tuple[float, str]]:
+    """The simulator faults a run asked for (`fault=NAME@S` in a sim:// URL), by time."""
+    if not url.startswith("sim://"):
+        return []
+    out = []
+    for key, value in urllib.parse.parse_qsl(url.partition("?")[2]):
+        name, _, at = value.partition("@")
+        if key == "fault" and at:
+            try:
+                out.append((float(at), name))
+            except ValueError:
+                continue
+    return sorted(out)
 
 
 def _require_matplotlib():
@@ -112,7 +129,7 @@ def plot_trace(trace_path: str, out_path: str) -> None:
     The image format follows the file name (`.png`, `.svg`, `.pdf`). Raises UsageError
     when matplotlib is missing, the trace cannot be read or the image cannot be written.
     """
-    _, figure_class = _require_matplotlib()
+    _require_matplotlib()
     try:
         records = read_trace(trace_path)
     except OSError as exc:
@@ -120,13 +137,18 @@ def plot_trace(trace_path: str, out_path: str) -> None:
                          "`chair run PROGRAM --trace FILE`") from exc
     if not records:
         raise UsageError(f"{trace_path} is empty: not a trace from `chair run --trace`")
-    session = _Session(records)
-    figure = _draw(session, figure_class)
+    figure = make_figure(records)
     try:
         figure.savefig(out_path, dpi=110)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot write {out_path}: {exc}. Choose a writable path ending in "
                          ".png, .svg or .pdf") from exc
+
+
+def make_figure(records: list[Record]):
+    """The figure for a trace's records (a matplotlib `Figure`, not yet saved)."""
+    _, figure_class = _require_matplotlib()
+    return _draw(_Session(records), figure_class)
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -143,7 +165,7 @@ def _draw(session: _Session, figure_class):
         axes.append(figure.add_subplot(grid[row], sharex=bands))
     _, roller, air, heat, levels = axes
     end_t = max(session.end_t, 1.0)
-    bands.set_xlim(0, end_t)
+    bands.set_xlim(0, end_t * 1.025)  # room to see a fault at the very end
     for ax in axes[:-1]:
         ax.tick_params(labelbottom=False)
     levels.xaxis.set_major_formatter(FuncFormatter(_mmss))
@@ -203,7 +225,8 @@ def _label_spans(ax, spans: Iterable[tuple[float, float, str]], y: float, end_t:
 
 
 def _draw_bands(ax, session: _Session, end_t: float) -> None:
-    _label_spans(ax, _spans(session.states, end_t), 1.0, end_t, STATE_COLOURS)
+    # the last state is where the run left the chair: draw it to the figure's edge
+    _label_spans(ax, _spans(session.states, end_t * 1.025), 1.0, end_t, STATE_COLOURS)
     zones: list[tuple[float, str]] = []
     for step in session.steps:
         if not zones or zones[-1][1] != step["zone"]:
@@ -216,8 +239,18 @@ def _draw_bands(ax, session: _Session, end_t: float) -> None:
     ax.set_ylim(-0.6, 1.6)
     ax.set_yticks([1.0, 0.0], ["state", "zone"])
     ax.tick_params(axis="y", length=0)
-    for side in ("top", "right", "left"):
+    ax.tick_params(axis="x", length=0)
+    for side in ("top", "right", "left", "bottom"):
         ax.spines[side].set_visible(False)
+    from matplotlib.patches import Patch
+
+    spans = _spans(session.states, end_t)
+    seen = list(dict.fromkeys(label for _, width, label in spans
+                              if width > end_t * 0.004 or label == spans[-1][2]))
+    ax.legend([Patch(facecolor=STATE_COLOURS.get(s, "#cccccc")) for s in seen], seen,
+              loc="upper left", bbox_to_anchor=(1.075, 1.25), fontsize=8, ncols=2,
+              frameon=False, title="state", title_fontsize=8.5, handlelength=1.2,
+              columnspacing=0.8)
 
 
 def _draw_roller(ax, session: _Session) -> None:
@@ -259,6 +292,7 @@ def _draw_roller(ax, session: _Session) -> None:
 def _draw_air(ax, session: _Session) -> None:
     caps = session.header.get("limits", {}).get("airbag_kpa_max", {})
     shown = 0
+    drawn = []
     for zone in ZONES:
         kpa = session.series("airbags", zone)
         if max((k for k in kpa if not math.isnan(k)), default=0.0) < 0.5:
@@ -268,6 +302,14 @@ def _draw_air(ax, session: _Session) -> None:
         ax.plot(session.t, kpa, color=colour, linewidth=0.9, label=zone)
         if zone in caps:
             ax.axhline(caps[zone], color=colour, linestyle="--", linewidth=0.8)
+            drawn.append(zone)
+    by_cap: dict[float, list[str]] = {}
+    for zone in drawn:
+        by_cap.setdefault(caps[zone], []).append(zone)
+    for cap, zones in by_cap.items():
+        ax.text(0.995, cap, f"cap {', '.join(zones)} {cap:g} kPa", fontsize=8,
+                color=AIRBAG_COLOURS[zones[-1]], ha="right", va="bottom",
+                transform=ax.get_yaxis_transform())
     if not shown:
         ax.text(0.5, 0.5, "no airbag inflated", transform=ax.transAxes, ha="center",
                 va="center", color="#777777")
@@ -326,35 +368,43 @@ def _mark_label(event: Record) -> str:
     if name == "device-restart":
         return "device restarted"
     if name == "device-fault":
-        return f"device {event.get('code', '')} {event.get('detail', '')}".strip()
-    return f"{event.get('source', 'fault')}: {event.get('detail', '')}"
+        return f"device fault {event.get('code', '')}: {event.get('detail', '')}".strip(": ")
+    source, detail = event.get("source", "fault"), event.get("detail", "")
+    return detail if detail.startswith(source) else f"{source} fault: {detail}"
 
 
 def _draw_marks(axes, session: _Session) -> None:
     """A vertical line through every panel at each fault, restart and user stop."""
     bands = axes[0]
+    for at, name in session.injected:
+        if at > session.end_t:
+            continue
+        for ax in axes[1:]:
+            ax.axvline(at, color=INJECT_COLOUR, linewidth=1.2, linestyle="--", zorder=5)
+        axes[1].annotate(f"injected: {name}", xy=(at, 0.0), xycoords=("data", "axes fraction"),
+                         xytext=(3, 4), textcoords="offset points", fontsize=9,
+                         color=INJECT_COLOUR, fontweight="bold", rotation=90, va="bottom")
     labelled: list[float] = []
+    device_faults: list[float] = []
     for event in session.marks:
         colour = USER_COLOUR if event["event"] == "user" else FAULT_COLOUR
         for ax in axes:
             ax.axvline(event["t"], color=colour, linewidth=1.4, alpha=0.9, zorder=5)
+        if event["event"] == "device-fault":
+            device_faults.append(event["t"])
+        elif event["event"] == "fault" and event.get("source") == "device" and any(
+                abs(event["t"] - t) < 1.0 for t in device_faults):
+            continue  # the controller's echo of a device fault already labelled
         near = [t for t in labelled if abs(t - event["t"]) < session.end_t * 0.02]
         text = _mark_label(event)
         if len(text) > 70:
             text = text[:67] + "..."
         right_side = event["t"] > session.end_t * 0.6
         bands.annotate(
-            text, xy=(event["t"], 1.45 + 0.0 * len(near)), xycoords=("data", "data"),
+            text, xy=(event["t"], 1.45), xycoords="data",
             xytext=(-4 if right_side else 4, 10 + 12 * len(near)), textcoords="offset points",
             ha="right" if right_side else "left", va="bottom", fontsize=9, color=colour,
             fontweight="bold", annotation_clip=False,
             arrowprops={"arrowstyle": "-", "color": colour, "linewidth": 0.8})
         labelled.append(event["t"])
 
-
-def describe(trace_path: str) -> str:
-    """A one-line account of what a trace's figure will show (for messages and tests)."""
-    session = _Session(read_trace(trace_path))
-    return (f"{session.header.get('program', '?')}: {len(session.samples)} samples, "
-            f"{len(session.steps)} steps, {len(session.marks)} marked events, "
-            f"{Path(trace_path).name}")

@@ -29,3 +29,54 @@ def open_port(url: str, *, baudrate: int = 115200, exclusive: bool = True) -> se
     except (serial.SerialException, ValueError, OSError) as exc:
         raise LinkError(f"cannot open port {url}: {exc}. List ports with `chair ports`; a "
                         "busy port is open in another program") from exc
+
+
+#: USB vendor (and product) ids of the serial bridges hobbyists use, and what they are.
+#: A product id of None matches every product of that vendor.
+BRIDGES: dict[tuple[int, int | None], str] = {
+    (0x1A86, 0x7523): "CH340 USB-serial bridge",
+    (0x1A86, 0x55D4): "CH9102 USB-serial bridge",
+    (0x10C4, 0xEA60): "Silicon Labs CP210x USB-serial bridge",
+    (0x0403, 0x6001): "FTDI FT232R USB-serial bridge",
+    (0x0403, 0x6015): "FTDI FT231X USB-serial bridge",
+    (0x2341, None): "Arduino",
+    (0x2E8A, None): "Raspberry Pi Pico (RP2040)",
+}
+
+
+def bridge_kind(vid: int | None, pid: int | None) -> str | None:
+    """What a USB id is if it is a known serial bridge, else None."""
+    if vid is None:
+        return None
+    return BRIDGES.get((vid, pid)) or BRIDGES.get((vid, None))
+
+
+def describe_ports() -> list[dict]:
+    """Every serial port pyserial can see, with the likely chair bridges marked.
+
+    Each entry: `device` (what to pass to `--port`), `description`, `hwid`, `vid` and
+    `pid` (numbers, or None for a port that is not USB), `vid_pid` (`"1a86:7523"` or ""),
+    `manufacturer`, `serial_number`, `likely_bridge` (True for the USB-serial chips and
+    boards a hobbyist's bridge is usually built on) and `bridge` (which one, or "").
+    Sorted with likely bridges first, then by device name.
+    """
+    from serial.tools import list_ports
+
+    out = []
+    for info in list_ports.comports():
+        vid, pid = info.vid, info.pid
+        kind = bridge_kind(vid, pid)
+        out.append({
+            "device": info.device,
+            "description": info.description or "",
+            "hwid": info.hwid or "",
+            "vid": vid,
+            "pid": pid,
+            "vid_pid": f"{vid:04x}:{pid:04x}" if vid is not None and pid is not None else "",
+            "manufacturer": info.manufacturer or "",
+            "serial_number": info.serial_number or "",
+            "likely_bridge": kind is not None,
+            "bridge": kind or "",
+        })
+    out.sort(key=lambda port: (not port["likely_bridge"], port["device"]))
+    return out

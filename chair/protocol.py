@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import binascii
 import re
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from enum import Enum, IntEnum
 from typing import ClassVar
 
@@ -84,6 +84,7 @@ class FaultCode(IntEnum):
     LIMITS_CRC = 14
     RECLINE_TIMEOUT = 15
     VACANT = 16
+    STUCK_ON = 17  # an output draws current while commanded off (pump, heater relay)
 
     @property
     def wire(self) -> str:
@@ -118,7 +119,16 @@ class Command:
 
     def wire(self) -> str:
         """The verb and arguments as they stand on the wire."""
-        return " ".join([self.VERB, *(_format(v) for v in astuple(self))])
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in fields(self))
+        if not names:
+            return self.VERB
+        return " ".join([self.VERB, *[_format(getattr(self, name)) for name in names]])
+
+
+#: Each command class's field names, in wire order (filled as classes are first encoded).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 @dataclass(frozen=True)
@@ -242,14 +252,16 @@ def _format(value: object) -> str:
     return str(value)
 
 
-def _crc_suffix(payload: str) -> str:
-    return f"{payload}*{crc16(payload.encode()):04X}"
+def _framed(payload: str) -> bytes:
+    """``payload*CRC`` and LF, as bytes."""
+    data = payload.encode()
+    return b"%s*%04X\n" % (data, crc16(data))
 
 
 def encode_command(command: Command, seq: int | None = None, *, crc: bool = True) -> bytes:
     """One host line: ``seq VERB args*CRC`` and LF."""
     payload = command.wire() if seq is None else f"{seq} {command.wire()}"
-    return ((_crc_suffix(payload) if crc else payload) + "\n").encode()
+    return _framed(payload) if crc else (payload + "\n").encode()
 
 
 @dataclass(frozen=True)
@@ -280,7 +292,7 @@ class BadLine:
 _INT = re.compile(r"-?\d{1,9}")
 _FLOAT = re.compile(r"-?\d{1,6}(\.\d{1,3})?")
 _TOKEN = re.compile(r"[a-z][a-z0-9-]{0,15}")
-_CRC = re.compile(r"[0-9A-F]{4}")
+_CRC_BYTES = re.compile(rb"[0-9A-F]{4}")
 
 
 def _parse_arg(text: str, kind: type) -> object:
@@ -293,24 +305,29 @@ def _parse_arg(text: str, kind: type) -> object:
     raise ValueError(text)
 
 
+_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7e]")
+
+
 def _printable(line: bytes) -> str | None:
     """None when the line is printable ASCII, else where the first bad byte stands."""
-    for column, byte in enumerate(line):
-        if not 0x20 <= byte <= 0x7E:
-            return f"byte 0x{byte:02X} at column {column + 1}"
-    return None
+    bad = _NOT_PRINTABLE.search(line)
+    if bad is None:
+        return None
+    column = bad.start()
+    return f"byte 0x{line[column]:02X} at column {column + 1}"
 
 
-def _split_crc(text: str) -> tuple[str, bool] | str:
-    """(payload, has_crc), or an error detail when a CRC is present but wrong."""
-    payload, star, tail = text.rpartition("*")
+def _split_crc(line: bytes) -> tuple[str, bool] | str:
+    """(payload, has_crc) of a printable line, or an error detail when its CRC is wrong."""
+    payload, star, tail = line.rpartition(b"*")
     if not star:
-        return text, False
-    if not _CRC.fullmatch(tail):
-        return f"malformed crc {tail[:8]!r}"
-    if crc16(payload.encode()) != int(tail, 16):
-        return f"crc {tail} does not match {crc16(payload.encode()):04X}"
-    return payload, True
+        return line.decode("ascii"), False
+    if not _CRC_BYTES.fullmatch(tail):
+        return f"malformed crc {tail.decode('ascii')[:8]!r}"
+    crc = crc16(payload)
+    if crc != int(tail, 16):
+        return f"crc {tail.decode('ascii')} does not match {crc:04X}"
+    return payload.decode("ascii"), True
 
 
 def parse_host_line(line: bytes) -> Frame | BadLine:
@@ -318,7 +335,7 @@ def parse_host_line(line: bytes) -> Frame | BadLine:
     where = _printable(line)
     if where:
         return BadLine(ErrorCode.BAD_BYTE, where)
-    split = _split_crc(line.decode("ascii"))
+    split = _split_crc(line)
     if isinstance(split, str):
         return BadLine(ErrorCode.BAD_CRC, split)
     payload, has_crc = split
@@ -361,20 +378,35 @@ class _LineSplitter:
         self._split = re.compile(b"[\r\n" + re.escape(realtime) + b"]")
 
     def feed(self, data: bytes) -> list:
+        if type(data) is not bytes:
+            data = bytes(data)
         events: list = []
         pos = 0
         for match in self._split.finditer(data):
-            self._take(data[pos:match.start()])
-            byte = data[match.start()]
-            pos = match.end()
-            if byte in (0x0A, 0x0D):
-                event = self._end_line()
+            start = match.start()
+            byte = data[start]
+            if byte == 0x0A or byte == 0x0D:
+                if self._buf or self._overflow:
+                    self._take(data[pos:start])
+                    event = self._end_line()
+                elif start == pos:
+                    event = None  # an empty line (or the LF of a CRLF)
+                elif start - pos > self._max:
+                    event = self._too_long()
+                else:  # a whole line inside this chunk: parse it without buffering
+                    event = self.parse(data[pos:start])
                 if event is not None:
                     events.append(event)
             else:
+                self._take(data[pos:start])
                 events.append(RealTime(byte))
-        self._take(data[pos:])
+            pos = start + 1
+        if pos < len(data):
+            self._take(data[pos:])
         return events
+
+    def _too_long(self) -> BadLine:
+        return BadLine(ErrorCode.LINE_TOO_LONG, f"line longer than {self._max} bytes")
 
     def _take(self, chunk: bytes) -> None:
         if self._overflow or not chunk:
@@ -388,7 +420,7 @@ class _LineSplitter:
     def _end_line(self):
         if self._overflow:
             self._overflow = False
-            return BadLine(ErrorCode.LINE_TOO_LONG, f"line longer than {self._max} bytes")
+            return self._too_long()
         if not self._buf:
             return None
         line = bytes(self._buf)
@@ -488,7 +520,7 @@ class Info:
 STATES = ("Idle", "Run", "Fault", "Estop")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class StatusReport:
     """One status line: pushed at the report rate, and the answer to ``?`` and ``STATUS``."""
 
@@ -509,14 +541,40 @@ class StatusReport:
     pinch: bool
     faults: tuple[FaultCode, ...]
 
+    def __init__(self, state: str, t: float, pos_mm: float, technique: str, width: int,
+                 depth: int, speed: int, force_n: float, air_kpa: tuple[float, ...],
+                 heat_c: tuple[float, ...], foot: int, back_pct: float, leg_pct: float,
+                 occupied: bool, pinch: bool, faults: tuple[FaultCode, ...]) -> None:
+        # The dataclass __init__ of a frozen class sets 16 fields one object.__setattr__ at
+        # a time; ten reports a second make that the codec's largest cost. Same fields,
+        # set once; the instance stays frozen.
+        self.__dict__.update(
+            state=state, t=t, pos_mm=pos_mm, technique=technique, width=width, depth=depth,
+            speed=speed, force_n=force_n, air_kpa=air_kpa, heat_c=heat_c, foot=foot,
+            back_pct=back_pct, leg_pct=leg_pct, occupied=occupied, pinch=pinch,
+            faults=faults)
+
     def payload(self) -> str:
-        return (f"<{self.state} t={self.t:.3f} pos={self.pos_mm:.1f} tech={self.technique} "
-                f"w={self.width} d={self.depth} spd={self.speed} force={self.force_n:.1f} "
-                f"air={','.join(f'{p:.1f}' for p in self.air_kpa)} "
-                f"heat={','.join(f'{c:.1f}' for c in self.heat_c)} foot={self.foot} "
-                f"back={self.back_pct:.1f} leg={self.leg_pct:.1f} occ={int(self.occupied)} "
-                f"pinch={int(self.pinch)} "
-                f"flt={','.join(f'F{f.value:02d}' for f in self.faults) or '-'}>")
+        # one %-format for the whole line (the hot path: ten of these a second)
+        air, heat = tuple(self.air_kpa), tuple(self.heat_c)
+        return _STATUS_FORMAT % (
+            self.state, self.t, self.pos_mm, self.technique, self.width, self.depth,
+            self.speed, self.force_n, _tenths(len(air)) % air, _tenths(len(heat)) % heat,
+            self.foot, self.back_pct, self.leg_pct, int(self.occupied), int(self.pinch),
+            ",".join([f"F{f.value:02d}" for f in self.faults]) or "-")
+
+
+_STATUS_FORMAT = ("<%s t=%.3f pos=%.1f tech=%s w=%s d=%s spd=%s force=%.1f air=%s heat=%s "
+                  "foot=%s back=%.1f leg=%.1f occ=%d pinch=%d flt=%s>")
+_TENTHS: dict[int, str] = {}
+
+
+def _tenths(n: int) -> str:
+    """A %-format for `n` comma-separated numbers with one decimal."""
+    form = _TENTHS.get(n)
+    if form is None:
+        form = _TENTHS[n] = ",".join(["%.1f"] * n)
+    return form
 
 
 DeviceMessage = Ok | Error | FaultReport | Banner | LimitLine | Info | StatusReport
@@ -533,7 +591,7 @@ def _clean(text: str) -> str:
 
 def encode_device(message: DeviceMessage) -> bytes:
     """One device line: payload, ``*CRC`` and LF."""
-    return (_crc_suffix(message.payload()) + "\n").encode()
+    return _framed(message.payload())
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -555,11 +613,35 @@ def _parse_seq(token: str) -> int | None:
 
 
 def _floats(text: str) -> tuple[float, ...]:
-    return tuple(float(x) for x in text.split(",")) if text else ()
+    return tuple(map(float, text.split(","))) if text else ()
 
 
 def _names(text: str) -> tuple[str, ...]:
     return tuple(text.split(",")) if text else ()
+
+
+#: A status line exactly as `StatusReport.payload` writes it (the fast path; any other
+#: spelling the generic parser accepts still parses, the slow way, to the same message).
+_STATUS_LINE = re.compile(
+    r"<(Idle|Run|Fault|Estop) t=(\S*) pos=(\S*) tech=(\S*) w=(\S*) d=(\S*) spd=(\S*) "
+    r"force=(\S*) air=(\S*) heat=(\S*) foot=(\S*) back=(\S*) leg=(\S*) occ=(\S*) "
+    r"pinch=(\S*) flt=(\S*)>")
+
+
+def _parse_status_line(text: str) -> StatusReport:
+    """``<...>``: the fast path when the line is spelled as the codec writes it."""
+    match = _STATUS_LINE.fullmatch(text)
+    if match is None:
+        return _parse_status(text[1:-1])
+    (state, t, pos, tech, w, d, spd, force, air, heat, foot, back, leg, occ, pinch,
+     flt) = match.groups()
+    # converted in the generic parser's order, so a bad value fails the same way
+    return StatusReport(
+        state=state, t=float(t), pos_mm=float(pos), technique=tech, width=int(w),
+        depth=int(d), speed=int(spd), force_n=float(force), air_kpa=_floats(air),
+        heat_c=_floats(heat), foot=int(foot), back_pct=float(back), leg_pct=float(leg),
+        occupied=occ == "1", pinch=pinch == "1",
+        faults=() if flt == "-" else tuple(FaultCode.parse(f) for f in flt.split(",")))
 
 
 def _parse_status(body: str) -> StatusReport:
@@ -579,6 +661,8 @@ def _parse_status(body: str) -> StatusReport:
 
 def _parse_device_payload(text: str) -> DeviceMessage:
     head = text[:1]
+    if head == "<" and text.endswith(">"):
+        return _parse_status_line(text)
     if text.startswith("ok "):
         _, _, rest = text.partition(" ")
         seq_token, _, data = rest.partition(" ")
@@ -589,8 +673,6 @@ def _parse_device_payload(text: str) -> DeviceMessage:
         if code is None:
             raise ValueError(f"bad error code {parts[2]!r}")
         return Error(_parse_seq(parts[1]), code, parts[4] if len(parts) > 4 else "")
-    if head == "<" and text.endswith(">"):
-        return _parse_status(text[1:-1])
     if head == "!":
         parts = text[1:].split(" ", 2)
         return FaultReport(FaultCode.parse(parts[0]), parts[2] if len(parts) > 2 else "")
@@ -612,7 +694,7 @@ def parse_device_line(line: bytes) -> DeviceMessage | BadLine:
     where = _printable(line)
     if where:
         return BadLine(ErrorCode.BAD_BYTE, where)
-    split = _split_crc(line.decode("ascii"))
+    split = _split_crc(line)
     if isinstance(split, str):
         return BadLine(ErrorCode.BAD_CRC, split)
     payload, has_crc = split

@@ -14,6 +14,7 @@ from chair import protocol as p
 from chair.clock import Clock, MonotonicClock
 from chair.controller import TICK_S, Controller
 from chair.errors import LinkError, UsageError
+from chair.faults import parse_fault, parse_link_fault
 from chair.limits import DEVICE
 from chair.link import Link
 from chair.ports import SIM_SCHEME, open_port
@@ -23,10 +24,54 @@ from chair.trace import Listener, Trace
 
 #: Exit codes of `chair run` (documented in the README).
 EXIT = {"completed": 0, "fault": 3, "link": 4, "usage": 2, "stopped": 130}
+FAULTY_SCHEME = "faulty://"
+#: After the run: keep reading the chair until every airbag reads vented (the trace then
+#: ends on the safe state reached, not only commanded), for at most this long.
+SETTLE_S = 5.0
+VENTED_KPA = 1.0
+
+
+def check_faults(faults: tuple[str, ...]) -> None:
+    """Every `--fault` spec names a known fault and a time; UsageError before anything opens."""
+    for spec in faults:
+        try:
+            parse_fault(spec)
+        except ValueError as exc:
+            raise UsageError(f"--fault {spec}: {exc}") from None
+
+
+def link_fault_url(url: str, specs: tuple[str, ...]) -> str:
+    """`url` wrapped in the `faulty://` handler carrying the `--link-fault` specs."""
+    if not specs:
+        return url
+    if url.startswith(FAULTY_SCHEME):
+        raise UsageError("--link-fault wraps the port in faulty://, and --port is already a "
+                         "faulty:// URL: put the faults in one of them")
+    query = []
+    for spec in specs:
+        try:
+            query.append(parse_link_fault(spec))
+        except ValueError as exc:
+            raise UsageError(f"--link-fault {spec}: {exc}") from None
+    names = [name for name, _ in query]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise UsageError(f"--link-fault: {twice[0]} given twice")
+    query.append(("port", url))
+    return f"{FAULTY_SCHEME}?{urllib.parse.urlencode(query, safe='')}"
 
 
 def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...]) -> str:
-    """`url` with the run's options added to its query (only for `sim://`)."""
+    """`url` with the run's options added to its query (only for `sim://`, also inside a
+    `faulty://` URL)."""
+    check_faults(faults)
+    if url.startswith(FAULTY_SCHEME) and "?" in url:
+        query = urllib.parse.parse_qsl(url.partition("?")[2], keep_blank_values=True)
+        inner = [value for name, value in query if name == "port"]
+        if len(inner) == 1:
+            wrapped = sim_url(inner[0], fast=fast, seed=seed, faults=faults)
+            query = [(n, wrapped if n == "port" else v) for n, v in query]
+            return f"{FAULTY_SCHEME}?{urllib.parse.urlencode(query, safe='')}"
     if not url.startswith(SIM_SCHEME):
         if fast:
             raise UsageError(f"--fast runs on the virtual clock of a simulated chair; {url} is "
@@ -36,7 +81,7 @@ def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...]) 
         return url
     base, _, old = url.partition("?")
     query = urllib.parse.parse_qsl(old)
-    if fast:
+    if fast and ("clock", "virtual") not in query:
         query.append(("clock", "virtual"))
     if seed is not None:
         query.append(("seed", str(seed)))
@@ -54,6 +99,7 @@ class RunOptions:
     trace: str | None = None
     seed: int | None = None
     faults: tuple[str, ...] = ()
+    link_faults: tuple[str, ...] = ()
     listeners: list[Listener] = field(default_factory=list)
 
 
@@ -71,7 +117,8 @@ class Outcome:
 def run(program: Program, options: RunOptions) -> Outcome:
     """Run `program` to its end, a fault, or the user's stop; the trace is always ended."""
     caps_for = _caps_builder(program, options)
-    url = sim_url(options.port, fast=options.fast, seed=options.seed, faults=options.faults)
+    url = link_fault_url(options.port, options.link_faults)
+    url = sim_url(url, fast=options.fast, seed=options.seed, faults=options.faults)
     trace = Trace(options.trace, program=program.name, title=program.title,
                   source=program.source, seed=options.seed, port=url, fast=options.fast)
     trace.listeners.extend(options.listeners)
@@ -115,6 +162,49 @@ def _header(controller: Controller, options: RunOptions) -> None:
 
 
 def _run(controller: Controller, options: RunOptions) -> Outcome:
+    try:
+        return _drive(controller, options)
+    except LinkError as exc:
+        return _link_lost(controller, str(exc))
+
+
+def _link_lost(controller: Controller, why: str) -> Outcome:
+    """The port failed mid-run (it vanished, or writing failed): record it, touch no port."""
+    controller.reason = f"link lost: {why}"
+    controller.trace.event(controller.t, "fault", source="link", detail=controller.reason)
+    if controller.state != "disconnected":
+        controller.fire("disconnect")  # no I/O: the machine only records where it ended
+    return Outcome("link", controller.state, controller.reason)
+
+
+def _settle(controller: Controller) -> None:
+    """Keep reading the chair after the run until every airbag reads vented and nothing
+    runs, at most `SETTLE_S`: the trace then shows the safe state reached. Asks for a
+    status (`?`) when none came for 150 ms (a restarted device sends no reports)."""
+    if controller.reason.startswith("link lost"):
+        return
+    clock = controller.clock
+    deadline = clock.now() + SETTLE_S
+    next_tick = clock.now()
+    seen, quiet = controller.status, 0
+    while controller.state in ("idle", "fault", "estop"):
+        status = controller.status
+        if (status is not None and status.state != "Run"
+                and max(status.air_kpa, default=0.0) < VENTED_KPA) or clock.now() >= deadline:
+            return
+        controller.tick()
+        if controller.status is seen:
+            quiet += 1
+            if quiet >= 3:
+                quiet = 0
+                controller.link.request_status()
+        else:
+            seen, quiet = controller.status, 0
+        next_tick += TICK_S
+        clock.sleep_until(next_tick)
+
+
+def _drive(controller: Controller, options: RunOptions) -> Outcome:
     clock = controller.clock
     interrupts = 0
     while True:
@@ -127,8 +217,7 @@ def _run(controller: Controller, options: RunOptions) -> Outcome:
             next_tick = clock.now()
             while controller.state in ("scanning", "running", "paused", "parking"):
                 controller.tick()
-                next_tick += TICK_S
-                clock.sleep_until(next_tick)
+                next_tick = controller.wait(next_tick + TICK_S)  # fast-forward: next event
             break
         except KeyboardInterrupt:
             interrupts += 1
@@ -139,6 +228,10 @@ def _run(controller: Controller, options: RunOptions) -> Outcome:
             controller.trace.event(controller.t, "user", action="stop-now")
             controller.link.estop()
             return Outcome("stopped", controller.state, "stopped at once by the user")
+    try:
+        _settle(controller)
+    except KeyboardInterrupt:
+        pass
     if controller.state == "idle" and controller.reason == "stopped by the user":
         return Outcome("stopped", controller.state, controller.reason)
     if controller.state == "idle" and controller.completed:

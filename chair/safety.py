@@ -144,8 +144,11 @@ def check_program(program: Program) -> None:
 #: Plausibility windows (assumed; see docs/safety.md).
 AIR_RISE_S = 4.0  # a filling airbag must reach 20 % of its target by then
 AIR_VENT_S = 3.0  # a venting airbag must be under 5 kPa by then
+AIR_VENT_HALF_S = 1.5  # and must have lost half its pressure by then (a stuck vent valve)
 AIR_MARGIN_KPA = 1.0  # regulation overshoot tolerated above the host cap
 HEAT_RISE_S = 30.0  # a heater below target - 4 °C must rise 2 °C in this window
+HEAT_JUMP_C = 3.0  # a heating surface moving this much faster than ...
+HEAT_RATE_C_S = 1.0  # ... this rate between two reports: the thermistor came loose
 STALL_S = 2.0  # a carriage commanded to move must move 1 mm in this window
 DWELL_MM = 15.0
 
@@ -167,6 +170,7 @@ class Supervisor:
         self._air_target = [0.0] * len(ZONES)
         self._heat: dict[int, _Watch] = {}
         self._heat_target = [0.0] * len(HEATERS)
+        self._heat_last: list[tuple[float, float] | None] = [None] * len(HEATERS)
         self._roller_target: float | None = None
         self._moving: _Watch | None = None
         self._dwell: _Watch | None = None
@@ -225,7 +229,9 @@ class Supervisor:
             watch = self._air.setdefault(i, _Watch(now, kpa))
             if target > 0 and kpa < 0.2 * target and now - watch.since > AIR_RISE_S:
                 return f"airbag {zone} does not inflate ({kpa:.1f} of {target:.1f} kPa)"
-            if target == 0 and kpa > 5.0 and now - watch.since > AIR_VENT_S:
+            if target == 0 and kpa > 5.0 and (
+                    now - watch.since > AIR_VENT_S
+                    or (now - watch.since > AIR_VENT_HALF_S and kpa > 0.5 * watch.start_value)):
                 return f"airbag {zone} does not vent ({kpa:.1f} kPa)"
         return None
 
@@ -234,6 +240,11 @@ class Supervisor:
             if temp > self.caps.heat_c_max:
                 return f"heater {zone} at {temp:.1f} °C, above {self.caps.heat_c_max} °C"
             target = self._heat_target[i]
+            last, self._heat_last[i] = self._heat_last[i], (now, temp)
+            if (target > 0 and last is not None
+                    and abs(temp - last[1]) > HEAT_JUMP_C + HEAT_RATE_C_S * (now - last[0])):
+                return f"heater {zone} reading jumped {last[1]:.1f} to {temp:.1f} °C " \
+                       "(thermistor loose?)"
             if target <= 0 or temp >= target - 4.0:
                 self._heat.pop(i, None)
                 continue

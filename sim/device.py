@@ -47,6 +47,13 @@ DEFECTS: dict[str, str] = {
     "dup-exec": "duplicate sequence numbers are executed again",
     "no-caps": "arguments are not checked against the limits table",
     "corrupt-limits": "one value of the limits table differs from what its CRC covers",
+    "no-need-crc": "control and actuate lines without a CRC are executed outside console mode",
+    "no-seq-check": "lines ahead of the expected sequence number are executed",
+    "no-bad-frame-latch": "bad frames never latch F03",
+    "estop-queued": "the emergency stop is acted on after the lines received with it",
+    "slow-deadman": "the dead-man trips after twice deadman_ms",
+    "reset-resumes": "RESET restarts the foot rollers that a latched fault stopped",
+    "reset-while-faulted": "RESET clears faults whose condition is still present",
 }
 #: The entry `corrupt-limits` changes, and by how much.
 CORRUPT_ENTRY = ("airbag_kpa_max.lumbar", 10.0)
@@ -63,6 +70,13 @@ OVERPRESSURE_SHARE = 4  # confirm an over-pressure within react_s / this (noise 
 SLOW_TICKS = 10  # thermostat, heat runaway and airbag hold decisions: every 10th tick
 QUIET_HEAT_MARGIN_C = 1.0  # a heater this close to the cut-off keeps the tick-by-tick path
 QUIET_NOISE_KPA = 0.1  # bound on pressure-sensor noise, for predicting an inflation's end
+PUMP_SENSE_A = 0.3  # pump current above this while commanded off: stuck on (F17)
+HEATER_SENSE_A = 0.5  # heater current above this while its relay is off: welded (F17)
+STUCK_TICKS = 5  # ticks of current while off before F17 latches (outputs settle in one)
+AIR_RISE_KPA = 0.5  # a filling airbag's reading must rise this much ... (a healthy fill
+AIR_RISE_S = 0.5  # ... within this long: rises >= 2 kPa; else F06, sensor or valve stuck)
+THERM_JUMP_C = 3.0  # a heating thermistor moving more than this between slow ticks: F08
+#                    (a surface changes < 0.1 C in 0.1 s: the thermistor came loose)
 # Protocol constants (docs/protocol.md):
 REPORT_MIN_MS = 20
 REPORT_MAX_MS = 5000
@@ -164,6 +178,15 @@ class Device:
         self._no_lease = "no-lease" in self.defects
         self._dup_exec = "dup-exec" in self.defects
         self._no_caps = "no-caps" in self.defects
+        self._no_need_crc = "no-need-crc" in self.defects
+        self._no_seq_check = "no-seq-check" in self.defects
+        self._no_bad_latch = "no-bad-frame-latch" in self.defects
+        self._estop_queued = "estop-queued" in self.defects
+        self._reset_resumes = "reset-resumes" in self.defects
+        self._reset_while_faulted = "reset-while-faulted" in self.defects
+        self._resume_foot = 0  # defect reset-resumes: the foot speed a latch stopped
+        if "slow-deadman" in self.defects:
+            self.deadman_s *= 2
 
         # plant arrays are fixed objects; item writes go through (sim.physics contract)
         self._fill = plant.fill_open
@@ -253,6 +276,8 @@ class Device:
         self._filling = [False] * len(limits.ZONES)
         self._fill_t = [0.0] * len(limits.ZONES)
         self._fill_kpa = [0.0] * len(limits.ZONES)  # reading when the inflation began
+        self._rise_t = [0.0] * len(limits.ZONES)  # last time the reading rose AIR_RISE_KPA
+        self._rise_kpa = [0.0] * len(limits.ZONES)  # and the reading then
         self._venting = [False] * len(limits.ZONES)
         self._over_n = 0
         self._kick = False  # run the slow loops at the next tick (a new setpoint)
@@ -260,10 +285,12 @@ class Device:
         self._heat_ref_t = [0.0] * len(limits.HEATERS)
         self._heat_ref_c = [0.0] * len(limits.HEATERS)
         self._heat_below = [_INF] * len(limits.HEATERS)
+        self._heat_last: list[float | None] = [None] * len(limits.HEATERS)  # last slow tick
         self._stall_t = 0.0
         self._stall_pos = 0.0
         self._track_t = 0.0
         self._oc_since = _INF
+        self._stuck_n = 0  # ticks an output has drawn current while off
         self._axis_t = [0.0, 0.0]
         self._safe_outputs()
         self._push(self._banner)
@@ -281,8 +308,9 @@ class Device:
         if not events:
             return
         rt = p.RealTime
+        late = self._estop_queued  # defect: `!` waits behind the lines read with it
         for event in events:
-            if type(event) is rt:
+            if type(event) is rt and not (late and event.byte == p.ESTOP_BYTE):
                 self._realtime(event.byte, now)
         for event in events:
             kind = type(event)
@@ -292,6 +320,8 @@ class Device:
                 self._bad_line(event, None, now)
             elif kind is _SeqBad:
                 self._bad_line(event.bad, event, now)
+        if late and p.RealTime(p.ESTOP_BYTE) in events:
+            self._realtime(p.ESTOP_BYTE, now)
 
     def read_output(self) -> bytes:
         """Everything the device has sent since the last call."""
@@ -317,8 +347,12 @@ class Device:
         heapq.heappush(self._faults_due, (float(at), next(self._fault_counter), fault))
         self._next_fault_at = self._faults_due[0][0]
 
-    def advance_to(self, t: float) -> None:
-        """Run every tick up to and including time `t`."""
+    def advance_to(self, t: float, *, until_output: bool = False) -> float:
+        """Run every tick up to and including time `t`; return the time of the last tick run.
+
+        With `until_output`, stop after the first tick that leaves output for the host (a
+        virtual-clock port moves time on to it: the host wakes for the device's next line).
+        """
         tick = self.tick_s
         t0 = self._t0
         limit = t + _EPS
@@ -327,7 +361,7 @@ class Device:
             k = self._k + 1
             now = t0 + k * tick
             if now > limit:
-                return
+                return self._now
             n = 1
             if self.quiet and now + tick <= limit:
                 n = self._quiet_span(k, limit)
@@ -348,6 +382,8 @@ class Device:
             self.ticks += n
             self.plant_steps += 1
             self._tick(now)
+            if until_output and self._out:
+                return now
 
     # read-only views for tests and tools
 
@@ -446,7 +482,7 @@ class Device:
             times.append(now)
             while times and now - times[0] >= self.bad_window_s - _EPS:
                 times.popleft()
-            if len(times) >= self.bad_max:
+            if len(times) >= self.bad_max and not self._no_bad_latch:
                 times.clear()
                 self._latch(p.FaultCode.BAD_FRAMES,
                             f"n={self.bad_max} within_ms={self.bad_window_s * 1000:g}")
@@ -462,7 +498,7 @@ class Device:
                 self._last_valid = now
             self._send(self._execute(command, seq, now))
             return
-        if not frame.crc and not self.console:
+        if not frame.crc and not self.console and not self._no_need_crc:
             self._send(p.Error(seq, p.ErrorCode.NEED_CRC,
                                f"{command.VERB} needs *CRC and a sequence number "
                                "(or CONSOLE 1)"))
@@ -494,6 +530,9 @@ class Device:
             self._send(self._execute(command, seq, now))
         elif dist < 0 and seq in self._replies:
             self._push(self._replies[seq])
+        elif dist > 0 and self._no_seq_check:  # defect: a gap goes unnoticed
+            self.expected_seq = p.seq_after(seq)
+            self._remember(seq, self._send(self._execute(command, seq, now)))
         else:
             self._send(p.Error(seq, p.ErrorCode.SEQ_GAP, f"expect={expected}"))
 
@@ -650,6 +689,7 @@ class Device:
                     self._heat_below[h] = _INF
                 self.heat_target[h] = target
                 self._heat_exp[h] = self._expiry(now, command.lease_ms)
+                plant.heater_supply = True
                 self._kick = True
             else:
                 self._heat_off(h)
@@ -728,7 +768,10 @@ class Device:
         self._heat_exp[h] = _INF
         self._heat_mode[h] = 0
         self._heat_below[h] = _INF
+        self._heat_last[h] = None
         self._heat_on[h] = False
+        if not any(target > 0 for target in self.heat_target):
+            self.plant.heater_supply = False  # the series relay: cuts even a welded relay
 
     def _roller_off(self) -> None:
         self.roller = None
@@ -756,8 +799,10 @@ class Device:
             self._air_exp[z] = _INF
             self._filling[z] = False
             self._venting[z] = False
-        self._fill[:] = False
+        # both relief paths: every vent, and every fill valve into the dumped manifold
+        self._fill[:] = True
         self._vent[:] = True
+        plant.dump_open = True
         plant.pump_on = False
         for h in range(len(limits.HEATERS)):
             self._heat_off(h)
@@ -769,6 +814,8 @@ class Device:
 
     def _latch(self, code: p.FaultCode, detail: str) -> None:
         """Latch `code`: safe state, and the fault pushed once."""
+        if self._reset_resumes and self.foot:
+            self._resume_foot = self.foot
         self._safe_outputs()
         self._recompute(self._now)
         if code in self.latched:
@@ -799,14 +846,33 @@ class Device:
                     f"a={plant.roller_current_a:.1f}"
             elif code is p.FaultCode.PINCH:
                 what = plant.pinch and "pinch sensor"
+            elif code is p.FaultCode.STUCK_ON:
+                what = self._stuck_what()
             elif code is p.FaultCode.LIMITS_CRC:
                 what = self.actual_crc != self.table_crc and "table crc"
             if what:
                 still.append(f"{code.wire} {what}")
         return still
 
+    def _heater_stuck(self, current) -> bool:
+        """A heater draws current while its relay is commanded off."""
+        on = self._heat_on
+        return bool((current[0] > HEATER_SENSE_A and not on[0])
+                    or (current[1] > HEATER_SENSE_A and not on[1]))
+
+    def _stuck_what(self) -> str:
+        """What draws current while commanded off ('' when nothing does)."""
+        plant = self.plant
+        if plant.pump_current_a > PUMP_SENSE_A and not plant.pump_on:
+            return f"pump a={plant.pump_current_a:.1f} while off"
+        if plant.heater_supply:
+            for h, amps in enumerate(plant.heater_current_a.tolist()):
+                if amps > HEATER_SENSE_A and not self._heat_on[h]:
+                    return f"heater={limits.HEATERS[h]} a={amps:.1f} while off"
+        return ""
+
     def _reset(self, now: float) -> None:
-        still = self._present()
+        still = [] if self._reset_while_faulted else self._present()
         if still:
             raise _Refuse(p.ErrorCode.RESET_REFUSED, "; ".join(still) + " still present")
         self.latched.clear()
@@ -816,6 +882,10 @@ class Device:
         self.plant.leg_drive = 0
         self._oc_since = _INF
         self._bad_times.clear()
+        if self._resume_foot:  # defect reset-resumes: restarts what the fault stopped
+            self.foot = self.plant.foot_speed = self._resume_foot
+            self._foot_exp = now + self.lease_ms_max / 1000.0
+            self._resume_foot = 0
         self._recompute(now)
 
     # ------------------------------------------------------------------ the tick
@@ -871,6 +941,15 @@ class Device:
         # recline and leg rest
         if self.recline is not None or plant.back_drive or plant.leg_drive:
             self._drive_recline(now)
+
+        # outputs drawing current while commanded off: a stuck pump, a welded heater relay
+        if plant.pump_current_a > PUMP_SENSE_A and not plant.pump_on or (
+                plant.heater_supply and self._heater_stuck(plant.heater_current_a)):
+            self._stuck_n += 1
+            if self._stuck_n >= STUCK_TICKS and p.FaultCode.STUCK_ON not in self.latched:
+                self._latch(p.FaultCode.STUCK_ON, self._stuck_what())
+        else:
+            self._stuck_n = 0
 
         # occupancy
         if self._massage and not plant.occupied:
@@ -940,7 +1019,14 @@ class Device:
                                 f"zone={limits.ZONES[z]} s={self.inflate_s:g} kpa={kpa:.1f} "
                                 f"target={target:.1f}")
                     return
-                else:
+                elif kpa >= self._rise_kpa[z] + AIR_RISE_KPA:
+                    self._rise_t[z], self._rise_kpa[z] = now, kpa
+                elif now - self._rise_t[z] >= AIR_RISE_S - _EPS:
+                    self._latch(p.FaultCode.INFLATE_TIMEOUT,
+                                f"zone={limits.ZONES[z]} kpa={kpa:.1f} target={target:.1f} "
+                                f"no rise of {AIR_RISE_KPA:g} kPa in {AIR_RISE_S:g} s")
+                    return
+                if filling[z]:  # still filling (not stopped at the target just now)
                     pump = True
                     continue
             if venting[z]:
@@ -955,6 +1041,7 @@ class Device:
                 venting[z] = False
                 self._fill_t[z] = now
                 self._fill_kpa[z] = kpa
+                self._rise_t[z], self._rise_kpa[z] = now, kpa
                 fill[z] = True
                 vent[z] = False
                 pump = True
@@ -963,6 +1050,9 @@ class Device:
                 vent[z] = True
             elif vent[z]:
                 vent[z] = False  # a fresh target inside the band: hold
+        if pump and self.plant.dump_open:  # leave the safe state's dump path to inflate
+            self.plant.dump_open = False
+            fill[:] = filling
         self.plant.pump_on = pump
 
     def _regulate_heat(self, temps: list[float], now: float) -> None:
@@ -971,6 +1061,12 @@ class Device:
             if target <= 0:
                 continue
             temp = temps[h]
+            last, self._heat_last[h] = self._heat_last[h], temp
+            if last is not None and abs(temp - last) > THERM_JUMP_C:
+                self._latch(p.FaultCode.THERMISTOR,
+                            f"heater={limits.HEATERS[h]} jumped {last:.1f} to {temp:.1f} C "
+                            "(loose?)")
+                return
             if temp < target - HEAT_HYST_C:
                 heat_on[h] = True
             elif temp >= target:
@@ -1104,7 +1200,7 @@ class Device:
         near the cut-off, and every moving axis moving as it did over the last step.
         """
         plant = self.plant
-        if (plant.active_faults or self._kick or self._over_n
+        if (plant.active_faults or self._kick or self._over_n or self._stuck_n
                 or self._oc_since != _INF or any(self._venting)
                 or max(plant.thermistor_c.tolist()) > self.heat_c_max - QUIET_HEAT_MARGIN_C):
             return 1
@@ -1127,7 +1223,8 @@ class Device:
                     return 1
                 rate = (pressure[z] - self._fill_kpa[z] + 2 * QUIET_NOISE_KPA) / elapsed
                 last = min(last, k - 2 + math.floor(room / rate))
-                deadline = min(deadline, self._fill_t[z] + self.inflate_s)
+                deadline = min(deadline, self._fill_t[z] + self.inflate_s,
+                               self._rise_t[z] + AIR_RISE_S)
         if self.active and not self._no_deadman:
             deadline = min(deadline, self._last_valid + self.deadman_s)
         for h, target in enumerate(self.heat_target):

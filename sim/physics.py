@@ -6,13 +6,27 @@ constant-rate (clamped) or first-order with an exact closed form, so one `step(5
 where 500 `step(0.01)` do: that is what makes fast-forward fast. Time only arrives as `dt`.
 
 Inputs (the firmware writes): carriage_drive (-1 up, 0, +1 down), technique, width, depth,
-speed, pump_on, fill_open (6,), vent_open (6,), heater_on (2,), foot_speed, back_drive,
-leg_drive. Array inputs are the plant's own arrays: write items or assign a whole array.
+speed, pump_on, fill_open (6,), vent_open (6,), dump_open, heater_on (2,), heater_supply,
+foot_speed, back_drive, leg_drive. Array inputs are the plant's own arrays: write items or
+assign a whole array.
 Sensors (the firmware reads): encoder_mm, end_top, end_bottom, roller_current_a,
-pressure_kpa (6,), thermistor_c (2,), back_pct, leg_pct, pinch, occupied. Truth (tests,
-traces, status): carriage_mm, bag_kpa, surface_c, roller_force_n, body_kpa, pump_running,
-heaters_powered. Outputs are sampled at the end of each step; published arrays are new
-objects every step, so a kept reference keeps its values.
+pump_current_a, heater_current_a (2,), pressure_kpa (6,), thermistor_c (2,), back_pct,
+leg_pct, pinch, occupied. Truth (tests, traces, status): carriage_mm, bag_kpa, surface_c,
+roller_force_n, body_kpa, pump_running, heaters_powered. Outputs are sampled at the end of
+each step; published arrays are new objects every step, so a kept reference keeps its
+values.
+
+Air: the pump feeds a manifold; each zone's fill valve joins its bag to the manifold and
+its vent valve joins it to the room. With the pump running and the dump valve closed the
+manifold is at the supply pressure (an open fill valve inflates); with the dump valve open
+the manifold is at room pressure whatever the pump does (an open fill valve deflates: the
+second relief path, independent of the vent valves); with the pump off and the dump closed
+an open fill valve passes nothing. Heat: each heater's relay (heater_on) is in series with
+one supply relay (heater_supply) for both, so a welded heater relay can still be cut off.
+The pump and each heater have a current sensor: a stuck pump or a welded relay shows as
+current drawn while commanded off. The plant starts with the dump valve closed and the
+heater supply closed (a bare plant heats when heater_on says so); the firmware's safe state
+opens the dump and the heater supply.
 
 Driving the carriage into an end stop clamps it there and stalls the motor (3 A): stop the
 drive on the end switch. Figures come from the team's domain notes (domain.md); every other
@@ -48,12 +62,19 @@ RELIEF_KPA = 50.0  # mechanical relief valve: bag pressure never exceeds it (ass
 #: device cap in 1.7 to 5.5 s, within domain.md's 1.5 to 10 s inflation times.
 FILL_TAU_S = np.array([4.0, 2.5, 5.0, 6.0, 5.0, 3.0])
 VENT_TAU_S = 0.4  # vent: a cap's 30-40 kPa to under 1 kPa in ~1.4 s (domain.md 0.6-2 s)
+#: Through the fill valve and the open manifold dump valve to the room (assumed: the fill
+#: path is narrower than the vent, so a cap's 30-40 kPa falls under 1 kPa in ~3 s).
+DUMP_TAU_S = 0.8
 LEAK_TAU_S = 600.0  # slow leak, always present (assumed)
 BODY_COUPLING = 0.7  # contact pressure on the body per kPa in the bag (assumed)
 
 # --- heaters, in limits.HEATERS order (assumed)
 HEAT_RISE_C = 32.0  # heater on: the surface heads for ambient + 32 °C
 HEAT_TAU_S = 60.0
+
+# --- current sensors (assumed)
+PUMP_CURRENT_A = 1.2  # the diaphragm pump running
+HEATER_CURRENT_A = 2.0  # one heater element powered
 
 # --- recline and leg rest (domain.md: recline travel 12-15 s)
 BACK_TRAVEL_S = 13.0
@@ -85,6 +106,8 @@ class Plant:
     end_top: bool
     end_bottom: bool
     roller_current_a: float
+    pump_current_a: float
+    heater_current_a: np.ndarray
     pressure_kpa: np.ndarray
     thermistor_c: np.ndarray
     back_pct: float
@@ -113,34 +136,42 @@ class Plant:
         self.depth = 0
         self.speed = 1
         self.pump_on = False
+        self.dump_open = False
         self._fill = np.zeros(N_ZONES, dtype=bool)
         self._vent = np.zeros(N_ZONES, dtype=bool)
         self._heat = np.zeros(N_HEATERS, dtype=bool)
+        self.heater_supply = True
         self.foot_speed = 0
         self.back_drive = 0
         self.leg_drive = 0
 
-        # airbag tables: for zone z and valves v = 2 x fill + vent, entry 4 z + v holds
-        # the total rate (1/s) and the equilibrium pressure (kPa) of the first-order model
+        # airbag tables: for zone z, fill path f (0 closed or a sealed manifold, 1 from the
+        # pump's supply, 2 to the room through the dump valve) and vent v, entry
+        # 6 z + 2 f + v holds the total rate (1/s) and the equilibrium pressure (kPa) of
+        # the first-order model
         fill_rate = 1.0 / FILL_TAU_S
+        dump_rate = 1.0 / DUMP_TAU_S
         vent_rate = 1.0 / VENT_TAU_S
         leak_rate = 1.0 / LEAK_TAU_S
-        rate = np.empty((N_ZONES, 4))
-        eq = np.zeros((N_ZONES, 4))
-        for valves in range(4):
-            fill, vent = divmod(valves, 2)
-            rate[:, valves] = fill * fill_rate + vent * vent_rate + leak_rate
-            eq[:, valves] = fill * fill_rate * SUPPLY_KPA / rate[:, valves]
+        rate = np.empty((N_ZONES, 6))
+        eq = np.zeros((N_ZONES, 6))
+        for valves in range(6):
+            path, vent = divmod(valves, 2)
+            inflow = fill_rate if path == 1 else 0.0
+            rate[:, valves] = (inflow + (dump_rate if path == 2 else 0.0) + vent * vent_rate
+                               + leak_rate)
+            eq[:, valves] = inflow * SUPPLY_KPA / rate[:, valves]
         self._air_rate = rate.ravel()
         self._air_eq = eq.ravel()
-        self._zone_base = np.arange(N_ZONES) * 4
+        self._zone_base = np.arange(N_ZONES) * 6
         self._no_valves = np.zeros(N_ZONES, dtype=bool)
         self._no_valves.flags.writeable = False
         self._no_heat = np.zeros(N_HEATERS, dtype=bool)
+        self._no_heat.flags.writeable = False
         self._all_heat = np.ones(N_HEATERS, dtype=bool)
         self._all_heat.flags.writeable = False
         self._dt = math.nan
-        self._air_decay = np.empty(N_ZONES * 4)
+        self._air_decay = np.empty(N_ZONES * 6)
         self._heat_decay = 1.0
 
         # noise, pre-drawn so the hot path only indexes: columns 0-5 pressure, 6-7 thermistor
@@ -217,7 +248,7 @@ class Plant:
         # airbags: p -> eq + (p - eq) exp(-k dt), then the relief valve. The path is
         # monotone, so clamping the end point is exact for any dt.
         pump = self.pump_on or self._pump_stuck
-        valves = (self._fill if pump else self._no_valves) * 2
+        valves = self._fill * (4 if self.dump_open else 2 if pump else 0)
         valves += self._no_valves if self._vent_stuck else self._vent
         valves += self._zone_base
         eq = self._air_eq.take(valves)
@@ -226,7 +257,10 @@ class Plant:
         self.bag_kpa = bag
 
         # heaters: first order toward ambient (+ rise when powered)
-        target = (self._all_heat if self._heater_welded else self._heat) * HEAT_RISE_C
+        if not self.heater_supply:
+            target = self._no_heat * HEAT_RISE_C
+        else:
+            target = (self._all_heat if self._heater_welded else self._heat) * HEAT_RISE_C
         target += self.ambient_c
         self.surface_c = target + (self.surface_c - target) * self._heat_decay
 
@@ -268,8 +302,13 @@ class Plant:
             self.roller_force_n = 0.0
         self.body_kpa = self.bag_kpa * BODY_COUPLING if occupied else self.bag_kpa * 0.0
 
-        self.pump_running = self.pump_on or self._pump_stuck
-        self.heaters_powered = self._all_heat if self._heater_welded else self._heat.copy()
+        self.pump_running = pump = self.pump_on or self._pump_stuck
+        self.pump_current_a = PUMP_CURRENT_A if pump else 0.0
+        if not self.heater_supply:
+            self.heaters_powered = self._no_heat
+        else:
+            self.heaters_powered = self._all_heat if self._heater_welded else self._heat.copy()
+        self.heater_current_a = self.heaters_powered * HEATER_CURRENT_A
 
         noise = self._noise[self._row]
         if not self._pressure_stuck:

@@ -22,8 +22,9 @@ thing to read. The port exposes `.clock` and `.device` (the latter for tests onl
 
 Virtual clock: `write` advances the device to `clock.now()` and feeds it; `read` advances
 it to `clock.now()` and returns what is there, never blocking and never moving the clock
-(whoever drives the run moves it with `clock.sleep_until`). Real clock: `read` blocks up to
-`timeout`, advancing the device in real time by waiting on the clock.
+(whoever drives the run moves it with `clock.sleep_until`, or with `wait_for_input`, which
+moves it to the device's next line). Real clock: `read` blocks up to `timeout`, advancing
+the device in real time by waiting on the clock.
 """
 
 from __future__ import annotations
@@ -132,6 +133,7 @@ class Serial(SerialBase):
         self.clock: MonotonicClock | VirtualClock | None = None
         self.device: Device | None = None
         self._rx = bytearray()
+        self._pulled_at = float("nan")  # the clock time the device was last advanced to
         self._lock = threading.RLock()
         super().__init__(*args, **kwargs)
 
@@ -168,11 +170,18 @@ class Serial(SerialBase):
     def _pull(self) -> None:
         """Advance the device to now and collect what it sent."""
         device = self.device
-        device.advance_to(self.clock.now())
+        now = self.clock.now()
+        if now != self._pulled_at:  # (the device has run every tick up to a time it was at)
+            device.advance_to(now)
+            self._pulled_at = now
         if device.output_waiting:
             self._rx += device.read_output()
 
     def _take(self, size: int) -> bytes:
+        if size >= len(self._rx):
+            data = bytes(self._rx)
+            self._rx.clear()
+            return data
         data = bytes(self._rx[:size])
         del self._rx[:size]
         return data
@@ -214,6 +223,34 @@ class Serial(SerialBase):
                     break
         with self._lock:
             return self._take(size)
+
+    def wait_for_input(self, deadline: float) -> None:
+        """Return at clock time `deadline`, or as soon as there is something to read.
+
+        On the virtual clock this is how fast-forward skips empty time: the device runs up to
+        its first line for the host (or to the deadline) and the clock jumps there, in one
+        step across quiet stretches. On the real clock it waits tick by tick.
+        """
+        if not self.is_open:
+            raise PortNotOpenError()
+        clock, device = self.clock, self.device
+        if clock.virtual:
+            with self._lock:
+                if self._rx or device.output_waiting:
+                    return
+                stopped = device.advance_to(deadline, until_output=True)
+                clock.sleep_until(stopped if device.output_waiting else deadline)
+            return
+        tick = device.tick_s
+        while self.is_open:
+            with self._lock:
+                self._pull()
+                if self._rx:
+                    return
+            now = clock.now()
+            if now >= deadline:
+                return
+            clock.sleep_until(min(now + tick, deadline))
 
     def write(self, data) -> int:
         if not self.is_open:

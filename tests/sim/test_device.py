@@ -119,8 +119,9 @@ class Bench:
     def outputs_safe(self) -> bool:
         pl = self.plant
         return (pl.carriage_drive == 0 and pl.technique == "off" and pl.depth == 0
-                and not pl.fill_open.any() and pl.vent_open.all() and not pl.pump_on
-                and not pl.heater_on.any() and pl.foot_speed == 0 and pl.back_drive == 0
+                and pl.fill_open.all() and pl.dump_open and pl.vent_open.all()
+                and not pl.pump_on and not pl.heater_on.any() and not pl.heater_supply
+                and pl.foot_speed == 0 and pl.back_drive == 0
                 and pl.leg_drive == 0)
 
 
@@ -612,23 +613,36 @@ def test_inflating_to_the_cap_stays_under_it(quiet: bool) -> None:
     assert cap - 1.5 < peak <= cap
 
 
-def test_inflation_longer_than_the_cap_latches_f06() -> None:
+def test_inflation_longer_than_the_cap_latches_f06(monkeypatch) -> None:
+    import sim.physics
+    monkeypatch.setattr(sim.physics, "FILL_TAU_S", np.full(6, 14.0))  # slow, still rising
     b = Bench()
-    b.plant.inject("pressure-sensor-stuck")
-    b.cmd(air(20.0))
+    b.cmd(air(limits.DEVICE["airbag_kpa_max.lumbar"]))
     b.run_until(lambda: F.INFLATE_TIMEOUT in b.dev.faults, 11, renew_ms=2000)
     assert b.clock.now() == pytest.approx(limits.DEVICE["airbag_inflate_s_max"], abs=0.05)
     assert not b.plant.pump_on and b.plant.vent_open.all()
 
 
-def test_pump_stuck_on_never_overfills() -> None:
+def test_inflation_whose_reading_does_not_rise_latches_f06_at_once() -> None:
+    b = Bench()
+    b.plant.inject("pressure-sensor-stuck")
+    b.cmd(air(20.0))
+    b.run_until(lambda: F.INFLATE_TIMEOUT in b.dev.faults, 2, renew_ms=2000)
+    assert b.clock.now() <= 0.6  # a stuck sensor or valve: caught before the bag is full
+    assert "no rise" in b.dev.latched[F.INFLATE_TIMEOUT]
+    assert b.plant.bag_kpa[LUMBAR] < 8.0
+    assert not b.plant.pump_on and b.plant.vent_open.all()
+
+
+def test_pump_stuck_on_never_overfills_and_latches_f17() -> None:
     b = Bench()
     b.dev.schedule("pump-stuck-on", 0.5)
     b.cmd(air(30.0))
     b.run(6.0, renew_ms=2000)
     assert b.plant.pump_running and "pump-stuck-on" in b.plant.active_faults
     assert b.plant.bag_kpa[LUMBAR] < limits.DEVICE["airbag_kpa_max.lumbar"]
-    assert not b.dev.faults
+    assert b.dev.faults == {F.STUCK_ON}  # the pump drew current once it was commanded off
+    assert b.plant.dump_open and b.plant.bag_kpa[LUMBAR] < 1.0  # vented despite the pump
 
 
 # --------------------------------------------------------------------------- heat
@@ -657,15 +671,31 @@ def test_implausible_thermistor_latches_within_100_ms(fault: str) -> None:
     assert isinstance(b.cmd(p.Reset()), p.Ok)
 
 
-def test_welded_heater_latches_overtemp_and_reset_waits_for_it_to_cool() -> None:
+def test_welded_heater_is_cut_by_the_supply_relay_and_latches_f17() -> None:
     b = Bench()
     b.plant.inject("heater-welded")
-    b.run_until(lambda: F.OVERTEMP in b.dev.faults, 200)
+    b.run(60.0)
+    assert b.plant.surface_c.max() < b.plant.ambient_c + 0.1  # supply relay open at rest
+    b.cmd(p.SetHeat("lumbar", 38.0, 2000))
+    b.run_until(lambda: F.STUCK_ON in b.dev.faults, 200, renew_ms=2000)
+    assert "heater=" in b.dev.latched[F.STUCK_ON]  # found when the thermostat turned it off
+    assert b.plant.surface_c.max() < limits.DEVICE["heat_c_max"]
+    assert b.outputs_safe()
+    b.run(0.02)
+    assert not b.plant.heaters_powered.any()
+    hot = b.plant.surface_c.max()
+    b.run(30.0)
+    assert b.plant.surface_c.max() < hot
+
+
+def test_overtemp_latches_f07_and_reset_waits_for_it_to_cool() -> None:
+    b = Bench()
+    b.plant.surface_c = b.plant.surface_c + 25.0  # a hot surface (say, a lamp on the seat)
+    b.run_until(lambda: F.OVERTEMP in b.dev.faults, 1)
     assert b.plant.thermistor_c.max() > limits.DEVICE["heat_c_max"]
     reply = b.cmd(p.Reset())
     assert reply.code is E.RESET_REFUSED and "F07" in reply.detail
     assert b.outputs_safe()
-    b.plant.clear("heater-welded")
     b.run_until(lambda: b.plant.thermistor_c.max() < limits.DEVICE["heat_c_max"] - 0.2, 60)
     assert isinstance(b.cmd(p.Reset()), p.Ok)
     assert b.outputs_safe() and b.dev.state == "Idle"
@@ -680,15 +710,30 @@ def test_loose_thermistor_while_heating_is_runaway() -> None:
     assert not b.plant.heater_on.any()
 
 
-def test_thermistor_coming_loose_near_target_is_runaway_after_the_band_time() -> None:
+def test_heater_falling_behind_near_target_is_runaway_after_the_band_time(monkeypatch) -> None:
+    import sim.physics
+    b = Bench()
+    b.cmd(p.SetHeat("lumbar", 40.0, 2000))
+    b.run_until(lambda: b.plant.thermistor_c[0] > 38.0, 60, renew_ms=2000)
+    b.run(5.0, renew_ms=2000)
+    monkeypatch.setattr(sim.physics, "HEAT_RISE_C", 8.0)  # the element fails: 8 C at most
+    floor = 40.0 - limits.DEVICE["heat_band_c"]
+    b.run_until(lambda: b.plant.thermistor_c[0] < floor, 120, renew_ms=2000)
+    below_at = b.clock.now()  # (a slow fall: the reading crosses the floor within ~1 s)
+    b.run_until(lambda: F.HEAT_RUNAWAY in b.dev.faults, 45, renew_ms=2000)
+    assert b.clock.now() - below_at == pytest.approx(limits.DEVICE["heat_band_s"], abs=1.5)
+
+
+def test_thermistor_coming_loose_near_target_is_caught_by_its_jump() -> None:
     b = Bench()
     b.cmd(p.SetHeat("lumbar", 40.0, 2000))
     b.run_until(lambda: b.plant.thermistor_c[0] > 38.0, 60, renew_ms=2000)
     b.run(5.0, renew_ms=2000)
     loose_at = b.clock.now()
-    b.plant.inject("thermistor-loose")
-    b.run_until(lambda: F.HEAT_RUNAWAY in b.dev.faults, 45, renew_ms=2000)
-    assert b.clock.now() - loose_at == pytest.approx(limits.DEVICE["heat_band_s"], abs=0.05)
+    b.plant.inject("thermistor-loose")  # the reading falls to ambient at once
+    b.run_until(lambda: F.THERMISTOR in b.dev.faults, 1, renew_ms=2000)
+    assert b.clock.now() - loose_at <= 0.1 + 1e-9  # one slow tick
+    assert "jumped" in b.dev.latched[F.THERMISTOR] and not b.plant.heater_on.any()
 
 
 # --------------------------------------------------------------------------- carriage
@@ -875,15 +920,27 @@ def test_status_line_reflects_the_chair() -> None:
 
 def test_every_defect_is_known() -> None:
     assert set(DEFECTS) == {"no-deadman", "ignore-crc", "no-estop-latch", "no-lease",
-                            "dup-exec", "no-caps", "corrupt-limits"}
+                            "dup-exec", "no-caps", "corrupt-limits", "no-need-crc",
+                            "no-seq-check", "no-bad-frame-latch", "estop-queued",
+                            "slow-deadman", "reset-resumes", "reset-while-faulted"}
     with pytest.raises(ValueError, match="no-deadman"):
         Bench(defects=("no-brakes",))
 
 
 def probe_deadman(b: Bench) -> bool:
     b.cmd(air())
-    b.run(0.6)
+    b.run(1.2)
     return F.DEADMAN in b.dev.faults
+
+
+def probe_deadman_time(b: Bench) -> bool:
+    """If the dead-man trips, it trips within deadman_ms plus a tick."""
+    start = b.clock.now()
+    b.cmd(air())
+    b.run(1.2)
+    if F.DEADMAN not in b.dev.faults:
+        return True
+    return b.fault_time(F.DEADMAN) - start <= 0.5 + TICK + 1e-9
 
 
 def probe_crc(b: Bench) -> bool:
@@ -922,9 +979,50 @@ def probe_limits(b: Bench) -> bool:
     return F.LIMITS_CRC not in b.dev.faults
 
 
+def probe_need_crc(b: Bench) -> bool:
+    b.cmd(p.SetFoot(1, 300), crc=False)
+    b.seq -= 1
+    return b.plant.foot_speed == 0
+
+
+def probe_seq_gap(b: Bench) -> bool:
+    b.cmd(p.SetFoot(1, 300), seq=b.seq + 5)
+    return b.plant.foot_speed == 0
+
+
+def probe_bad_frame_latch(b: Bench) -> bool:
+    b.raw(b"\x00\n" * 3)
+    return F.BAD_FRAMES in b.dev.faults
+
+
+def probe_estop_first(b: Bench) -> bool:
+    """A line read with the `!` is not executed ahead of the stop (E08 if it latches)."""
+    line = p.encode_command(p.SetFoot(1, 2000), b.next_seq())
+    reply = [m for m in b.raw(line[:4] + b"!" + line[4:]) if isinstance(m, p.Ok | p.Error)]
+    return not (isinstance(reply[0], p.Ok) and b.plant.foot_speed == 0)
+
+
+def probe_reset_never_starts(b: Bench) -> bool:
+    b.cmd(p.SetFoot(1, 2000))
+    b.raw(b"!")
+    b.cmd(p.Reset())
+    return b.plant.foot_speed == 0
+
+
+def probe_reset_refused(b: Bench) -> bool:
+    b.dev.schedule("thermistor-open", b.clock.now())
+    b.run(0.05)
+    reply = b.cmd(p.Reset())
+    return isinstance(reply, p.Error) and reply.code is E.RESET_REFUSED
+
+
 PROBES = {"no-deadman": probe_deadman, "ignore-crc": probe_crc,
           "no-estop-latch": probe_estop, "no-lease": probe_lease, "dup-exec": probe_dup,
-          "no-caps": probe_caps, "corrupt-limits": probe_limits}
+          "no-caps": probe_caps, "corrupt-limits": probe_limits,
+          "no-need-crc": probe_need_crc, "no-seq-check": probe_seq_gap,
+          "no-bad-frame-latch": probe_bad_frame_latch, "estop-queued": probe_estop_first,
+          "slow-deadman": probe_deadman_time, "reset-resumes": probe_reset_never_starts,
+          "reset-while-faulted": probe_reset_refused}
 
 
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
