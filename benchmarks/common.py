@@ -8,6 +8,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,10 +54,18 @@ def machine() -> dict:
             "system": f"{platform.system()} {platform.release()}", "numpy": numpy.__version__}
 
 
+#: Child processes cache their bytecode here (as Python does by default, but outside the
+#: checkout), even where the environment says PYTHONDONTWRITEBYTECODE: a developer's
+#: second run does not compile the package again, and neither does the benchmark's.
+PYCACHE = os.path.join(tempfile.gettempdir(), "chair-benchmarks-pycache")
+
+
 def child_env() -> dict[str, str]:
     """The environment for a child Python that must import this checkout."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = PYCACHE
     return env
 
 

@@ -41,6 +41,7 @@ def _row(key: str, figure: str, sim_s: float, walls: list[float], note: str = ""
 def run(quick: bool) -> list[Row]:
     minutes = 1.0 if quick else None
     reps = 1 if quick else 5
+    python(*_cli(0.1, None))  # warm the bytecode cache and the file cache
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "trace.jsonl")
         traced = [_process(minutes, path) for _ in range(reps)]

@@ -39,8 +39,12 @@ one observation interval):
 
 Known gaps: excursions that a test in tests/test_properties.py reproduces as a strict
 xfail are counted apart (`known_gaps`), so the soak still shows every other violation.
-Today there is one: a `SYNC` whose `ok` is lost is resent by the link and executed again
-(and every sequence number after it is then refused with E05).
+Today there are two:
+
+* a `SYNC` whose `ok` is lost is resent by the link and executed again (and every
+  sequence number after it is then refused with E05);
+* the device restarts its stall timer (rule 9, 1 s) at every new roller target, so a
+  carriage with a stuck encoder runs on while the host keeps moving the target.
 
 Excused: on a plant without a heater supply relay a welded heater relay heats past the
 cut-off whatever the firmware does; those excursions are counted as `excused`. Shorted
@@ -289,6 +293,8 @@ class Invariants:
         self._sync_twice = False
         self._ever: set[str] = set()  # plant faults ever active in this rig
         self.latched_ever: set[p.FaultCode] = set()
+        self._roller_pos: float | None = None
+        self._retarget_at = -math.inf  # last accepted ROLLER with a new target
         plant = rig.plant
         #: A plant with a heater supply relay can cut even a welded heater relay; one
         #: with a manifold dump valve makes an open fill valve a relief path.
@@ -310,9 +316,11 @@ class Invariants:
     def executed(self, command: p.Command, seq: int | None, reply) -> None:
         """The firmware ran `command` under `seq` (sequenced lines only)."""
         now = self.rig.clock.now()
-        if command.KIND is p.Kind.ACTUATE or isinstance(command, p.Renew):
-            if isinstance(reply, p.Ok):
-                self._last_ok = now
+        renews = command.KIND is p.Kind.ACTUATE or isinstance(command, p.Renew)
+        if renews and isinstance(reply, p.Ok):
+            self._last_ok = now
+            if isinstance(command, p.SetRoller) and command.pos_mm != self._roller_pos:
+                self._roller_pos, self._retarget_at = command.pos_mm, now
         if seq is None:
             return
         self._executed[seq] += 1
@@ -420,8 +428,12 @@ class Invariants:
                 self._since.start.pop("still", None)
         else:
             self._since.start.pop("still-pos", None)
-        if held("still", bool(drive), now) > DEV["stall_s"] + slack:
-            self._fail(f"carriage driven {DEV['stall_s']:g} s with a still encoder")
+        still = held("still", bool(drive), now)
+        if still > DEV["stall_s"] + slack:
+            if now - self._retarget_at < still:
+                self.tally.known_gaps["stall timer restarted by a new roller target"] += 1
+            else:
+                self._fail(f"carriage driven {still:.2f} s with a still encoder")
         if held("oc", bool(drive) and plant.roller_current_a > OVERCURRENT_A, now) \
                 > DEV["overcurrent_s"] + slack:
             self._fail(f"roller over-current for {DEV['overcurrent_s']:g} s and still driven")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
 from chair import __version__
@@ -90,11 +91,15 @@ def _cmd_diagram(args: argparse.Namespace) -> int:
 
 
 def _cmd_limits(args: argparse.Namespace) -> int:
-    from chair.limits import DEVICE_TABLE, HOST
+    from chair.limits import DEVICE_TABLE, DEVICE_TABLE_CRC, HOST
 
     if args.json:
         print(json.dumps({"device": {lim.name: lim.value for lim in DEVICE_TABLE},
-                          "host": HOST}, indent=2))
+                          "host": HOST,
+                          "device_table": [{"name": lim.name, "value": lim.value,
+                                            "unit": lim.unit, "source": lim.source,
+                                            "meaning": lim.meaning} for lim in DEVICE_TABLE],
+                          "device_table_crc": f"{DEVICE_TABLE_CRC:04X}"}, indent=2))
         return 0
     print(f"{'device limit':<28} {'value':>8}  {'unit':<6} source")
     for lim in DEVICE_TABLE:
@@ -102,12 +107,16 @@ def _cmd_limits(args: argparse.Namespace) -> int:
     print(f"\n{'controller cap':<28} {'value':>8}")
     for name, value in HOST.items():
         print(f"{name:<28} {value:>8g}")
+    print(f"\ntable CRC {DEVICE_TABLE_CRC:04X}; sources and rules: docs/safety.md. "
+          "--intensity and --caution lower the controller's caps for a run.")
     return 0
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
     from chair import serve
+    from chair.runner import check_faults
 
+    check_faults(tuple(args.fault))  # a bad --fault is an argument error (exit 2)
     query = [f"height={args.height}", f"seed={args.seed}", *(f"fault={f}" for f in args.fault)]
     url = "sim://?" + "&".join(query)
     if args.tcp:
@@ -286,6 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `chair limits | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

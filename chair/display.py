@@ -7,8 +7,10 @@ the standard `logging` module (`LogListener`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
 from typing import IO, TextIO
 
@@ -109,12 +111,12 @@ class LiveDisplay:
         self.header: Record = {}
         self.landmarks: dict[str, float] = {}
         self.step = ""
-        self.events: list[str] = []
         self._last_draw = -1.0
         self._last_plain = -1.0e9
         self._live = None
         self._sample: Record | None = None
         self.state = ""
+        self._gone = False  # the reader went away: write nothing more
 
     @property
     def mode(self) -> str:
@@ -147,8 +149,7 @@ class LiveDisplay:
             self._live.stop()
             self._live = None
         elif self.mode == "ansi" and self._last_draw >= 0:
-            self.stream.write("\r\x1b[2K")
-            self.stream.flush()
+            self._write("\r\x1b[2K")
 
     def _sample_record(self, record: Record) -> None:
         t = record["t"]
@@ -162,8 +163,7 @@ class LiveDisplay:
         self._last_draw = t
         self._sample = record
         if self.mode == "ansi":
-            self.stream.write("\r\x1b[2K" + self._line(record))
-            self.stream.flush()
+            self._write("\r\x1b[2K" + self._line(record))
             return
         if self._live is None:
             from rich.live import Live
@@ -286,8 +286,17 @@ class LiveDisplay:
             self.console.print(Text(text, style=style or ""))
             return
         prefix = "\r\x1b[2K" if self.tty else ""
-        self.stream.write(prefix + text + "\n")
-        self.stream.flush()
+        self._write(prefix + text + "\n")
+
+    def _write(self, text: str) -> None:
+        if self._gone:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except BrokenPipeError:
+            self._gone = True
+            _reader_gone(self.stream)
 
 
 class LogListener:
@@ -344,12 +353,27 @@ class LogListener:
                         " ".join(f"{k}={v}" for k, v in fields.items()))
 
 
+def _reader_gone(stream: IO[str]) -> None:
+    """The reader of `stream` went away (`chair run --json | head`). The run must go on (it
+    parks the chair); send whatever is still written to stdout nowhere."""
+    if stream is sys.stdout:
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 class JsonStream:
     """Every record as one JSON line on a stream (`--json`)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
+        self.closed = False
 
     def __call__(self, record: Record) -> None:
-        self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self.stream.flush()  # a reader sees each record as it happens
+        if self.closed:
+            return
+        try:
+            self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self.stream.flush()  # a reader sees each record as it happens
+        except BrokenPipeError:
+            self.closed = True
+            _reader_gone(self.stream)

@@ -51,6 +51,7 @@ class Executor:
         self._toward: float | None = None
         self._sweep_step = -1
         self._made: tuple | None = None  # what the last `setpoints` answer was made from
+        self._change_span = (math.inf, -math.inf)  # `next_change` answers alike in [a, b)
         self._wanted: dict[Hashable, p.Command] = {}
 
     def step_at(self, elapsed: float) -> tuple[int, Step] | None:
@@ -107,6 +108,9 @@ class Executor:
         That is the next step or the next airbag phase, whichever comes first (`inf` after
         the end). The roller's turns are not in it: they follow the status reports.
         """
+        since, change = self._change_span
+        if since <= elapsed < change:
+            return change
         found = self.step_at(elapsed)
         if found is None:
             return math.inf
@@ -120,6 +124,7 @@ class Executor:
             phase = into % period
             filled = bags.inflate_s + bags.hold_s
             change = min(change, start + (into - phase) + (filled if phase < filled else period))
+        self._change_span = (elapsed, change)
         return change
 
     def _turn(self, index: int, step: Step, status: p.StatusReport | None) -> float:

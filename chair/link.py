@@ -150,13 +150,16 @@ class Link:
 
     def poll(self) -> list[p.DeviceMessage | Refused]:
         """Read what has arrived; settle replies; return pushed messages and refusals."""
+        if self._held:  # `wait` read the port at this very moment: hand up what it found
+            events, self._held = self._held, []
+            return events
         try:
             # read a whole chunk: socket:// reports in_waiting as 0 or 1, not a byte count
             data = self.port.read(READ_CHUNK) if self.port.in_waiting else b""
         except (serial.SerialException, OSError) as exc:
             raise LinkError(f"reading from {self.port.port}: {exc}; the port vanished or "
                             "was unplugged") from exc
-        events, self._held = self._held, []
+        events: list[p.DeviceMessage | Refused] = []
         if data:
             self.bytes_in += len(data)
             for message in self._decoder.feed(data):

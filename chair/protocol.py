@@ -376,10 +376,14 @@ class _LineSplitter:
         self._buf = bytearray()
         self._overflow = False
         self._split = re.compile(b"[\r\n" + re.escape(realtime) + b"]")
+        self._odd = re.compile(b"[\r" + re.escape(realtime) + b"]")  # all but LF
 
     def feed(self, data: bytes) -> list:
         if type(data) is not bytes:
             data = bytes(data)
+        if (data[-1:] == b"\n" and not self._buf and not self._overflow
+                and self._odd.search(data) is None):
+            return self._lines(data)
         events: list = []
         pos = 0
         for match in self._split.finditer(data):
@@ -403,6 +407,18 @@ class _LineSplitter:
             pos = start + 1
         if pos < len(data):
             self._take(data[pos:])
+        return events
+
+    def _lines(self, data: bytes) -> list:
+        """`feed` for the usual chunk: whole LF-ended lines, nothing held, nothing odd."""
+        events = []
+        parse, most = self.parse, self._max
+        for line in data.split(b"\n")[:-1]:
+            if not line:
+                continue
+            event = parse(line) if len(line) <= most else self._too_long()
+            if event is not None:
+                events.append(event)
         return events
 
     def _too_long(self) -> BadLine:

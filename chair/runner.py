@@ -6,8 +6,11 @@ user's interruptions (Ctrl-C parks the chair; a second Ctrl-C stops it at once).
 
 from __future__ import annotations
 
+import contextlib
 import urllib.parse
 from dataclasses import dataclass, field
+
+import serial
 
 from chair import __version__
 from chair import protocol as p
@@ -125,17 +128,46 @@ def run(program: Program, options: RunOptions) -> Outcome:
     try:
         port = open_port(url)
     except LinkError as exc:
-        trace.end(0.0, "disconnected", str(exc))
-        trace.close()
+        _quietly(trace.end, 0.0, "disconnected", str(exc))
+        _quietly(trace.close)
         raise
     clock: Clock = port.clock if options.fast else MonotonicClock()
     controller = Controller(Link(port, clock), clock, trace, program, caps_for)
     try:
         return _run(controller, options)
+    except OSError as exc:
+        if isinstance(exc, serial.SerialException):
+            raise
+        # the trace (or the terminal) cannot be written: disk full, a closed pipe ...
+        _stop_untraced(controller)
+        what = f"the trace {options.trace}" if options.trace else "the display"
+        raise UsageError(f"cannot write {what} ({exc.strerror or exc}): the chair was "
+                         "stopped; choose a writable path with space left") from exc
     finally:
-        _finish(controller, trace)
+        _quietly(_finish, controller, trace)
         port.close()
-        trace.close()
+        _quietly(trace.close)
+
+
+def _quietly(action, *args) -> None:
+    """`action(*args)`, when the trace it writes may be the thing that fails."""
+    with contextlib.suppress(OSError):
+        action(*args)
+
+
+def _stop_untraced(controller: Controller) -> None:
+    """Stop the chair without the trace: STOP and wait for its ok, else the estop byte."""
+    link, clock = controller.link, controller.clock
+    try:
+        link.send(p.Stop())
+        deadline = clock.now() + 1.0
+        while not link.idle and clock.now() < deadline:
+            link.poll()  # replies only: the controller (which traces) is not asked
+            clock.sleep_until(clock.now() + 0.01)
+        if not link.idle:
+            link.estop()
+    except LinkError:
+        pass
 
 
 def _caps_builder(program: Program, options: RunOptions):
@@ -228,10 +260,8 @@ def _drive(controller: Controller, options: RunOptions) -> Outcome:
             controller.trace.event(controller.t, "user", action="stop-now")
             controller.link.estop()
             return Outcome("stopped", controller.state, "stopped at once by the user")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         _settle(controller)
-    except KeyboardInterrupt:
-        pass
     if controller.state == "idle" and controller.reason == "stopped by the user":
         return Outcome("stopped", controller.state, controller.reason)
     if controller.state == "idle" and controller.completed:

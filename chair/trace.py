@@ -17,6 +17,9 @@ from chair.limits import HEATERS, ZONES
 Record = dict
 Listener = Callable[[Record], None]
 
+#: One encoder for every line (`json.dumps` with separators builds a new one each call).
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
 
 def sample_record(t: float, state: str, status: p.StatusReport, step: int | None) -> Record:
     """A `sample` line from one device status report."""
@@ -74,7 +77,7 @@ class Trace:
 
     def _write(self, record: Record) -> None:
         if self._file is not None:
-            self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self._file.write(_encode(record) + "\n")
         for listener in self.listeners:
             listener(record)
 

@@ -943,7 +943,7 @@ class Device:
             self._drive_recline(now)
 
         # outputs drawing current while commanded off: a stuck pump, a welded heater relay
-        if plant.pump_current_a > PUMP_SENSE_A and not plant.pump_on or (
+        if (plant.pump_current_a > PUMP_SENSE_A and not plant.pump_on) or (
                 plant.heater_supply and self._heater_stuck(plant.heater_current_a)):
             self._stuck_n += 1
             if self._stuck_n >= STUCK_TICKS and p.FaultCode.STUCK_ON not in self.latched:

@@ -201,7 +201,7 @@ class FaultyPort:
 
     def _pump(self, now: float) -> None:
         """Move due host bytes to the port and the port's bytes into the read buffer."""
-        rx, tx = self._lanes(now)
+        rx = self._lanes(now)[0]
         due = self._tx.due(now)
         if due:
             self.inner.write(due)

@@ -39,9 +39,9 @@ import math
 
 import numpy as np
 
+from chair.faults import FAULTS, PLANT_FAULTS, valid_names
 from chair.limits import HEATERS, SEAT_BEND_MM, TRACK_MM, ZONES
 from sim.body import Body
-from chair.faults import FAULTS, PLANT_FAULTS, valid_names
 
 # --- carriage: domain.md, full travel 14.8 s down and 15.9 s up on one chair
 CARRIAGE_DOWN_MM_S = TRACK_MM / 14.8  # ~84 mm/s

@@ -35,9 +35,9 @@ import urllib.parse
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_bytes
 
 from chair.clock import MonotonicClock, VirtualClock
+from chair.faults import parse_fault
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
 from sim.device import DEFECTS, Device
-from chair.faults import parse_fault
 from sim.physics import Plant
 
 OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",
@@ -155,6 +155,7 @@ class Serial(SerialBase):
             device.schedule(name, start + seconds)
         self.clock, self.device = clock, device
         self._rx = bytearray()
+        self._pulled_at = float("nan")
         self._reconfigure_port()
         self.is_open = True
 

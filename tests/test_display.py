@@ -142,6 +142,25 @@ def test_json_stream_is_one_record_per_line_and_flushed(records: list[dict]) -> 
     assert len(flushed) == 50, "each record reaches a reader as it happens"
 
 
+class GonePipe(io.StringIO):
+    """A stream whose reader has gone (`chair run --json | head`)."""
+
+    writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        if self.writes > 3:
+            raise BrokenPipeError
+        return super().write(text)
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_run(records: list[dict]) -> None:
+    """The run must go on to park the chair, whoever stopped reading its output."""
+    for display in (JsonStream(GonePipe()), LiveDisplay(GonePipe())):
+        feed(display, records)  # no BrokenPipeError escapes
+        assert display.stream.writes == 4, "nothing is written after the pipe broke"
+
+
 def test_run_json_prints_the_trace_records(capsys) -> None:
     assert main(["run", "feet", "--fast", "--json"]) == 0
     lines = capsys.readouterr().out.splitlines()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import re
 import shlex
 from pathlib import Path
@@ -99,6 +100,7 @@ def test_every_rule_has_its_tests() -> None:
         assert "::test_" in body, f"rule {number} ({title}) names no test"
 
 
+@functools.cache
 def _defined_tests(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     return {node.name for node in ast.walk(tree)

@@ -74,9 +74,16 @@ def run_lumbar(tmp_path: Path, *extra: str) -> tuple[int, list[dict]]:
     return code, read_trace(str(trace))
 
 
-def check_safe_run(records: list[dict], truth: Truth, *, sensor_ok: bool = True) -> None:
-    """What every run must show, whatever happened: caps held, nothing running after a
-    fault, every airbag vented at the end."""
+def fault_time(records: list[dict]) -> float | None:
+    """When the controller first faulted or stopped at once (fault or estop), or None."""
+    return next((r["t"] for r in records if r.get("event") == "fault"
+                 or (r.get("event") == "state" and r["dest"] in ("fault", "estop"))), None)
+
+
+def check_safe_run(records: list[dict], truth: Truth, *, sensor_ok: bool = True,
+                   stop_within_s: float = 0.3) -> None:
+    """What every run must show, whatever happened: caps held, nothing running
+    `stop_within_s` after a fault, every airbag vented at the end."""
     header, end = records[0], records[-1]
     assert header["type"] == "header" and end["type"] == "end"
     limits, device = header["limits"], header["device_limits"]
@@ -97,10 +104,10 @@ def check_safe_run(records: list[dict], truth: Truth, *, sensor_ok: bool = True)
         assert truth.kpa[z] <= caps[zone] + AIR_MARGIN_KPA, (zone, truth.kpa[z])
     assert truth.c.max() <= limits["heat_c_max"], truth.c
     # after the controller's fault: no program step, and the device runs nothing
-    faults = [r["t"] for r in records if r.get("event") == "fault"]
-    if faults:
-        assert not [r for r in records if r.get("event") == "step" and r["t"] > faults[0]]
-        late = [s for s in samples if s["t"] > faults[0] + 0.3]
+    faulted = fault_time(records)
+    if faulted is not None:
+        assert not [r for r in records if r.get("event") == "step" and r["t"] > faulted]
+        late = [s for s in samples if s["t"] > faulted + stop_within_s]
         assert all(s["device_state"] != "Run" for s in late), late[:1]
     # vented at the end: the readings, when they can be trusted, else the chair itself
     # once it has had the time to vent that the run could not see

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from chair.faults import FAULTS, PLANT_FAULTS, Fault, parse_fault
 from chair.limits import SEAT_BEND_MM
 from sim.body import Body
-from chair.faults import FAULTS, PLANT_FAULTS, Fault, parse_fault
 from sim.physics import CURRENT_STALL_A, THERMISTOR_OPEN_C, THERMISTOR_SHORT_C, Plant
 
 REQUIRED_PLANT = {

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import serial
+from test_fault_injection import Truth, check_safe_run, fault_time, truth  # noqa: F401
 
 from chair import protocol as p
 from chair import runner
@@ -22,10 +23,9 @@ from chair.faults import parse_link_fault
 from chair.ports import open_port
 from chair.runner import link_fault_url
 from chair.trace import read_trace
+from sim import device as sim_device
 from sim.linkfaults import FaultyPort, Impairment
 from sim.protocol_faulty import parse_url
-
-from test_fault_injection import Truth, check_safe_run, truth  # noqa: F401  (fixture)
 
 SIM = "sim://?clock=virtual"
 
@@ -258,31 +258,66 @@ def run_lumbar(tmp_path: Path, *link_faults: str) -> tuple[int, list[dict]]:
     return main(args), read_trace(str(trace))
 
 
-def check_no_actuation_after_fault(records: list[dict], device) -> None:
-    """Nothing runs once the controller has faulted, and the device ends with nothing set."""
-    faults = [r["t"] for r in records if r.get("event") == "fault"]
-    if faults:
-        assert not [r for r in records if r.get("event") == "step" and r["t"] > faults[0]]
-        late = [r for r in records if r["type"] == "sample" and r["t"] > faults[0] + 0.3]
-        assert all(s["device_state"] != "Run" for s in late), late[:1]
-    device.advance_to(device.clock.now() + 1.0)  # the chair on its own after the run
+@pytest.fixture
+def actuations(monkeypatch) -> list[tuple[float, p.Command]]:
+    """Every actuate command the simulated device executed, with its device time."""
+    done: list[tuple[float, p.Command]] = []
+    real = sim_device.Device._actuate
+
+    def actuate(self, command: p.Command, now: float) -> None:
+        real(self, command, now)  # raises when refused: only executed commands are kept
+        done.append((now, command))
+
+    monkeypatch.setattr(sim_device.Device, "_actuate", actuate)
+    return done
+
+
+def turns_on(command: p.Command) -> bool:
+    """The command starts or keeps something moving (not a return to rest)."""
+    match command:
+        case p.SetAir(kpa=kpa) | p.SetHeat(target_c=kpa):
+            return kpa > 0
+        case p.SetRoller(technique=technique):
+            return technique != "off"
+        case p.SetFoot(speed=speed):
+            return speed > 0
+    return True
+
+
+#: The device stops by itself once the leases of its last setpoints run out.
+LEASE_BOUND_S = 2.0 + 0.3
+
+
+def check_no_actuation_after_fault(records: list[dict], actuations: list, device) -> None:
+    """No actuation is executed once the controller has faulted (the trace's time is the
+    device's: both start at 0 on the port's virtual clock), nothing runs past the lease
+    bound, and the device ends with nothing set."""
+    faulted = fault_time(records)
+    if faulted is not None:
+        late = [(t, c.wire()) for t, c in actuations if t > faulted + 1e-9 and turns_on(c)]
+        assert not late, late[:3]
+    device.advance_to(device.clock.now() + LEASE_BOUND_S)  # the chair on its own after
     assert not device.setpoints() and device.state != "Run"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 @pytest.mark.parametrize("noise_at", [None, 2.0])
 def test_byte_errors_both_ways_complete_or_fault_safely(tmp_path: Path, truth: Truth,  # noqa: F811
-                                                        ports: list, seed: int,
+                                                        ports: list, actuations: list,
+                                                        seed: int,
                                                         noise_at: float | None) -> None:
+    """1e-3 per byte lost and 1e-3 corrupted, both ways. From the start the one-shot
+    connect handshake (about 1 kB) mostly fails; from 2 s on, the session runs until a
+    damaged byte ends it safely (an estop made by a bit flip, F03, a refused line)."""
     specs = ["drop=0.001", "corrupt=0.001", f"seed={seed}"]
-    if noise_at is not None:  # after the connect handshake (one attempt: see the report)
+    if noise_at is not None:
         specs.append(f"noise@{noise_at:g}")
     code, records = run_lumbar(tmp_path, *specs)
     assert code in (0, 3, 4), records[-1]
     assert records[-1]["type"] == "end"
     if any(r["type"] == "sample" for r in records):
-        check_safe_run(records, truth)
-    check_no_actuation_after_fault(records, ports[-1].device)
+        check_safe_run(records, truth, stop_within_s=LEASE_BOUND_S)
+    check_no_actuation_after_fault(records, actuations, ports[-1].device)
     stats = ports[-1].faulty.stats
     if noise_at is not None:
         assert any(r.get("event") == "step" for r in records)  # the session ran
@@ -317,7 +352,7 @@ def test_host_silence_trips_the_devices_deadman_within_500_ms_and_a_tick() -> No
                 tripped = clock.now()
         assert tripped is not None, "the dead-man never tripped"
         deadman_s = device.deadman_s
-        assert deadman_s <= tripped - last_heard <= deadman_s + device.tick_s + 1e-9
+        assert deadman_s - 1e-9 <= tripped - last_heard <= deadman_s + device.tick_s + 1e-9
         plant = device.plant
         assert plant.vent_open.all() and not plant.pump_on and device.air_target[2] == 0.0
         clock.advance(2.0)
@@ -331,7 +366,8 @@ def test_host_silence_in_a_run_is_the_deadman_fault(tmp_path: Path, truth: Truth
     code, records = run_lumbar(tmp_path, "silence@60")
     assert code == 3
     fault = next(r for r in records if r.get("event") == "device-fault")
-    assert fault["code"] == "F02 deadman" and 60.5 <= fault["t"] <= 60.5 + 0.1
+    # the last line the device heard came at most one RENEW period (0.25 s) before 60 s
+    assert fault["code"] == "F02 deadman" and 60.5 - 0.25 <= fault["t"] <= 60.5 + 0.06
     check_safe_run(records, truth)
 
 
@@ -370,3 +406,43 @@ def test_device_silent_from_the_start_never_connects(tmp_path: Path, ports: list
     assert code == 4
     assert "no answer to INFO" in records[-1]["reason"]
     assert not ports[-1].device.active  # nothing was ever actuated
+
+
+class _Damage:
+    """A port whose first RENEW written after `after_s` has its `*` turned into `:` (one bit
+    flip): the line loses its CRC, so the device cannot trust its sequence number."""
+
+    def __init__(self, inner, after_s: float) -> None:
+        self.inner, self.after_s, self.done, self.writes = inner, after_s, False, 0
+
+    def write(self, data: bytes) -> int:
+        self.writes += 1
+        if self.writes > 20_000:  # a resend storm (E05 for ever): fail, do not hang
+            raise serial.SerialException("resend storm: over 20,000 writes")
+        if not self.done and b"RENEW" in data and self.inner.clock.now() >= self.after_s:
+            self.done = True
+            data = data.replace(b"*", b":")
+        return self.inner.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+@pytest.mark.xfail(strict=True, reason="bug: chair/link.py takes `error <seq> E03` (also E02, "
+                   "E06) as the device's refusal of that seq, but the device echoes the seq of "
+                   "a line it could not trust (no CRC: docs/protocol.md 3.1 step 2) and did not "
+                   "use it; the Link drops the command, the device's expected seq never moves, "
+                   "the STOP after it gets E05 for ever and the chair stops only when its "
+                   "leases run out (1.5 s); with Link.wait the go-back-N resend and its E05 "
+                   "even spin for ever at one virtual instant. Fix: resend on E02/E03/E06 to "
+                   "a line sent with a CRC (the host never sends malformed lines), or have "
+                   "the device answer '-'")
+def test_a_renew_that_lost_its_crc_still_lets_the_stop_through(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    real = runner.open_port
+    monkeypatch.setattr(runner, "open_port", lambda url: _Damage(real(url), 30.0))
+    code, records = run_lumbar(tmp_path)
+    faulted = fault_time(records)
+    assert faulted is not None and code == 3
+    late = [r for r in records if r["type"] == "sample" and r["t"] > faulted + 0.3]
+    assert all(s["device_state"] != "Run" for s in late), late[:1]

@@ -1,0 +1,60 @@
+"""The benchmark entry point runs end to end at tiny sizes and reports every figure.
+
+Nothing here times anything: `--quick` sizes are far too small for the figures to mean
+what the table says, so only the shape of the report is checked.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.__main__ import GROUPS, table
+from benchmarks.common import Row, child_env
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Every figure the issue asks for, by key.
+KEYS = {
+    "fastforward.process", "fastforward.process_trace", "fastforward.in_process",
+    "codec.status", "codec.session",
+    "memory.peak", "memory.growth",
+    "reaction.estop", "reaction.deadman", "reaction.overpressure",
+    "realtime.rtt_p50", "realtime.rtt_p99", "realtime.jitter_p99",
+    "wire.headroom",
+    "scaling.length", "scaling.parallel",
+}
+
+
+def test_quick_run_reports_every_figure() -> None:
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json"], cwd=ROOT,
+                          env=child_env(), capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["quick"] is True
+    assert report["machine"]["cores"] >= 1 and report["machine"]["python"]
+    rows = report["rows"]
+    assert {row["key"] for row in rows} == KEYS
+    for row in rows:
+        assert row["figure"] and row["target"] and row["measured"], row
+        assert row["verdict"] in ("PASS", "FAIL", "ref"), row
+        assert isinstance(row["value"], int | float), row
+    printed = table([Row(**{k: v for k, v in row.items() if k != "verdict"}) for row in rows])
+    lines = printed.splitlines()
+    for row in rows:
+        line = next(line for line in lines if line.startswith(row["figure"]))
+        assert row["measured"] in line and line.rstrip().endswith(row["verdict"]), line
+
+
+def test_only_runs_the_groups_asked_for() -> None:
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "reactions"],
+                          cwd=ROOT, env=child_env(), capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "reaction: emergency-stop byte" in done.stdout
+    assert "codec" not in done.stdout.split("notes:")[0]
+    assert set(GROUPS) >= {"fastforward", "codec", "memory", "reactions", "realtime", "wire",
+                           "scaling"}
