@@ -94,7 +94,18 @@ def rss_kb() -> int:
 
 
 def peak_rss_kb() -> int:
-    """This process's peak resident set, in KiB."""
+    """This process's peak resident set, in KiB.
+
+    Linux: VmHWM, which starts afresh at exec. (`ru_maxrss` does not: a child started by a
+    big parent reports the parent's size from before its exec.)
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
     import resource
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -222,6 +222,7 @@ class Link:
         """Check the banner, the protocol version and the limits table; start a session."""
         self.port.reset_input_buffer()
         self._decoder = p.DeviceDecoder()
+        self._held = []
         seen = self._exchange(p.encode_command(p.QueryInfo()), timeout_s, "INFO")
         banners = [m for m in seen if isinstance(m, p.Banner)]
         if not banners:

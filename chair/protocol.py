@@ -572,24 +572,26 @@ class StatusReport:
 
     def payload(self) -> str:
         # one %-format for the whole line (the hot path: ten of these a second)
-        air, heat = tuple(self.air_kpa), tuple(self.heat_c)
-        return _STATUS_FORMAT % (
+        air, heat, faults = self.air_kpa, self.heat_c, self.faults
+        form = _STATUS_FORMATS.get((len(air), len(heat)))
+        if form is None:
+            form = _status_format(len(air), len(heat))
+        return form % (
             self.state, self.t, self.pos_mm, self.technique, self.width, self.depth,
-            self.speed, self.force_n, _tenths(len(air)) % air, _tenths(len(heat)) % heat,
-            self.foot, self.back_pct, self.leg_pct, int(self.occupied), int(self.pinch),
-            ",".join([f"F{f.value:02d}" for f in self.faults]) or "-")
+            self.speed, self.force_n, *air, *heat, self.foot, self.back_pct, self.leg_pct,
+            int(self.occupied), int(self.pinch),
+            ",".join([f"F{f.value:02d}" for f in faults]) if faults else "-")
 
 
-_STATUS_FORMAT = ("<%s t=%.3f pos=%.1f tech=%s w=%s d=%s spd=%s force=%.1f air=%s heat=%s "
-                  "foot=%s back=%.1f leg=%.1f occ=%d pinch=%d flt=%s>")
-_TENTHS: dict[int, str] = {}
+_STATUS_FORMATS: dict[tuple[int, int], str] = {}
 
 
-def _tenths(n: int) -> str:
-    """A %-format for `n` comma-separated numbers with one decimal."""
-    form = _TENTHS.get(n)
-    if form is None:
-        form = _TENTHS[n] = ",".join(["%.1f"] * n)
+def _status_format(n_air: int, n_heat: int) -> str:
+    """The %-format of a status line with `n_air` pressures and `n_heat` temperatures."""
+    form = _STATUS_FORMATS[n_air, n_heat] = (
+        "<%s t=%.3f pos=%.1f tech=%s w=%s d=%s spd=%s force=%.1f "
+        f"air={','.join(['%.1f'] * n_air)} heat={','.join(['%.1f'] * n_heat)} "
+        "foot=%s back=%.1f leg=%.1f occ=%d pinch=%d flt=%s>")
     return form
 
 
@@ -705,8 +707,36 @@ def _parse_device_payload(text: str) -> DeviceMessage:
     raise ValueError(f"unknown message {text[:16]!r}")
 
 
+_V = rb"([!-)+-~]*)"  # a value: printable, no space, no '*'
+#: A whole status line as `encode_device` writes it, CRC included (the fast path). A match
+#: is printable and its only '*' is the CRC's, so it parses as the generic path would.
+_STATUS_BYTES = re.compile(
+    rb"<(Idle|Run|Fault|Estop) t=%s pos=%s tech=%s w=%s d=%s spd=%s force=%s air=%s heat=%s "
+    rb"foot=%s back=%s leg=%s occ=%s pinch=%s flt=%s>\*([0-9A-F]{4})" % ((_V,) * 15))
+
+
+def _status_from(groups: tuple[bytes, ...]) -> StatusReport:
+    """The report of a `_STATUS_BYTES` match; ValueError as `_parse_status_line` would."""
+    (state, t, pos, tech, w, d, spd, force, air, heat, foot, back, leg, occ, pinch, flt,
+     _) = groups
+    return StatusReport(
+        state=state.decode(), t=float(t), pos_mm=float(pos), technique=tech.decode(),
+        width=int(w), depth=int(d), speed=int(spd), force_n=float(force),
+        air_kpa=tuple(map(float, air.split(b","))) if air else (),
+        heat_c=tuple(map(float, heat.split(b","))) if heat else (), foot=int(foot),
+        back_pct=float(back), leg_pct=float(leg), occupied=occ == b"1", pinch=pinch == b"1",
+        faults=() if flt == b"-" else tuple(FaultCode.parse(f) for f in
+                                            flt.decode().split(",")))
+
+
 def parse_device_line(line: bytes) -> DeviceMessage | BadLine:
     """Parse one device line (without its terminator). Never raises."""
+    status = _STATUS_BYTES.fullmatch(line)
+    if status is not None and crc16(line[:-5]) == int(status[17], 16):
+        try:
+            return _status_from(status.groups())
+        except ValueError:
+            pass  # the generic path below says why, in its own words
     where = _printable(line)
     if where:
         return BadLine(ErrorCode.BAD_BYTE, where)

@@ -240,7 +240,10 @@ class Serial(SerialBase):
                 if self._rx or device.output_waiting:
                     return
                 stopped = device.advance_to(deadline, until_output=True)
-                clock.sleep_until(stopped if device.output_waiting else deadline)
+                target = stopped if device.output_waiting else deadline
+                clock.sleep_until(target)
+                if target >= clock.now():  # the device has run every tick up to now
+                    self._pulled_at = target
             return
         tick = device.tick_s
         while self.is_open:
