@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -55,6 +56,14 @@ def table(rows: list[Row]) -> str:
     return "\n".join(out + (["", "notes:", *notes] if notes else []))
 
 
+def _load() -> float:
+    """The one-minute load average (other work competing for the cores), or -1."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return -1.0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--json", action="store_true", help="the figures as one JSON object")
@@ -64,18 +73,21 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run only this group (repeatable): {', '.join(GROUPS)}")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    load_before = _load()
     progress = None if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
     rows = collect(args.quick, tuple(args.only or GROUPS), progress)
     info = machine()
+    info["load_average"] = [load_before, _load()]  # other work on the machine, start and end
     elapsed = time.perf_counter() - started
     if args.json:
         print(json.dumps({"machine": info, "quick": args.quick, "seconds": round(elapsed, 1),
                           "rows": [r.as_dict() for r in rows]}, indent=1))
     else:
         print(f"machine: {info['cpu']}, {info['cores']} cores, {info['system']}, "
-              f"{info['implementation']} {info['python']}, numpy {info['numpy']}"
-              + ("  (--quick: sizes too small for the timings to mean anything)"
-                 if args.quick else ""))
+              f"{info['implementation']} {info['python']}, numpy {info['numpy']}; load average "
+              f"{info['load_average'][0]:.2f} at the start, {info['load_average'][1]:.2f} at the "
+              "end" + ("  (--quick: sizes too small for the timings to mean anything)"
+                       if args.quick else ""))
         print(table(rows))
         print(f"\n{sum(r.ok is True for r in rows)} pass, {sum(r.ok is False for r in rows)} "
               f"fail; {elapsed:.0f} s")

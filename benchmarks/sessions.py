@@ -1,6 +1,6 @@
 """Fast-forwarded sessions, in this process or in a child, and what they cost.
 
-Worker: ``python -m benchmarks.sessions --sessions N [--minutes M] [--trace]`` runs N
+Worker: ``python -m benchmarks.sessions --sessions N [--minutes M] [--trace] [--warm]`` runs N
 sciatica sessions back to back in one process and prints one JSON line: simulated
 seconds, wall seconds, and the resident set sampled every simulated minute.
 """
@@ -17,12 +17,12 @@ from collections.abc import Callable
 from benchmarks.common import peak_rss_kb, rss_kb
 
 PROGRAM = "sciatica"
-SEED = 1
+SEED = None  # as `chair run sciatica --fast` (the simulator's own default seed)
 
 
-def run_session(program: str = PROGRAM, *, seed: int = SEED, minutes: float | None = None,
-                trace: str | None = None, listeners: tuple[Callable, ...] = ()) \
-        -> tuple[str, float, float]:
+def run_session(program: str = PROGRAM, *, seed: int | None = SEED,
+                minutes: float | None = None, trace: str | None = None,
+                listeners: tuple[Callable, ...] = ()) -> tuple[str, float, float]:
     """One fast-forwarded run as `chair run PROGRAM --fast` does it: (outcome, sim s, wall s)."""
     from chair.display import Summary
     from chair.program import load_program
@@ -55,8 +55,13 @@ class RssProbe:
                 self.next_t = t + self.every_s
 
 
-def back_to_back(sessions: int, minutes: float | None, trace: bool) -> dict:
-    """`sessions` runs in a row in this process: their simulated and wall time, and RSS."""
+def back_to_back(sessions: int, minutes: float | None, trace: bool, warm: bool = False) -> dict:
+    """`sessions` runs in a row in this process: their simulated and wall time, and RSS.
+
+    `warm`: one short untimed session first, so the timed ones do not pay for the imports.
+    """
+    if warm:
+        run_session(minutes=0.1)
     probe = RssProbe()
     sim = wall = 0.0
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,8 +85,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1)
     parser.add_argument("--minutes", type=float, default=None)
     parser.add_argument("--trace", action="store_true")
+    parser.add_argument("--warm", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(back_to_back(args.sessions, args.minutes, args.trace)))
+    print(json.dumps(back_to_back(args.sessions, args.minutes, args.trace, args.warm)))
 
 
 if __name__ == "__main__":

@@ -18,12 +18,13 @@ plant's truth arrays, the device's public views, the bytes on the wire, and two 
 one around `Link.send` (what the controller asked for, in which state) and one around the
 device's command execution (what the firmware ran, under which sequence number).
 
-Invariants (each a rule of docs/guide safety.md; times are the rule's reaction time plus
+Invariants (each a rule of the team guide's safety.md; times are the rule's reaction time plus
 one observation interval):
 
 * airbags: truth pressure at most the device cap + 0.5 kPa; a reading above the cap with
-  air still going in is vented within `airbag_react_s`; no fill valve open longer than
-  `airbag_inflate_s_max`; samples at most the run's (host) cap + the supervisor's margin;
+  air still going in is vented within `airbag_react_s`; no bag inflating (fill valve open
+  to a pressurised manifold) longer than `airbag_inflate_s_max`; samples at most the run's
+  (host) cap + the supervisor's margin;
 * heat: surface at most `heat_c_max`; a reading above it with the heater on: off within
   1 s; a reading outside the thermistor's range: heater off and F08 latched within 100 ms;
   samples at most the host's `heat_c_max`;
@@ -39,12 +40,15 @@ one observation interval):
 
 Known gaps: excursions that a test in tests/test_properties.py reproduces as a strict
 xfail are counted apart (`known_gaps`), so the soak still shows every other violation.
-Today there are two:
+Today there are three:
 
 * a `SYNC` whose `ok` is lost is resent by the link and executed again (and every
   sequence number after it is then refused with E05);
 * the device restarts its stall timer (rule 9, 1 s) at every new roller target, so a
-  carriage with a stuck encoder runs on while the host keeps moving the target.
+  carriage with a stuck encoder runs on while the host keeps moving the target;
+* a body scan that reads an implausible shoulder line (an encoder stuck mid-scan) makes
+  `landmark_positions` raise ValueError out of `Controller.tick`: the host crashes (the
+  device then rests on its dead-man).
 
 Excused: on a plant without a heater supply relay a welded heater relay heats past the
 cut-off whatever the firmware does; those excursions are counted as `excused`. Shorted
@@ -531,6 +535,7 @@ class Rig:
         self.port = FlakyPort(self.raw, random.Random(seed), rate_out, rate_in)
         self.fine = slack_s <= DEVICE_TICK_S + 1e-9
         self.handshake_failures = 0
+        self.crashed: Exception | None = None
         self.inv = Invariants(self, slack_s)
         self.port.on_delivered = self.inv.delivered
         self.link = Link(self.port, self.clock)
@@ -588,8 +593,23 @@ class Rig:
         return False
 
     def tick(self) -> None:
-        """One controller tick, then time to the next one, checked as it passes."""
-        self.controller.tick()
+        """One controller tick, then time to the next one, checked as it passes.
+
+        An exception out of the controller is a host crash: it is recorded (a violation,
+        or the known gap below), the controller is not ticked again, and time goes on, so
+        the checks see the device bring itself to rest on its own.
+        """
+        if self.crashed is None:
+            try:
+                self.controller.tick()
+            except ChairError:
+                raise
+            except Exception as exc:  # any crash of the host is a finding
+                self.crashed = exc
+                if isinstance(exc, ValueError) and "cannot be a seated person" in str(exc):
+                    self.tally.known_gaps["scan result raised out of the controller"] += 1
+                else:
+                    self.inv._fail(f"the controller raised {exc!r}")
         self.inv.check()
         self.wait(TICK_S)
 
@@ -698,6 +718,8 @@ def _drive(rig: Rig, rng: random.Random, seconds: float) -> str:
                 rig.inv.check()
                 continue
             break
+        if rig.crashed is not None:
+            return "host-crashed"
         roll = rng.random()
         if roll < 0.0005:
             controller.fire("pause")
@@ -730,16 +752,23 @@ def run(hours: float, seed: int, error_rate: float = 1e-3, *,
     result.wall_s = time.perf_counter() - wall
     result.rss_end_kb = rss_kb()
     result.peak_rss_kb = peak_rss_kb()
-    # growth over the second half of the run (the first sessions warm caches and imports)
+    # growth: the least-squares slope over the second half of the run (the first sessions
+    # warm caches and imports), per simulated hour
     half = [m for m in marks if m[0] >= marks[-1][0] / 2] if marks else []
-    if len(half) >= 2 and half[-1][0] > half[0][0]:
-        hours_span = (half[-1][0] - half[0][0]) / 3600.0
-        result.rss_growth_kb_per_h = (half[-1][1] - half[0][1]) / hours_span
+    if len(half) >= 3:
+        result.rss_growth_kb_per_h = _slope([m[0] / 3600 for m in half], [m[1] for m in half])
         if use_tracemalloc:
-            result.traced_growth_kb_per_h = (half[-1][2] - half[0][2]) / hours_span
+            result.traced_growth_kb_per_h = _slope([m[0] / 3600 for m in half],
+                                                   [m[2] for m in half])
     if use_tracemalloc:
         tracemalloc.stop()
     return result
+
+
+def _slope(xs: list[float], ys: list[float]) -> float:
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
 
 
 def render(result: Result) -> str:
@@ -753,7 +782,7 @@ def render(result: Result) -> str:
         ("status samples checked", d["samples"]),
         ("invariant violations (must be 0)", d["violations"]),
         ("known gaps (xfail in tests)", d["known_gaps"] or 0),
-        ("excused (welded heater)", d["excused"] or 0),
+        ("excused (see the module's docstring)", d["excused"] or 0),
         ("slowest controller-rest to device-rest (s)", d["max_rest_latency_s"]),
         ("wire errors injected", d["wire_errors"]),
         ("handshakes spoiled by the noise (retried)", d["handshake_failures"]),

@@ -71,7 +71,7 @@ class Capture:
 
 
 def capture_session(minutes: float | None = None) -> Capture:
-    """One sciatica session (`--fast`, seed 1) with every byte on the wire noted."""
+    """One sciatica session (as `--fast` runs it) with every byte on the wire noted."""
     import chair.runner as runner
     from chair.link import Link
 

@@ -122,6 +122,17 @@ class Controller:
         self._vetoed = False
         self.machine = build_machine(self, after_state_change="_record_state")
 
+    def close(self) -> None:
+        """Let go of the link (with its port), the program and the trace: the run is over.
+
+        transitions binds every trigger to the model, so a controller lives in a reference
+        cycle that only the cyclic collector frees, and everything it holds would wait for
+        that with it (a simulated chair and its plant, per run, in a long-lived process).
+        """
+        self.link = self.executor = self.supervisor = None  # type: ignore[assignment]
+        self.trace = self.program = self._caps_for = None  # type: ignore[assignment]
+        self._sent, self._applied = {}, None
+
     # ------------------------------------------------------------------ events
 
     @property

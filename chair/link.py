@@ -170,6 +170,9 @@ class Link:
         return events
 
     def _settle(self, message: p.DeviceMessage | p.BadLine) -> list:
+        if type(message) is p.StatusReport:  # the common case, ten a second
+            self.last_rx = self.clock.now()
+            return [message]
         if isinstance(message, p.BadLine):
             self.bad_lines += 1
             return []

@@ -31,6 +31,9 @@ def crc16(data: bytes) -> int:
     return binascii.crc_hqx(data, CRC_INIT)
 
 
+_crc_hqx = binascii.crc_hqx  # `crc16` without the call, on the hot paths
+
+
 def seq_after(seq: int, n: int = 1) -> int:
     """The sequence number `n` places after `seq`, wrapping at 65536."""
     return (seq + n) % SEQ_MOD
@@ -255,7 +258,7 @@ def _format(value: object) -> str:
 def _framed(payload: str) -> bytes:
     """``payload*CRC`` and LF, as bytes."""
     data = payload.encode()
-    return b"%s*%04X\n" % (data, crc16(data))
+    return b"%s*%04X\n" % (data, _crc_hqx(data, CRC_INIT))
 
 
 def encode_command(command: Command, seq: int | None = None, *, crc: bool = True) -> bytes:
@@ -324,7 +327,7 @@ def _split_crc(line: bytes) -> tuple[str, bool] | str:
         return line.decode("ascii"), False
     if not _CRC_BYTES.fullmatch(tail):
         return f"malformed crc {tail.decode('ascii')[:8]!r}"
-    crc = crc16(payload)
+    crc = _crc_hqx(payload, CRC_INIT)
     if crc != int(tail, 16):
         return f"crc {tail.decode('ascii')} does not match {crc:04X}"
     return payload.decode("ascii"), True
@@ -347,6 +350,10 @@ def parse_host_line(line: bytes) -> Frame | BadLine:
         seq = int(tokens.pop(0))
     if not tokens:
         return BadLine(ErrorCode.UNKNOWN_COMMAND, "no command", seq)
+    words = tuple(tokens)
+    command = _PARSED.get(words)  # the same few commands come again and again (RENEW ...)
+    if command is not None:
+        return Frame(seq, command, has_crc)
     verb = tokens[0].upper()
     cls = COMMANDS.get(verb)
     if cls is None:
@@ -361,7 +368,17 @@ def parse_host_line(line: bytes) -> Frame | BadLine:
             values.append(_parse_arg(text, kind))
         except ValueError:
             return BadLine(ErrorCode.BAD_ARGS, f"{verb} {name}={text[:16]!r}", seq)
-    return Frame(seq, cls(*values), has_crc)
+    command = cls(*values)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[words] = command
+    return Frame(seq, command, has_crc)
+
+
+#: Commands already parsed, by their words after the sequence number (commands are frozen,
+#: so one object serves every frame that spells it the same way). Bounded: cleared when full.
+_PARSED: dict[tuple[str, ...], Command] = {}
+_PARSED_MAX = 256
 
 
 class _LineSplitter:
@@ -467,6 +484,8 @@ class Ok:
     data: str = ""
 
     def payload(self) -> str:
+        if not self.data:  # the common reply, no answer data
+            return "ok -" if self.seq is None else f"ok {self.seq}"
         return " ".join(filter(None, ["ok", _seq_text(self.seq), self.data]))
 
 
@@ -732,7 +751,7 @@ def _status_from(groups: tuple[bytes, ...]) -> StatusReport:
 def parse_device_line(line: bytes) -> DeviceMessage | BadLine:
     """Parse one device line (without its terminator). Never raises."""
     status = _STATUS_BYTES.fullmatch(line)
-    if status is not None and crc16(line[:-5]) == int(status[17], 16):
+    if status is not None and _crc_hqx(line[:-5], CRC_INIT) == int(status[17], 16):
         try:
             return _status_from(status.groups())
         except ValueError:

@@ -147,6 +147,7 @@ def run(program: Program, options: RunOptions) -> Outcome:
         _quietly(_finish, controller, trace)
         port.close()
         _quietly(trace.close)
+        controller.close()  # the chair and its simulator go now, not at the next full GC
 
 
 def _quietly(action, *args) -> None:

@@ -226,7 +226,9 @@ class Supervisor:
             if kpa > self.caps.airbag_kpa[zone] + AIR_MARGIN_KPA:
                 return f"airbag {zone} at {kpa:.1f} kPa, above the cap {self.caps.airbag_kpa[zone]}"
             target = self._air_target[i]
-            watch = self._air.setdefault(i, _Watch(now, kpa))
+            watch = self._air.get(i)
+            if watch is None:  # (not setdefault: that builds a _Watch on every report)
+                watch = self._air[i] = _Watch(now, kpa)
             if target > 0 and kpa < 0.2 * target and now - watch.since > AIR_RISE_S:
                 return f"airbag {zone} does not inflate ({kpa:.1f} of {target:.1f} kPa)"
             if target == 0 and kpa > 5.0 and (

@@ -660,7 +660,8 @@ class Device:
                 self._need_occupant("ROLLER")
             if self.roller is None or self.roller[0] != command.pos_mm:
                 self._track_t = now
-                self._stall_t, self._stall_pos = now, plant.encoder_mm
+                if plant.carriage_drive == 0:  # a moving carriage keeps its stall timer
+                    self._stall_t, self._stall_pos = now, plant.encoder_mm
             self.roller = (command.pos_mm, command.technique, command.width, command.depth,
                            command.speed)
             self._roller_exp = self._expiry(now, command.lease_ms)
@@ -1109,10 +1110,9 @@ class Device:
         drive = plant.carriage_drive
         if want != drive:
             plant.carriage_drive = want
-            if want:
+            if want and drive == 0:  # a reversal keeps the stall timer running
                 self._stall_t, self._stall_pos = now, enc
-                if drive == 0:
-                    self._track_t = now
+                self._track_t = now
             return
         if not want:
             return
