@@ -158,7 +158,9 @@ class Controller:
 
     def can_start(self, event: EventData) -> bool:
         why = None
-        if self.status is None or not self.status.occupied:
+        if self.status is None:
+            why = "no status report from the chair yet: check the link"
+        elif not self.status.occupied:
             why = "nobody is seated: the chair starts only with a person in it"
         elif self.status.faults:
             why = "the device has latched faults: " + ",".join(f.wire for f in self.status.faults)
@@ -225,7 +227,7 @@ class Controller:
 
     def on_enter_paused(self, event: EventData) -> None:
         self._paused_at = self.clock.now()
-        self._apply({})
+        self._safe()  # nothing active while paused, so the dead-man has nothing to trip
 
     def on_enter_parking(self, event: EventData) -> None:
         self._phase_started = self.clock.now()
@@ -381,7 +383,11 @@ class Controller:
         seat = info.banner.seat_mm
         self._apply({"roller": p.SetRoller(seat, "roll", 1, 1, 1, self.lease_ms)})
         if status.force_n > 0:
-            landmarks = landmark_positions(status.pos_mm, seat, info.banner.track_mm)
+            try:
+                landmarks = landmark_positions(status.pos_mm, seat, info.banner.track_mm)
+            except ValueError as exc:
+                self.fire("fault", reason=f"body scan implausible: {exc}")
+                return
             self.trace.event(self.t, "scan", shoulder_mm=status.pos_mm,
                              landmarks={k: round(v, 1) for k, v in landmarks.items()})
             self.executor = Executor(self.program, landmarks, self.supervisor, self.lease_ms)

@@ -34,6 +34,7 @@ class _Pending:
     command: p.Command
     frame: bytes
     sent_at: float
+    tries: int = 0
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ class DeviceInfo:
 
 
 READ_CHUNK = 4096
+#: Tagged refusals our own well-formed lines can only earn when damaged on the way: resend.
+GARBLED = frozenset({p.ErrorCode.NEED_CRC, p.ErrorCode.BAD_ARGS, p.ErrorCode.UNKNOWN_COMMAND})
+#: Untagged refusals of a line the device could not read at all: resend what is unanswered.
+DAMAGED = frozenset({p.ErrorCode.BAD_CRC, p.ErrorCode.BAD_BYTE, p.ErrorCode.LINE_TOO_LONG})
+MAX_TRIES = 5
+REPORT_MS = 100
 _EXPECT = re.compile(r"expect=(\d+)")
 
 
@@ -107,6 +114,7 @@ class Link:
         for pending in self._pending:
             if seq is None or p.seq_distance(pending.seq, seq) >= 0:
                 pending.sent_at = now
+                pending.tries += 1
                 self.resends += 1
                 self._write(pending.frame)
 
@@ -181,26 +189,33 @@ class Link:
             self._drop(message.seq)
             return []
         if isinstance(message, p.Error) and message.seq is not None:
-            if message.code is p.ErrorCode.NEED_CRC:  # a bit flip ate our CRC: resend
-                self._resend_from(message.seq)
-                return []
             if message.code is p.ErrorCode.SEQ_GAP:
                 match = _EXPECT.search(message.detail)
                 self._resend_from(int(match.group(1)) if match else None)
                 return []
-            pending = self._drop(message.seq)
-            return [Refused(pending.command, message)] if pending else []
-        if isinstance(message, p.Error) and message.code is p.ErrorCode.BAD_CRC:
+            pending = self._find(message.seq)
+            if pending is None:
+                return []
+            if message.code in GARBLED and pending.tries < MAX_TRIES:
+                self._resend_from(message.seq)  # we never send such a line: it was damaged
+                return []
+            self._pending.remove(pending)
+            return [Refused(pending.command, message)]
+        if isinstance(message, p.Error) and message.code in DAMAGED:
             self._resend_from(None)
             return []
         return [message]
 
-    def _drop(self, seq: int) -> _Pending | None:
+    def _find(self, seq: int) -> _Pending | None:
         for pending in self._pending:
             if pending.seq == seq:
-                self._pending.remove(pending)
                 return pending
         return None
+
+    def _drop(self, seq: int) -> None:
+        pending = self._find(seq)
+        if pending is not None:
+            self._pending.remove(pending)
 
     # ------------------------------------------------------------------ handshake
 
@@ -218,33 +233,68 @@ class Link:
                 if isinstance(message, p.Ok) and message.seq is None:
                     return seen
             self.clock.sleep_until(self.clock.now() + 0.01)
-        raise LinkError(f"no answer to {what} from {self.port.port} within {timeout_s:g} s: "
-                        "is a chair (or `chair sim`) on that port, at the right baud rate?")
+        raise _Garbled(f"no answer to {what} from {self.port.port} within {timeout_s:g} s: "
+                       "is a chair (or `chair sim`) on that port, at the right baud rate?")
 
-    def connect(self, timeout_s: float = 3.0) -> DeviceInfo:
-        """Check the banner, the protocol version and the limits table; start a session."""
+    def connect(self, timeout_s: float = 3.0, attempts: int = 3) -> DeviceInfo:
+        """Check the banner, the protocol version and the limits table; start a session.
+
+        A handshake garbled on the way (lines lost or damaged) is tried again, up to
+        `attempts` times within `timeout_s`; a table that arrives whole but fails its CRC
+        is corrupt, and that is final.
+        """
         self.port.reset_input_buffer()
         self._decoder = p.DeviceDecoder()
         self._held = []
+        problem = ""
+        for _ in range(attempts):
+            try:
+                info = self._handshake(timeout_s / attempts)
+                break
+            except _Garbled as exc:
+                problem = str(exc)
+        else:
+            raise LinkError(f"{problem}; gave up after {attempts} attempts: check the cable, "
+                            "the baud rate and that a chair is on that port")
+        self.send(p.Sync())  # SYNC first and alone: a resent SYNC would renumber what follows
+        self._until_answered(timeout_s, "SYNC")
+        self.send(p.SetReport(REPORT_MS))
+        return info
+
+    def _handshake(self, timeout_s: float) -> DeviceInfo:
         seen = self._exchange(p.encode_command(p.QueryInfo()), timeout_s, "INFO")
         banners = [m for m in seen if isinstance(m, p.Banner)]
         if not banners:
-            raise LinkError(f"{self.port.port} answered INFO without a banner")
+            raise _Garbled(f"{self.port.port} answered INFO without a banner")
         banner = banners[-1]
         if banner.proto != p.PROTOCOL_VERSION:
             raise LinkError(f"device speaks protocol {banner.proto}, this host speaks "
                             f"{p.PROTOCOL_VERSION}: update the firmware or the host")
         seen = self._exchange(p.encode_command(p.QueryLimits()), timeout_s, "LIMITS")
         lines = [m for m in seen if isinstance(m, p.LimitLine)]
-        table = [Limit(m.name, m.value, "", "", "") for m in lines]
-        crc = table_crc(table)
-        if crc != banner.limits_crc:
+        claimed = dict(pair.split("=", 1) for pair in seen[-1].data.split() if "=" in pair)
+        if claimed.get("n") != str(len(lines)):
+            raise _Garbled(f"device sent {len(lines)} limits lines but its reply claims "
+                           f"{seen[-1].data!r}: lines were lost")
+        crc = table_crc([Limit(m.name, m.value, "", "", "") for m in lines])
+        if crc != banner.limits_crc or claimed.get("crc") != f"{crc:04X}":
             raise LinkError(f"device limits table CRC {crc:04X} does not match its banner's "
                             f"{banner.limits_crc:04X}: the table is corrupt; do not use it")
-        claimed = dict(pair.split("=", 1) for pair in seen[-1].data.split() if "=" in pair)
-        if claimed.get("n") != str(len(lines)) or claimed.get("crc") != f"{crc:04X}":
-            raise LinkError(f"device sent {len(lines)} limits with CRC {crc:04X} but its reply "
-                            f"claims {seen[-1].data!r}: lines were lost; try again")
-        self.send(p.Sync())
-        self.send(p.SetReport(100))
         return DeviceInfo(banner, {m.name: m.value for m in lines})
+
+    def _until_answered(self, timeout_s: float, what: str) -> None:
+        """Poll until every line sent has its reply (resending as needed)."""
+        deadline = self.clock.now() + timeout_s
+        while not self.idle:
+            if self.clock.now() >= deadline:
+                raise LinkError(f"no answer to {what} from {self.port.port} within "
+                                f"{timeout_s:g} s")
+            for message in self.poll():
+                if isinstance(message, Refused):
+                    raise LinkError(f"device refused {what}: {message.error.code.wire} "
+                                    f"{message.error.detail}")
+            self.clock.sleep_until(self.clock.now() + 0.01)
+
+
+class _Garbled(Exception):
+    """A handshake answer that lost or damaged lines on the way: worth another try."""

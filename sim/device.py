@@ -509,7 +509,10 @@ class Device:
             if seq is None:
                 self._send(p.Error(None, p.ErrorCode.BAD_ARGS, "SYNC needs a sequence number"))
                 return
-            self._send(self._execute(command, seq, now))
+            if self.expected_seq == p.seq_after(seq) and seq in self._replies:
+                self._push(self._replies[seq])  # a resent SYNC with nothing since: a duplicate
+                return
+            self._remember(seq, self._send(self._execute(command, seq, now)))
             return
         if seq is None:
             if self.console:

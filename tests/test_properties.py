@@ -13,11 +13,11 @@ on the device, the plant's truth and the controller (see that module for the lis
 pressure and heat, each rule's reaction time, the safe state whenever a fault is latched or
 the controller has stopped, the dead-man and the leases, no actuation asked for outside a
 session, and no sequence number executed twice or other than as sent. What the first runs
-found is below: two device gaps and a dead-man that one lost RENEW tripped (fixed since,
-kept as regression tests), and six bugs as strict xfails: two in the link, two in the
-controller (pause, scan), one in the device's stall timer and one between device and link
-(the soak counts the SYNC, stall and scan ones apart as known gaps; the others cost
-availability, not safety).
+found is below, each fixed since and kept as a regression test: two device gaps, a dead-man
+that one lost RENEW tripped, two link bugs (a resent SYNC renumbering what followed; a
+damaged line waiting for the ack timeout), two controller bugs (pause tripping the dead-man;
+an implausible scan raising), the device's stall timer restarted by each new target, and a
+line that lost its CRC marker livelocking the link.
 
 Budgets: the CI run (30 examples of up to 30 steps) takes well under a minute; the slow
 variants (`-m slow`) run 300 examples of up to 60 steps, and a quarter of an hour of the soak.
@@ -297,10 +297,6 @@ class _DropFirst:
         self.rx.clear()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: chair/link.py Link.connect sends REPORT before "
-                   "SYNC's ok (docs/protocol.md: nothing else until it) and go-back-N resends "
-                   "a SYNC whose ok was lost; the device runs SYNC again (safe outputs, "
-                   "expected seq reset), later lines get E05 forever and the session is stuck")
 def test_a_lost_sync_ok_does_not_run_sync_twice() -> None:
     from chair.controller import Controller
     from chair.link import Link
@@ -363,10 +359,6 @@ def test_one_damaged_renew_does_not_trip_the_deadman() -> None:
     assert not rig.tally.violations
 
 
-@pytest.mark.xfail(strict=True, reason="bug: chair/link.py Link._settle resends at once only "
-                   "after an untagged E01; docs/protocol.md (section 5.2 and the error table) "
-                   "says E09 and E13 too, so a line that arrives with a bad byte waits for the "
-                   "0.3 s ack timeout (two in a row then trip the 0.5 s dead-man)")
 def test_a_line_refused_as_bad_byte_is_resent_at_once() -> None:
     rig = Rig(1, program("quick"), minutes=0.5, slack_s=DEVICE_TICK_S)
     assert rig.connect() and rig.controller.fire("start")
@@ -400,11 +392,6 @@ def test_a_new_roller_target_does_not_restart_the_stall_timer() -> None:
     assert driven <= limits.DEVICE["stall_s"] + 2 * DEVICE_TICK_S
 
 
-@pytest.mark.xfail(strict=True, reason="bug: sim/device.py answers a control or actuate line "
-                   "that lost its CRC (a dropped '*') and does not parse with a tagged "
-                   "`error <seq> E03` though that seq is untrusted and unused (docs/protocol.md "
-                   "step 2 allows the tag); chair/link.py takes it as a refusal that used the "
-                   "number, the controller faults, and every later line gets E05 (livelock)")
 def test_a_line_that_lost_its_crc_marker_is_resent() -> None:
     rig = Rig(1, program("quick"), minutes=0.5, slack_s=DEVICE_TICK_S)
     assert rig.connect() and rig.controller.fire("start")
@@ -428,10 +415,6 @@ def test_a_line_that_lost_its_crc_marker_is_resent() -> None:
     assert p.seq_distance(rig.dev.expected_seq, before) > 3, "the sequence is stuck"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: chair/controller.py on_enter_paused returns the "
-                   "actuators to rest but leaves the device active (the roller's 'off' setpoint "
-                   "and the recline hold) and then sends nothing, no RENEW either: 0.5 s later "
-                   "the device's dead-man latches F02 and every pause ends the session in fault")
 def test_a_pause_can_be_resumed() -> None:
     rig = Rig(1, program("quick"), minutes=1, slack_s=DEVICE_TICK_S)
     assert rig.connect() and rig.controller.fire("start")
@@ -446,11 +429,6 @@ def test_a_pause_can_be_resumed() -> None:
     assert not rig.tally.violations
 
 
-@pytest.mark.xfail(strict=True, reason="bug: chair/controller.py _tick_scanning calls "
-                   "landmark_positions, which raises ValueError for a shoulder line outside "
-                   "100..400 mm (here an encoder stuck mid-scan at ~88 mm); nothing catches it, "
-                   "so Controller.tick raises a bare ValueError instead of faulting the run "
-                   "(found by the 6-hour soak)")
 def test_an_implausible_scan_faults_instead_of_raising() -> None:
     from chair.controller import Controller
     from chair.link import Link
