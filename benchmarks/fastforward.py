@@ -29,12 +29,15 @@ def _process(minutes: float | None, trace: str | None) -> float:
     return time.perf_counter() - started
 
 
-def _row(key: str, figure: str, sim_s: float, walls: list[float], note: str = "") -> Row:
+def _row(key: str, figure: str, sim_s: float, walls: list[float], note: str = "",
+         reference: bool = False) -> Row:
+    """A fast-forward figure; `reference` rows explain the target row and have none."""
     wall = median(walls)
     ratio = sim_s / wall
-    return Row(key, figure, f">= {TARGET:,.0f}x (aim {AIM:,.0f}x)",
+    target = "(reference)" if reference else f">= {TARGET:,.0f}x (aim {AIM:,.0f}x)"
+    return Row(key, figure, target,
                f"{ratio:,.0f}x ({sim_s:.0f} s in {wall:.3f} s, median of {len(walls)})",
-               round(ratio, 1), "x real time", ratio >= TARGET,
+               round(ratio, 1), "x real time", None if reference else ratio >= TARGET,
                note or f"best {sim_s / min(walls):,.0f}x")
 
 
@@ -58,7 +61,8 @@ def run(quick: bool) -> list[Row]:
         _row("fastforward.process", "fast-forward: `chair run sciatica --fast`, whole process",
              sim_s, plain),
         _row("fastforward.process_trace", "  the same with --trace FILE (JSON Lines)", sim_s,
-             traced, f"{samples} samples, {samples / sim_s:.1f} per simulated second"),
+             traced, f"{samples} samples, {samples / sim_s:.1f} per simulated second",
+             reference=True),
         _row("fastforward.in_process", "  the same session in-process (no interpreter start)",
-             sim_in, inproc),
+             sim_in, inproc, reference=True),
     ]

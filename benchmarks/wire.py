@@ -7,7 +7,6 @@ port; the wire-budget row compares the busiest second of each direction with wha
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from benchmarks.common import Row
@@ -54,15 +53,19 @@ class Capture:
         return next((t for t, data in self.rx if b"<" in data), 0.0)
 
     def busiest_second(self, chunks: list[tuple[float, bytes]]) -> int:
-        """The most bytes in any one-second window of the session (0.1 s steps)."""
+        """The most bytes in any one-second window of the session (a window starts at a chunk
+        and holds what comes before it ends: [t, t + 1 s))."""
         start = self.session_start
-        tenths: Counter = Counter()
-        for t, data in chunks:
-            if t >= start:
-                tenths[int((t - start) * 10)] += len(data)
-        last = max(tenths, default=0)
-        return max((sum(tenths[k] for k in range(i, i + 10)) for i in range(last + 1)),
-                   default=0)
+        timed = [(t, len(data)) for t, data in chunks if t >= start]
+        best = total = 0
+        first = 0
+        for t, size in timed:
+            total += size
+            while timed[first][0] <= t - 1.0 + 1e-9:  # left the window ending at t
+                total -= timed[first][1]
+                first += 1
+            best = max(best, total)
+        return best
 
     def handshake(self) -> int:
         """Bytes both ways before the session: INFO, the banner, LIMITS and its table."""

@@ -579,7 +579,7 @@ class Device:
                     self._check_range("REPORT", "period_ms", period, REPORT_MIN_MS,
                                       REPORT_MAX_MS)
                 self.report_ms = period
-                self._report_next = now + period / 1000.0 if period else _INF
+                self._report_next = self._first_report(now, period) if period else _INF
             elif kind is p.Renew:
                 self._check_lease("RENEW", command.lease_ms)
                 self._renew(now + command.lease_ms / 1000.0)
@@ -717,6 +717,15 @@ class Device:
             self.recline = (command.back_pct, command.leg_pct)
             self._recline_exp = self._expiry(now, command.lease_ms)
         self._recompute(now)
+
+    def _first_report(self, now: float, period_ms: int) -> float:
+        """When the first report after REPORT goes: within one period (docs/protocol.md), on
+        the next slow tick when that is soon enough. A 100 ms report then shares its tick
+        with the slow loops, and a fast-forwarded plant steps once per report, not twice."""
+        slow_s = SLOW_TICKS * self.tick_s
+        aligned = self._t0 + (math.floor((now - self._t0) / slow_s + _EPS) + 1) * slow_s
+        due = now + period_ms / 1000.0
+        return aligned if aligned <= due + _EPS else due
 
     def _expiry(self, now: float, lease_ms: int) -> float:
         return _INF if self._no_lease else now + lease_ms / 1000.0
