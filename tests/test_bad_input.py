@@ -24,21 +24,6 @@ PROGRAMS = Path(__file__).resolve().parents[1] / "programs"
 LUMBAR = (PROGRAMS / "lumbar.toml").read_text(encoding="utf-8")
 
 
-@pytest.fixture
-def ports(monkeypatch) -> list:
-    """Every port the runner opens (none, when the error comes first)."""
-    opened: list = []
-    real = runner.open_port
-
-    def keep(url: str):
-        port = real(url)
-        opened.append(port)
-        return port
-
-    monkeypatch.setattr(runner, "open_port", keep)
-    return opened
-
-
 def cli(*argv: str) -> int:
     """`chair ARGV`'s exit code, argparse's own exits included."""
     try:

@@ -11,9 +11,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from chair import runner
 from chair.program import load_program
 from chair.runner import RunOptions, run
 from chair.trace import read_trace
@@ -29,21 +26,6 @@ class CtrlC:
         if self.times and record["type"] == "sample" and record["t"] >= self.times[0]:
             self.times.pop(0)
             raise KeyboardInterrupt
-
-
-@pytest.fixture
-def ports(monkeypatch) -> list:
-    """Every port the runner opens, kept for inspection after the run."""
-    opened: list = []
-    real = runner.open_port
-
-    def keep(url: str):
-        port = real(url)
-        opened.append(port)
-        return port
-
-    monkeypatch.setattr(runner, "open_port", keep)
-    return opened
 
 
 def test_ctrl_c_parks_the_chair_and_exits_130(tmp_path: Path, ports: list) -> None:

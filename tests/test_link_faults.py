@@ -235,21 +235,6 @@ def test_link_fault_url_wraps_the_port_and_keeps_sim_options() -> None:
 # --------------------------------------------------------------------------- whole runs
 
 
-@pytest.fixture
-def ports(monkeypatch) -> list:
-    """Every port the runner opens, kept for inspection after the run."""
-    opened: list = []
-    real = runner.open_port
-
-    def keep(url: str):
-        port = real(url)
-        opened.append(port)
-        return port
-
-    monkeypatch.setattr(runner, "open_port", keep)
-    return opened
-
-
 def run_lumbar(tmp_path: Path, *link_faults: str) -> tuple[int, list[dict]]:
     trace = tmp_path / "t.jsonl"
     args = ["run", "lumbar", "--fast", "--trace", str(trace)]
