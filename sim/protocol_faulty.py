@@ -41,10 +41,11 @@ from __future__ import annotations
 import urllib.parse
 
 import serial
-from serial.serialutil import PortNotOpenError, SerialBase, SerialException
+from serial.serialutil import PortNotOpenError, SerialException
 
 from chair.faults import LINK_DIRECTIONS, LINK_RATES, LINK_TIMES, check_link_option
 from sim.linkfaults import FaultyPort, Impairment
+from sim.virtual_port import VirtualPort
 
 POLL_S = 0.002  # real-clock reads: how often to look again while waiting
 
@@ -101,7 +102,7 @@ def parse_url(url: str) -> dict:
     return options
 
 
-class Serial(SerialBase):
+class Serial(VirtualPort):
     """A port wrapped in link faults (see the module docstring for the URL)."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -185,38 +186,6 @@ class Serial(SerialBase):
     def reset_output_buffer(self) -> None:
         self._faulty().reset_output_buffer()
 
-    def cancel_read(self) -> None:
-        pass
-
-    def cancel_write(self) -> None:
-        pass
-
-    # ------------------------------------------------------------------ modem lines
-
-    def _update_break_state(self) -> None:
-        pass
-
-    def _update_rts_state(self) -> None:
-        pass
-
-    def _update_dtr_state(self) -> None:
-        pass
-
-    def _line(self, name: str, default: bool) -> bool:
-        return bool(getattr(self._faulty().inner, name, default))
-
-    @property
-    def cts(self) -> bool:
-        return self._line("cts", True)
-
-    @property
-    def dsr(self) -> bool:
-        return self._line("dsr", True)
-
-    @property
-    def ri(self) -> bool:
-        return self._line("ri", False)
-
-    @property
-    def cd(self) -> bool:
-        return self._line("cd", True)
+    def _line(self, name: str) -> bool:
+        inner = self._faulty().inner
+        return bool(getattr(inner, name)) if hasattr(inner, name) else super()._line(name)

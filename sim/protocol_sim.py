@@ -32,13 +32,14 @@ from __future__ import annotations
 import threading
 import urllib.parse
 
-from serial.serialutil import PortNotOpenError, SerialBase, SerialException, to_bytes
+from serial.serialutil import PortNotOpenError, SerialException, to_bytes
 
 from chair.clock import MonotonicClock, VirtualClock
 from chair.faults import parse_fault
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
 from sim.device import DEFECTS, Device
 from sim.physics import Plant
+from sim.virtual_port import VirtualPort
 
 OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",
            "quiet")
@@ -126,7 +127,7 @@ def parse_url(url: str) -> dict:
     return options
 
 
-class Serial(SerialBase):
+class Serial(VirtualPort):
     """A simulated chair as a pyserial port (see the module docstring for the URL)."""
 
     def __init__(self, *args, **kwargs) -> None:
@@ -274,44 +275,3 @@ class Serial(SerialBase):
     def reset_output_buffer(self) -> None:
         if not self.is_open:
             raise PortNotOpenError()  # writes reach the device at once: nothing is queued
-
-    def cancel_read(self) -> None:
-        pass
-
-    def cancel_write(self) -> None:
-        pass
-
-    # ------------------------------------------------------------------ modem lines
-
-    def _update_break_state(self) -> None:
-        pass
-
-    def _update_rts_state(self) -> None:
-        pass
-
-    def _update_dtr_state(self) -> None:
-        pass
-
-    @property
-    def cts(self) -> bool:
-        if not self.is_open:
-            raise PortNotOpenError()
-        return self._rts_state
-
-    @property
-    def dsr(self) -> bool:
-        if not self.is_open:
-            raise PortNotOpenError()
-        return self._dtr_state
-
-    @property
-    def ri(self) -> bool:
-        if not self.is_open:
-            raise PortNotOpenError()
-        return False
-
-    @property
-    def cd(self) -> bool:
-        if not self.is_open:
-            raise PortNotOpenError()
-        return True
