@@ -595,14 +595,17 @@ class StatusReport:
         form = _STATUS_FORMATS.get((len(air), len(heat)))
         if form is None:
             form = _status_format(len(air), len(heat))
-        return form % (
+        line = form % (
             self.state, self.t, self.pos_mm, self.technique, self.width, self.depth,
             self.speed, self.force_n, *air, *heat, self.foot, self.back_pct, self.leg_pct,
             int(self.occupied), int(self.pinch),
             ",".join([f"F{f.value:02d}" for f in faults]) if faults else "-")
+        # sensor noise just under zero rounds to "-0.0": print it as the zero it is
+        return _NEGATIVE_ZERO.sub("0.0", line) if "-0.0" in line else line
 
 
 _STATUS_FORMATS: dict[tuple[int, int], str] = {}
+_NEGATIVE_ZERO = re.compile(r"(?<=[=,])-0\.0(?=[ ,>])")
 
 
 def _status_format(n_air: int, n_heat: int) -> str:

@@ -16,13 +16,19 @@ import pytest
 from chair import protocol as p
 
 
+def _one(x: float) -> str:
+    """One decimal, and a value that rounds to zero written as 0.0 (never -0.0)."""
+    text = f"{x:.1f}"
+    return "0.0" if text == "-0.0" else text
+
+
 def _reference_payload(s: p.StatusReport) -> str:
-    """The status line as the codec first wrote it (f-strings, one field at a time)."""
-    return (f"<{s.state} t={s.t:.3f} pos={s.pos_mm:.1f} tech={s.technique} "
-            f"w={s.width} d={s.depth} spd={s.speed} force={s.force_n:.1f} "
-            f"air={','.join(f'{x:.1f}' for x in s.air_kpa)} "
-            f"heat={','.join(f'{c:.1f}' for c in s.heat_c)} foot={s.foot} "
-            f"back={s.back_pct:.1f} leg={s.leg_pct:.1f} occ={int(s.occupied)} "
+    """The status line formatted one field at a time (f-strings)."""
+    return (f"<{s.state} t={s.t:.3f} pos={_one(s.pos_mm)} tech={s.technique} "
+            f"w={s.width} d={s.depth} spd={s.speed} force={_one(s.force_n)} "
+            f"air={','.join(_one(x) for x in s.air_kpa)} "
+            f"heat={','.join(_one(c) for c in s.heat_c)} foot={s.foot} "
+            f"back={_one(s.back_pct)} leg={_one(s.leg_pct)} occ={int(s.occupied)} "
             f"pinch={int(s.pinch)} "
             f"flt={','.join(f'F{f.value:02d}' for f in s.faults) or '-'}>")
 

@@ -472,3 +472,12 @@ def test_a_bad_crc_is_refused_whatever_its_form():
     for tail in (crc.lower(), b"", b"12345", b"XYZW", b"%04X" % (int(crc, 16) ^ 1), b"*" + crc):
         (event,) = p.HostDecoder().feed(payload + b"*" + tail + b"\n")
         assert event.code is p.ErrorCode.BAD_CRC and event.seq is None, tail
+
+
+def test_noise_just_under_zero_is_sent_as_zero() -> None:
+    status = p.StatusReport("Idle", 1.0, 0.0, "off", 1, 0, 1, 0.0, (-0.04, 0.0, -0.01),
+                            (24.0,), 0, -0.02, 0.0, True, False, ())
+    line = p.encode_device(status)
+    assert b"-0.0" not in line
+    assert b"air=0.0,0.0,0.0 " in line and b"back=0.0 " in line
+    assert p.DeviceDecoder().feed(line)[0].air_kpa == (0.0, 0.0, 0.0)
