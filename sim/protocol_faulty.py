@@ -45,7 +45,7 @@ from serial.serialutil import PortNotOpenError, SerialException
 
 from chair.faults import LINK_DIRECTIONS, LINK_RATES, LINK_TIMES, check_link_option
 from sim.linkfaults import FaultyPort, Impairment
-from sim.virtual_port import VirtualPort
+from sim.virtual_port import VirtualPort, query_pairs
 
 POLL_S = 0.002  # real-clock reads: how often to look again while waiting
 
@@ -57,18 +57,7 @@ def parse_url(url: str) -> dict:
     "noise_at": S | None, "vanish_at": S | None, "silence_at": S | None,
     "mute_at": S | None}``.
     """
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() != "faulty":
-        raise SerialException(f"expected a faulty:// URL, got {url!r}")
-    if parts.netloc or parts.path not in ("", "/"):
-        raise SerialException(f"{url!r}: a faulty:// URL takes options after '?' only, for "
-                              "example faulty://?drop=0.001&port=sim%3A%2F%2F")
-    try:
-        pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True,
-                                       strict_parsing=bool(parts.query))
-    except ValueError as exc:
-        raise SerialException(f"{url!r}: cannot read the options ({exc}); write them as "
-                              "name=value joined by '&'") from None
+    pairs = query_pairs(url, "faulty", "faulty://?drop=0.001&port=sim%3A%2F%2F")
     inner: str | None = None
     both: dict[str, float] = {}
     lanes: dict[str, dict[str, float]] = {d: {} for d in LINK_DIRECTIONS}

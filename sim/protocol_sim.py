@@ -30,7 +30,6 @@ the device in real time by waiting on the clock.
 from __future__ import annotations
 
 import threading
-import urllib.parse
 
 from serial.serialutil import PortNotOpenError, SerialException, to_bytes
 
@@ -39,7 +38,7 @@ from chair.faults import parse_fault
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
 from sim.device import DEFECTS, Device
 from sim.physics import Plant
-from sim.virtual_port import VirtualPort
+from sim.virtual_port import VirtualPort, query_pairs
 
 OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",
            "quiet")
@@ -62,23 +61,20 @@ def _number(option: str, value: str, kind: type, accepted: str) -> float:
     return number
 
 
+#: Numeric options with their accepted range and how to say it.
+_RANGES = {
+    "height": (*HEIGHT_CM_RANGE, "a height in cm from {low:g} to {high:g}"),
+    "stiffness": (*STIFFNESS_RANGE, "a number from {low:g} to {high:g}"),
+    "ambient": (0.0, 40.0, "a room temperature in °C from {low:g} to {high:g}"),
+}
+
+
 def parse_url(url: str) -> dict:
     """The options of a ``sim://`` URL, checked; raises SerialException naming the option."""
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme.lower() != "sim":
-        raise SerialException(f"expected a sim:// URL, got {url!r}")
-    if parts.netloc or parts.path not in ("", "/"):
-        raise SerialException(f"{url!r}: a sim:// URL takes options after '?' only, for "
-                              "example sim://?height=175&clock=virtual")
+    pairs = query_pairs(url, "sim", "sim://?height=175&clock=virtual")
     options: dict = {"height": 175.0, "stiffness": 1.0, "seated": True, "seed": 0,
                      "ambient": 24.0, "clock": "real", "fault": [], "defect": [],
                      "quiet": True}
-    try:
-        pairs = urllib.parse.parse_qsl(parts.query, keep_blank_values=True,
-                                       strict_parsing=bool(parts.query))
-    except ValueError as exc:
-        raise SerialException(f"{url!r}: cannot read the options ({exc}); write them as "
-                              "name=value joined by '&'") from None
     seen: set[str] = set()
     for name, value in pairs:
         if name not in OPTIONS:
@@ -88,22 +84,11 @@ def parse_url(url: str) -> dict:
             raise SerialException(f"sim:// option {name!r} given twice; only "
                                   f"{' and '.join(_REPEATABLE)} may repeat")
         seen.add(name)
-        if name == "height":
-            low, high = HEIGHT_CM_RANGE
-            accepted = f"a height in cm from {low:g} to {high:g}"
+        if name in _RANGES:
+            low, high, wording = _RANGES[name]
+            accepted = wording.format(low=low, high=high)
             options[name] = _number(name, value, float, accepted)
             if not low <= options[name] <= high:
-                raise _bad(name, value, accepted)
-        elif name == "stiffness":
-            low, high = STIFFNESS_RANGE
-            accepted = f"a number from {low:g} to {high:g}"
-            options[name] = _number(name, value, float, accepted)
-            if not low <= options[name] <= high:
-                raise _bad(name, value, accepted)
-        elif name == "ambient":
-            accepted = "a room temperature in °C from 0 to 40"
-            options[name] = _number(name, value, float, accepted)
-            if not 0 <= options[name] <= 40:
                 raise _bad(name, value, accepted)
         elif name == "seed":
             options[name] = int(_number(name, value, int, "a whole number"))

@@ -1,8 +1,11 @@
-"""What every in-process port of ours shares: no wires, so no modem lines to drive."""
+"""What every in-process port of ours shares: options in the URL's query, and no wires, so
+no modem lines to drive."""
 
 from __future__ import annotations
 
-from serial.serialutil import PortNotOpenError, SerialBase
+import urllib.parse
+
+from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 
 class VirtualPort(SerialBase):
@@ -44,3 +47,20 @@ class VirtualPort(SerialBase):
     @property
     def cd(self) -> bool:
         return self._line("cd")
+
+
+def query_pairs(url: str, scheme: str, example: str) -> list[tuple[str, str]]:
+    """The ``name=value`` options of a ``scheme://?...`` URL, in order; SerialException
+    (naming the URL and showing `example`) when it is not of that form."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme.lower() != scheme:
+        raise SerialException(f"expected a {scheme}:// URL, got {url!r}")
+    if parts.netloc or parts.path not in ("", "/"):
+        raise SerialException(f"{url!r}: a {scheme}:// URL takes options after '?' only, for "
+                              f"example {example}")
+    try:
+        return urllib.parse.parse_qsl(parts.query, keep_blank_values=True,
+                                      strict_parsing=bool(parts.query))
+    except ValueError as exc:
+        raise SerialException(f"{url!r}: cannot read the options ({exc}); write them as "
+                              "name=value joined by '&'") from None
