@@ -119,6 +119,7 @@ class Controller:
         self._program_t0 = 0.0
         self._paused_at = 0.0
         self._scan_homed = False
+        self._step_index: int | None = None
         self._vetoed = False
         self.machine = build_machine(self, after_state_change="_record_state")
 
@@ -406,7 +407,7 @@ class Controller:
             self.fire("finish", reason="completed")
             return
         index, step = found
-        if index != getattr(self, "_step_index", None):
+        if index != self._step_index:
             self._step_index = index
             self.trace.event(self.t, "step", number=step.number, zone=step.zone,
                              name=step.name, seconds=step.seconds)
