@@ -1,7 +1,7 @@
 """The `chair` command: run programs, check files and devices, serve the simulated chair.
 
-Exit codes: 0 completed, 2 bad program or arguments, 3 safety fault, 4 link error,
-130 stopped by the user, 1 anything unexpected.
+Exit codes: chair.errors.Exit (0 done, 2 bad program, arguments or file, 3 safety fault,
+4 link error, 130 stopped by the user, 1 anything unexpected), the same for every command.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import sys
 
 from chair import __version__
-from chair.errors import ChairError, UsageError
+from chair.errors import ChairError, Exit, UsageError
 
 log = logging.getLogger("chair")
 
@@ -60,7 +60,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(f"ok    {program.source}: {program.name}, {len(program.steps)} steps, "
                   f"{program.seconds / 60:.1f} min")
-    return UsageError.exit_code if failed else 0
+    return UsageError.exit_code if failed else Exit.OK
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chair: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return Exit.STOPPED
     except BrokenPipeError:  # `chair limits | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

@@ -264,3 +264,21 @@ def test_the_worked_example_gives_the_messages_shown(tmp_path: Path, capsys,
     page = good.split("$ chair show evening\n", 1)[1]
     normalise = lambda text: re.sub(r"from \S+evening\.toml", "from FILE", text).strip()  # noqa: E731
     assert normalise(printed) == normalise(page)
+
+
+# ----------------------------------------------------------------------- README.md
+
+
+def test_the_readme_exit_codes_are_the_table_in_code() -> None:
+    """One exit-code table (chair.errors), and the README's copy of it equal, row by row."""
+    from chair.errors import EXIT_MEANINGS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"^### Exit codes\n(.*?)(?=^#)", readme, re.S | re.M)
+    assert found, "no '### Exit codes' section in the README"
+    rows = {}
+    for line in found.group(1).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0].isdigit():
+            rows[int(cells[0])] = cells[1]
+    assert rows == {int(code): meaning for code, meaning in EXIT_MEANINGS.items()}
