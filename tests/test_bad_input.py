@@ -174,10 +174,13 @@ def test_a_trace_that_fails_mid_run_stops_the_chair(tmp_path: Path, capsys, port
 
 
 def test_trace_on_a_full_device_exits_2(capsys) -> None:
+    """A device is refused as a trace before anything opens (tests/test_trace_path.py); a
+    disk that fills mid-run is the test above."""
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full here")
     assert cli("run", "lumbar", "--fast", "--trace", "/dev/full") == 2
-    assert "/dev/full" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "/dev/full" in err and "device" in err
 
 
 # --------------------------------------------------------------------------- ports
