@@ -167,6 +167,12 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     return run_conformance(args.port, json_out=args.json, only=args.only)
 
 
+def _cmd_reset(args: argparse.Namespace) -> int:
+    from chair.reset import main as reset_main
+
+    return reset_main(args.port, json_out=args.json)
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from chair.plot import plot_trace
 
@@ -269,6 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     conformance.add_argument("--only", action="append", metavar="CHECK",
                              help="run only this check (repeatable)")
     conformance.set_defaults(func=_cmd_conformance)
+
+    reset = sub.add_parser("reset", help="clear a chair's latched faults (never starts "
+                           "motion; refused while a fault condition is present)")
+    reset.add_argument("--port", default="sim://", help="pyserial URL or device (default "
+                       "sim://)")
+    reset.add_argument("--json", action="store_true", help="the report as JSON")
+    reset.set_defaults(func=_cmd_reset)
 
     plot = sub.add_parser("plot", help="draw a trace as one figure (needs the plot extra)")
     plot.add_argument("trace", help="a JSON Lines trace from `chair run --trace`")

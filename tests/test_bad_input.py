@@ -2,8 +2,9 @@
 nothing moves (reliability issue, part 6).
 
 Exit codes: 2 a bad program or bad arguments (also a trace that cannot be written, a port
-URL that is wrong in itself), 4 a port that is missing, busy, not a chair or not answering. Errors found before the port opens
-must not open it; errors found after it opened must leave the chair as it was.
+URL that is wrong in itself), 4 a port that is missing, busy, not a chair or not answering.
+Errors found before the port opens must not open it; errors found after it opened must
+leave the chair as it was.
 """
 
 from __future__ import annotations
