@@ -120,12 +120,13 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     query = [f"height={args.height}", f"seed={args.seed}", *(f"fault={f}" for f in args.fault)]
     url = "sim://?" + "&".join(query)
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        if not port.isdigit():
-            raise UsageError(f"--tcp {args.tcp}: expected HOST:PORT, e.g. 127.0.0.1:5555")
-        serve.serve_tcp(url, host or "127.0.0.1", int(port),
+        try:
+            host, port = serve.parse_address(args.tcp)
+        except UsageError as exc:
+            raise UsageError(f"--tcp {exc}") from None
+        serve.serve_tcp(url, host, port,
                         on_ready=lambda h, p: print(f"serving the simulated chair on "
-                                                    f"socket://{h}:{p} (Ctrl-C stops)",
+                                                    f"{serve.socket_url(h, p)} (Ctrl-C stops)",
                                                     flush=True))
     else:
         serve.serve_pty(url, on_ready=lambda path: print(
@@ -256,7 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="serve the simulated chair on a pty or TCP")
     where = sim.add_mutually_exclusive_group()
     where.add_argument("--pty", action="store_true", help="on a pseudo-terminal (default)")
-    where.add_argument("--tcp", metavar="HOST:PORT", help="on TCP, for socket://HOST:PORT")
+    where.add_argument("--tcp", metavar="HOST:PORT",
+                       help="on TCP, for socket://HOST:PORT ([::1]:PORT for IPv6; a "
+                            "non-loopback address is reachable by anyone: no authentication)")
     sim.add_argument("--height", type=float, default=175.0, help="person's height in cm")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--fault", action="append", default=[], metavar="NAME@S")
