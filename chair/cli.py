@@ -176,9 +176,13 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 
 def _cmd_plot(args: argparse.Namespace) -> int:
     from chair.plot import plot_trace
+    from chair.plot_files import check_output, default_output
 
-    plot_trace(args.trace, args.output)
-    print(f"wrote {args.output}")
+    output = args.output or default_output(args.trace)
+    check_output(args.trace, output, chosen=args.output is not None)
+    replaced = os.path.exists(output)
+    plot_trace(args.trace, output)
+    print(f"wrote {output}" + (" (replacing the file that was there)" if replaced else ""))
     return 0
 
 
@@ -288,7 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="draw a trace as one figure (needs the plot extra)")
     plot.add_argument("trace", help="a JSON Lines trace from `chair run --trace`")
-    plot.add_argument("-o", "--output", default="session.png", help="image file to write")
+    plot.add_argument("-o", "--output", default=None,
+                      help="image file to write, .png, .svg or .pdf (default: the trace's "
+                           "name ending in .png, beside it; never over a file chair plot "
+                           "did not draw)")
     plot.set_defaults(func=_cmd_plot)
 
     ports = sub.add_parser("ports", help="list serial ports, marking a likely chair bridge")
