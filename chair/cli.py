@@ -154,11 +154,10 @@ def _cmd_faults(args: argparse.Namespace) -> int:
         print(json.dumps([{"name": f.name, "where": f.where, "description": f.description}
                           for f in FAULTS.values()], indent=2))
         return 0
-    for name in FAULTS:
-        print(name)
-    print()
-    for fault in FAULTS.values():
+    for fault in FAULTS.values():  # once: the name and what it does (--json for scripts)
         print(f"{fault.name:<22} {fault.description}")
+    print("\ninject one with `chair run PROGRAM --fast --fault NAME@SECONDS` (repeatable); "
+          "`chair faults --link` lists the link faults")
     return 0
 
 

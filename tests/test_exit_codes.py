@@ -128,3 +128,13 @@ def test_a_wrong_url_or_argument_is_a_usage_error(argv: list[str], words: list[s
     assert cli(*argv) == 2
     one_clear_line(capsys.readouterr().err, *words)
     assert not ports, "nothing was opened"
+
+
+def test_chair_faults_lists_each_fault_once(capsys) -> None:
+    """Before: every name was printed twice (a bare list, then the table)."""
+    from chair.faults import FAULTS
+
+    assert main(["faults"]) == 0
+    out = capsys.readouterr().out
+    for name in FAULTS:
+        assert sum(line.split()[:1] == [name] for line in out.splitlines()) == 1, name
