@@ -196,7 +196,8 @@ def _header(controller: Controller, options: RunOptions) -> None:
         limits=caps.header(), device_limits=info.limits, intensity=options.intensity,
         cautions=[{"name": name, "text": CAUTIONS[name].text} for name in caps.cautions],
         program_cautions=list(controller.program.cautions),
-        program_seconds=sum(step.seconds for step in controller.program.steps))
+        program_seconds=sum(step.seconds for step in controller.program.steps),
+        program_steps=len(controller.program.steps))
 
 
 def _run(controller: Controller, options: RunOptions) -> Outcome:
