@@ -138,3 +138,11 @@ def test_chair_faults_lists_each_fault_once(capsys) -> None:
     out = capsys.readouterr().out
     for name in FAULTS:
         assert sum(line.split()[:1] == [name] for line in out.splitlines()) == 1, name
+
+
+@pytest.mark.parametrize("command", [["conformance"], ["reset", "--port"]])
+def test_every_command_that_opens_a_port_gives_4_for_a_dead_one(capsys, command) -> None:
+    url = "faulty://?vanish_at=0&port=sim%3A%2F%2F%3Fclock%3Dvirtual"
+    assert cli(*command, url) == 4
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "vanish" in err, err
