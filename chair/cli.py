@@ -1,7 +1,7 @@
 """The `chair` command: run programs, check files and devices, serve the simulated chair.
 
-Exit codes: 0 completed, 2 bad program or arguments, 3 safety fault, 4 link error,
-130 stopped by the user, 1 anything unexpected.
+Exit codes: chair.errors.Exit (0 done, 2 bad program, arguments or file, 3 safety fault,
+4 link error, 130 stopped by the user, 1 anything unexpected), the same for every command.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import sys
 
 from chair import __version__
-from chair.errors import ChairError, UsageError
+from chair.errors import ChairError, Exit, UsageError
 
 log = logging.getLogger("chair")
 
@@ -60,7 +60,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(f"ok    {program.source}: {program.name}, {len(program.steps)} steps, "
                   f"{program.seconds / 60:.1f} min")
-    return UsageError.exit_code if failed else 0
+    return UsageError.exit_code if failed else Exit.OK
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -120,12 +120,13 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     query = [f"height={args.height}", f"seed={args.seed}", *(f"fault={f}" for f in args.fault)]
     url = "sim://?" + "&".join(query)
     if args.tcp:
-        host, _, port = args.tcp.rpartition(":")
-        if not port.isdigit():
-            raise UsageError(f"--tcp {args.tcp}: expected HOST:PORT, e.g. 127.0.0.1:5555")
-        serve.serve_tcp(url, host or "127.0.0.1", int(port),
+        try:
+            host, port = serve.parse_address(args.tcp)
+        except UsageError as exc:
+            raise UsageError(f"--tcp {exc}") from None
+        serve.serve_tcp(url, host, port,
                         on_ready=lambda h, p: print(f"serving the simulated chair on "
-                                                    f"socket://{h}:{p} (Ctrl-C stops)",
+                                                    f"{serve.socket_url(h, p)} (Ctrl-C stops)",
                                                     flush=True))
     else:
         serve.serve_pty(url, on_ready=lambda path: print(
@@ -153,11 +154,10 @@ def _cmd_faults(args: argparse.Namespace) -> int:
         print(json.dumps([{"name": f.name, "where": f.where, "description": f.description}
                           for f in FAULTS.values()], indent=2))
         return 0
-    for name in FAULTS:
-        print(name)
-    print()
-    for fault in FAULTS.values():
+    for fault in FAULTS.values():  # once: the name and what it does (--json for scripts)
         print(f"{fault.name:<22} {fault.description}")
+    print("\ninject one with `chair run PROGRAM --fast --fault NAME@SECONDS` (repeatable); "
+          "`chair faults --link` lists the link faults")
     return 0
 
 
@@ -167,11 +167,21 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
     return run_conformance(args.port, json_out=args.json, only=args.only)
 
 
+def _cmd_reset(args: argparse.Namespace) -> int:
+    from chair.reset import main as reset_main
+
+    return reset_main(args.port, json_out=args.json)
+
+
 def _cmd_plot(args: argparse.Namespace) -> int:
     from chair.plot import plot_trace
+    from chair.plot_files import check_output, default_output
 
-    plot_trace(args.trace, args.output)
-    print(f"wrote {args.output}")
+    output = args.output or default_output(args.trace)
+    check_output(args.trace, output, chosen=args.output is not None)
+    replaced = os.path.exists(output)
+    plot_trace(args.trace, output)
+    print(f"wrote {output}" + (" (replacing the file that was there)" if replaced else ""))
     return 0
 
 
@@ -250,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="serve the simulated chair on a pty or TCP")
     where = sim.add_mutually_exclusive_group()
     where.add_argument("--pty", action="store_true", help="on a pseudo-terminal (default)")
-    where.add_argument("--tcp", metavar="HOST:PORT", help="on TCP, for socket://HOST:PORT")
+    where.add_argument("--tcp", metavar="HOST:PORT",
+                       help="on TCP, for socket://HOST:PORT ([::1]:PORT for IPv6; a "
+                            "non-loopback address is reachable by anyone: no authentication)")
     sim.add_argument("--height", type=float, default=175.0, help="person's height in cm")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--fault", action="append", default=[], metavar="NAME@S")
@@ -270,9 +282,19 @@ def build_parser() -> argparse.ArgumentParser:
                              help="run only this check (repeatable)")
     conformance.set_defaults(func=_cmd_conformance)
 
+    reset = sub.add_parser("reset", help="clear a chair's latched faults (never starts "
+                           "motion; refused while a fault condition is present)")
+    reset.add_argument("--port", default="sim://", help="pyserial URL or device (default "
+                       "sim://)")
+    reset.add_argument("--json", action="store_true", help="the report as JSON")
+    reset.set_defaults(func=_cmd_reset)
+
     plot = sub.add_parser("plot", help="draw a trace as one figure (needs the plot extra)")
     plot.add_argument("trace", help="a JSON Lines trace from `chair run --trace`")
-    plot.add_argument("-o", "--output", default="session.png", help="image file to write")
+    plot.add_argument("-o", "--output", default=None,
+                      help="image file to write, .png, .svg or .pdf (default: the trace's "
+                           "name ending in .png, beside it; never over a file chair plot "
+                           "did not draw)")
     plot.set_defaults(func=_cmd_plot)
 
     ports = sub.add_parser("ports", help="list serial ports, marking a likely chair bridge")
@@ -294,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chair: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        return 130
+        return Exit.STOPPED
     except BrokenPipeError:  # `chair limits | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

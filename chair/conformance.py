@@ -23,7 +23,7 @@ import serial
 
 from chair import protocol as p
 from chair.clock import Clock, MonotonicClock
-from chair.errors import LinkError, UsageError
+from chair.errors import Exit, LinkError, UsageError
 from chair.limits import Limit, table_crc
 from chair.ports import open_port
 
@@ -49,7 +49,7 @@ QUERY_TAGS = (50000, 60000)  # queries carry a tag (never sequenced) so replies 
 READ_CHUNK = 4096  # a non-blocking read returns at most this much
 
 PASS, FAIL, SKIP = "PASS", "FAIL", "SKIP"
-EXIT_OK, EXIT_FAILED, EXIT_LINK = 0, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_LINK = Exit.OK, Exit.FAULT, Exit.LINK
 
 
 class CheckFailed(Exception):

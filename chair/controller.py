@@ -14,6 +14,7 @@ from transitions import EventData, Machine, MachineError
 
 from chair import protocol as p
 from chair.clock import Clock
+from chair.errors import LinkError
 from chair.executor import Executor, off_command
 from chair.landmarks import landmark_positions
 from chair.limits import HOST
@@ -209,6 +210,9 @@ class Controller:
             for message in self.link.poll():
                 self._handle(message)
             self.clock.sleep_until(self.clock.now() + 0.01)
+        if self.status is None:  # it answered the handshake, then fell silent: the link
+            raise LinkError(f"no status report within {timeout_s:g} s of connecting: the "
+                            "device fell silent or the link is too slow; check the cable")
 
     def on_enter_idle(self, event: EventData) -> None:
         if event.transition.source == "parking":

@@ -11,11 +11,17 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
 from typing import IO, TextIO
 
 from chair.landmarks import nearest_landmark
+from chair.session_view import SessionView
 from chair.trace import Record
+
+#: Columns left free right of the live display: a terminal echoes "^C" there on Ctrl-C,
+#: and a line that wraps makes the next redraw start a line low (a stray panel border).
+ECHO_MARGIN = 4
 
 
 class Summary:
@@ -117,6 +123,7 @@ class LiveDisplay:
         self._sample: Record | None = None
         self.state = ""
         self._gone = False  # the reader went away: write nothing more
+        self.view = SessionView()  # program time, the step, the chair at rest
 
     @property
     def mode(self) -> str:
@@ -127,6 +134,7 @@ class LiveDisplay:
 
     def __call__(self, record: Record) -> None:
         kind = record["type"]
+        self.view(record)
         if kind == "header":
             self.header = record
             self._print(f"running {record.get('program', '?')} on {record.get('port', '?')}")
@@ -138,14 +146,18 @@ class LiveDisplay:
             self._sample_record(record)
         elif kind == "end":
             self.close()
+            verdict, safe = self.view.safety()  # said at every end, a double Ctrl-C's too
+            self._print(f"{record['t']:7.1f}s chair: {verdict}",
+                        style=None if safe else "bold red")
             self._print(f"{record['t']:7.1f}s end: {record.get('state', '?')}, "
                         f"{record.get('reason', '?')}")
 
     def close(self) -> None:
         """Stop redrawing (the end record does this; call it if a run never ends)."""
         if self._live is not None:
-            if self._sample is not None:
-                self._live.update(self._panel(self._sample), refresh=True)
+            latest = self.view.latest  # the newest report, not the last one drawn
+            if latest is not None:
+                self._live.update(self._panel(latest), refresh=True)
             self._live.stop()
             self._live = None
         elif self.mode == "ansi" and self._last_draw >= 0:
@@ -163,7 +175,8 @@ class LiveDisplay:
         self._last_draw = t
         self._sample = record
         if self.mode == "ansi":
-            self._write("\r\x1b[2K" + self._line(record))
+            columns = shutil.get_terminal_size(fallback=(100, 24)).columns
+            self._write("\r\x1b[2K" + self._line(record)[:columns - ECHO_MARGIN])
             return
         if self._live is None:
             from rich.live import Live
@@ -180,7 +193,7 @@ class LiveDisplay:
             self.landmarks = record["landmarks"]
             text = f"scan: shoulder line at {record['shoulder_mm']} mm"
         elif name == "step":
-            self.step = f"{record['number']} {record['zone']}: {record['name']}"
+            self.step = self.view.step
             text = f"step {self.step}"
         elif name == "state":
             self.state = record["dest"]
@@ -192,6 +205,8 @@ class LiveDisplay:
                       or record.get("firmware", ""))
             if name == "device-fault":
                 detail = f"{record.get('code', '')} {detail}".strip()
+            if detail == "stop-now":
+                detail = "stop-now: emergency stop sent (the chair latches F01 estop)"
             text = f"{name}: {detail}"
         if text is not None:
             self._print(f"{record['t']:7.1f}s {text}",
@@ -200,11 +215,8 @@ class LiveDisplay:
     # ---- what is drawn
 
     def _progress(self, t: float) -> tuple[float, float]:
-        """(fraction done, seconds left) of the program, within the session timer."""
-        total = self.header.get("program_seconds", 0) or 1
-        session = self.header.get("limits", {}).get("session_s_max", total)
-        length = min(total, session)
-        return min(1.0, max(0.0, t / length)), max(0.0, length - t)
+        """(fraction done, seconds left) of the program: counts only while running."""
+        return self.view.progress(t)
 
     def _where(self, pos_mm: float) -> str:
         return nearest_landmark(pos_mm, self.landmarks) if self.landmarks else "-"
@@ -212,10 +224,15 @@ class LiveDisplay:
     def _line(self, record: Record) -> str:
         done, left = self._progress(record["t"])
         bar = "#" * int(done * 20)
+        when = f"{left / 60:4.1f} min left" if self.view.counting else \
+            self.view.left_text(record["t"])
+        step_left = self.view.step_left(record["t"])
+        step = self.step if step_left is None else \
+            f"{self.step} {int(step_left // 60)}:{int(step_left % 60):02d}"
         roller = record["roller"]
         air = " ".join(f"{z[:3]}{kpa:.0f}" for z, kpa in record["airbags"].items() if kpa >= 1)
         heat = " ".join(f"{z[:3]}{c:.0f}°" for z, c in record["heat_c"].items())
-        return (f"[{bar:<20}] {left / 60:4.1f} min left | {self.step[:28]:<28} | roller "
+        return (f"[{bar:<20}] {when} | {step[:34]:<34} | roller "
                 f"{roller['technique']} @{self._where(roller['pos_mm'])} | air {air or '-'} "
                 f"| heat {heat}")
 
@@ -227,16 +244,15 @@ class LiveDisplay:
 
         limits = self.header.get("limits", {})
         caps = limits.get("airbag_kpa_max", {})
-        done, left = self._progress(record["t"])
+        done, _ = self._progress(record["t"])
         grid = Table.grid(padding=(0, 1))
         grid.add_column(style="bold", min_width=8)
         grid.add_column()
         progress = Table.grid(padding=(0, 1))
         progress.add_row(ProgressBar(total=1.0, completed=done, width=30),
-                         Text(f"{done * 100:3.0f} %  {int(left // 60)}:{int(left % 60):02d} "
-                              "left"))
+                         Text(f"{done * 100:3.0f} %  {self.view.left_text(record['t'])}"))
         grid.add_row("session", progress)
-        grid.add_row("step", Text(self.step or "-"))
+        grid.add_row("step", Text(self.view.step_text(record["t"])))
         roller = record["roller"]
         if roller["technique"] == "off":
             roller_text = f"off @ {self._where(roller['pos_mm'])} ({roller['pos_mm']:.0f} mm)"
@@ -277,7 +293,7 @@ class LiveDisplay:
         title = f"{self.header.get('program', '?')}: {self.header.get('title', '')}"
         return Panel(grid, title=title, title_align="left",
                      subtitle="Ctrl-C parks the chair; twice stops it at once",
-                     subtitle_align="right")
+                     subtitle_align="right", width=max(40, self.console.width - ECHO_MARGIN))
 
     def _print(self, text: str, style: str | None = None) -> None:
         if self.console is not None:

@@ -1,27 +1,58 @@
-"""One error hierarchy. Each message says what went wrong, where, and what to do.
+"""One error hierarchy and one exit-code table. Each message says what went wrong, where,
+and what to do.
 
-The CLI maps each kind to its own exit code (see `EXIT_CODES` in chair.cli).
+`Exit` is the only place exit codes are numbered: every command returns one of its members
+(`chair run` maps its outcome, `chair conformance` its verdict, the rest their errors'
+`exit_code`), and the README's table of exit codes is kept equal to `EXIT_MEANINGS` by
+tests/test_docs.py.
 """
 
 from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Exit(IntEnum):
+    """The exit codes of every `chair` command."""
+
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    FAULT = 3
+    LINK = 4
+    STOPPED = 130
+
+
+#: What each exit code means, as the README's table says it (one line each).
+EXIT_MEANINGS: dict[Exit, str] = {
+    Exit.OK: "done: the program completed (or its session timer ended it) and the chair "
+             "parked; the check passed; the device reset",
+    Exit.UNEXPECTED: "an unexpected error (a bug: please report it with its traceback)",
+    Exit.USAGE: "bad program, arguments, port URL or output file: nothing moved",
+    Exit.FAULT: "a safety fault stopped the session, the chair refused to start or to reset, "
+                "or a conformance check failed (the trace or report says which)",
+    Exit.LINK: "link error: the port could not be opened, went silent or vanished",
+    Exit.STOPPED: "stopped by the user (Ctrl-C parks the chair; a second Ctrl-C stops it at "
+                  "once)",
+}
 
 
 class ChairError(Exception):
     """Base of every error this project raises on purpose."""
 
-    exit_code = 1
+    exit_code = Exit.UNEXPECTED
 
 
 class UsageError(ChairError):
-    """Bad command-line arguments."""
+    """Bad command-line arguments, port URL options or output files."""
 
-    exit_code = 2
+    exit_code = Exit.USAGE
 
 
 class ProgramError(ChairError):
     """A program file that cannot be loaded or breaks a cap: nothing moves."""
 
-    exit_code = 2
+    exit_code = Exit.USAGE
 
     def __init__(self, message: str, *, file: str = "", line: int | None = None,
                  step: int | None = None, field: str = "") -> None:
@@ -39,16 +70,16 @@ class ProgramError(ChairError):
 class ProtocolError(ChairError):
     """The peer sent something the protocol does not allow."""
 
-    exit_code = 4
+    exit_code = Exit.LINK
 
 
 class LinkError(ChairError):
     """The serial link failed: port missing or busy, silence, or the device restarted."""
 
-    exit_code = 4
+    exit_code = Exit.LINK
 
 
 class SafetyFault(ChairError):
     """A safety rule tripped; the chair has been sent to its safe state."""
 
-    exit_code = 3
+    exit_code = Exit.FAULT

@@ -41,13 +41,20 @@ def _zone_caps(prefix: str, values: dict[str, float], unit: str, source: str,
             for zone in ZONES]
 
 
+#: Sources of figures read from real chairs (docs/safety.md gives each in full).
+_FUJI = ("Fuji Iryoki Premium 4S manual, error chart 7-1, "
+         "https://manuals.online/fujiiryoki/massager/premium-4s/user-manual/1tnc0")
+_RT6037S = ("RT6037S massage-chair main-board firmware source, "
+            "https://github.com/wangqian2528/RT6037S")
+_CATALOGUES = "massage-chair specification catalogues (which one is not recorded)"
+
 DEVICE_TABLE: tuple[Limit, ...] = (
     *_zone_caps("airbag_kpa_max",
                 {"shoulders": 30, "arms": 30, "lumbar": 35, "seat": 35, "calves": 40,
                  "feet": 40},
                 "kPa", "assumed (no published kPa figure; below a cuff's 40 kPa)",
                 "airbag pressure above which the zone vents"),
-    Limit("airbag_inflate_s_max", 10, "s", "domain.md: 10 s cap per valve",
+    Limit("airbag_inflate_s_max", 10, "s", f"{_CATALOGUES} (10 s cap per valve)",
           "longest single inflation before the zone vents"),
     Limit("airbag_react_s", 0.2, "s", "safety.md rule 7", "over-pressure to venting"),
     Limit("heat_target_c_max", 42, "°C", "assumed (3 °C under the cut-off)",
@@ -62,20 +69,26 @@ DEVICE_TABLE: tuple[Limit, ...] = (
     Limit("lease_ms_max", 2000, "ms", "safety.md rule 2", "longest lease on a setpoint"),
     Limit("deadman_ms", 500, "ms", "safety.md rule 1", "host silence before the safe state"),
     Limit("tick_ms", 10, "ms", "safety.md rule 1", "device control period"),
-    Limit("session_s_max", 1800, "s", "safety.md rule 6; domain.md heat off by 30 min",
+    Limit("session_s_max", 1800, "s", f"safety.md rule 6; {_CATALOGUES} (heat off by 30 min)",
           "continuous actuation before the device stops"),
     Limit("bad_frames_max", 3, "frames", "safety.md rule 4", "bad frames that latch a fault"),
     Limit("bad_frames_window_ms", 1000, "ms", "safety.md rule 4", "window for those frames"),
-    Limit("roller_depth_max", 5, "step", "domain.md: 5 depth positions", "deepest head step"),
-    Limit("roller_width_max", 3, "step", "domain.md: narrow, medium, wide", "widest setting"),
-    Limit("roller_speed_max", 6, "step", "domain.md: speeds 1-6", "fastest head speed"),
-    Limit("stall_s", 1.0, "s", "safety.md rule 9; domain.md 1-3 s", "no encoder motion"),
-    Limit("track_timeout_s", 42, "s", "domain.md factory firmware", "track end not reached"),
-    Limit("overcurrent_s", 0.3, "s", "domain.md factory firmware", "over-current duration"),
-    Limit("recline_timeout_s", 30, "s", "domain.md factory firmware", "recline end not reached"),
+    Limit("roller_depth_max", 5, "step", f"{_RT6037S} (5 depth positions)", "deepest head step"),
+    Limit("roller_width_max", 3, "step", f"{_CATALOGUES} (narrow, medium, wide)",
+          "widest setting"),
+    Limit("roller_speed_max", 6, "step", f"{_CATALOGUES} (speeds 1-6)",
+          "fastest head speed"),
+    Limit("stall_s", 1.0, "s", f"safety.md rule 9; {_FUJI} (pulse timeouts 1-3 s)",
+          "no encoder motion"),
+    Limit("track_timeout_s", 42, "s", f"{_FUJI} (42 s)", "track end not reached"),
+    Limit("overcurrent_s", 0.3, "s", f"{_FUJI} (0.3 s, ottoman motor)",
+          "over-current duration"),
+    Limit("recline_timeout_s", 30, "s", f"{_FUJI} (30 s)",
+          "recline end not reached"),
     Limit("pinch_react_s", 0.1, "s", "safety.md rule 10", "pinch to stop"),
     Limit("pinch_reverse_pct", 5, "%", "assumed", "how far a pinch reverses the motion"),
-    Limit("foot_speed_max", 3, "step", "domain.md: three speeds", "fastest foot roller"),
+    Limit("foot_speed_max", 3, "step", f"{_CATALOGUES} (three speeds)",
+          "fastest foot roller"),
 )
 
 #: CRC-16 of the device table as the firmware was built with it. The device compares it

@@ -18,6 +18,7 @@ from chair import protocol as p
 from chair.clock import Clock
 from chair.errors import LinkError
 from chair.limits import Limit, table_crc
+from chair.ports import PORT_ERRORS
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,11 @@ class Link:
         `attempts` times within `timeout_s`; a table that arrives whole but fails its CRC
         is corrupt, and that is final.
         """
-        self.port.reset_input_buffer()
+        try:
+            self.port.reset_input_buffer()
+        except PORT_ERRORS as exc:  # a tty that vanished raises termios.error here
+            raise LinkError(f"cannot use {self.port.port}: {exc}; the port vanished or is "
+                            "not a serial port") from exc
         self._decoder = p.DeviceDecoder()
         self._held = []
         problem = ""

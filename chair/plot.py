@@ -1,4 +1,4 @@
-"""A run's trace as one picture (`chair plot TRACE -o session.png`).
+"""A run's trace as one picture (`chair plot TRACE [-o session.png]`).
 
 Time runs along x (minutes:seconds since the controller started). From top to bottom:
 
@@ -23,10 +23,13 @@ import math
 import urllib.parse
 from collections.abc import Iterable
 
+from chair import __version__
 from chair.errors import UsageError
 from chair.landmarks import LANDMARKS
 from chair.limits import HEATERS, SEAT_BEND_MM, TRACK_MM, ZONES
-from chair.trace import Record, read_trace
+from chair.plot_files import SOFTWARE
+from chair.trace import Record
+from chair.trace_check import load_trace
 
 STATE_COLOURS = {
     "disconnected": "#e0e0e0", "connecting": "#d0d0d0", "idle": "#f0f0f0",
@@ -126,20 +129,24 @@ def _require_matplotlib():
 def plot_trace(trace_path: str, out_path: str) -> None:
     """Draw the trace at `trace_path` as one figure and write it to `out_path`.
 
-    The image format follows the file name (`.png`, `.svg`, `.pdf`). Raises UsageError
-    when matplotlib is missing, the trace cannot be read or the image cannot be written.
+    The image format follows the file name (`.png`, `.svg`, `.pdf`); a PNG carries the
+    text chunk Software=`chair plot`. Raises UsageError when matplotlib is missing, the
+    trace cannot be read (naming the file and line of a bad record) or the image cannot be
+    written.
     """
     _require_matplotlib()
-    try:
-        records = read_trace(trace_path)
-    except OSError as exc:
-        raise UsageError(f"cannot read the trace {trace_path} ({exc.strerror}); make one with "
-                         "`chair run PROGRAM --trace FILE`") from exc
+    records = load_trace(trace_path)
     if not records:
         raise UsageError(f"{trace_path} is empty: not a trace from `chair run --trace`")
-    figure = make_figure(records)
     try:
-        figure.savefig(out_path, dpi=110)
+        figure = make_figure(records)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a shape not checked
+        raise UsageError(f"{trace_path}: cannot draw it ({type(exc).__name__}: {exc}): is it "
+                         "a trace from `chair run --trace` of this version?") from exc
+    metadata = {"Software": f"{SOFTWARE} {__version__}"} \
+        if out_path.lower().endswith(".png") else None
+    try:
+        figure.savefig(out_path, dpi=110, metadata=metadata)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot write {out_path}: {exc}. Choose a writable path ending in "
                          ".png, .svg or .pdf") from exc

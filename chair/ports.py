@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import serial
 
-from chair.errors import LinkError
+from chair.errors import LinkError, UsageError
 
 SIM_SCHEME = "sim://"
+
+try:  # what a port raises: pyserial's errors, the OS's, and termios's (a tty that vanished)
+    from termios import error as _TermiosError
+except ImportError:  # pragma: no cover - Windows has no termios
+    class _TermiosError(Exception):
+        """Never raised: there is no termios here."""
+
+PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, _TermiosError)
 
 
 def enable_sim() -> None:
@@ -21,12 +29,19 @@ def enable_sim() -> None:
 
 
 def open_port(url: str, *, baudrate: int = 115200, exclusive: bool = True) -> serial.SerialBase:
-    """Open `url` for non-blocking reads, with an error that says what to check."""
+    """Open `url` for non-blocking reads, with an error that says what to check.
+
+    Raises UsageError when the URL itself is wrong (an unknown scheme, an unknown or
+    out-of-range option: pyserial and our handlers raise ValueError for those) and
+    LinkError when a good URL cannot be opened (missing, busy or broken port).
+    """
     enable_sim()
     try:
         return serial.serial_for_url(url, baudrate=baudrate, timeout=0,
                                      exclusive=exclusive or None)
-    except (serial.SerialException, ValueError, OSError) as exc:
+    except ValueError as exc:  # first: our handlers' URL errors are SerialExceptions too
+        raise UsageError(f"port {url}: {exc}") from exc
+    except PORT_ERRORS as exc:
         raise LinkError(f"cannot open port {url}: {exc}. List ports with `chair ports`; a "
                         "busy port is open in another program") from exc
 

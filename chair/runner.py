@@ -16,17 +16,18 @@ from chair import __version__
 from chair import protocol as p
 from chair.clock import Clock, MonotonicClock
 from chair.controller import TICK_S, Controller
-from chair.errors import LinkError, UsageError
+from chair.errors import Exit, LinkError, UsageError
 from chair.faults import parse_fault, parse_link_fault
 from chair.limits import DEVICE
 from chair.link import Link
-from chair.ports import SIM_SCHEME, open_port
+from chair.ports import PORT_ERRORS, SIM_SCHEME, open_port
 from chair.program import Program
 from chair.safety import CAUTIONS, check_program, make_caps
 from chair.trace import Listener, Trace
 
-#: Exit codes of `chair run` (documented in the README).
-EXIT = {"completed": 0, "fault": 3, "link": 4, "usage": 2, "stopped": 130}
+#: The exit code of each outcome of `chair run` (the codes: chair.errors.Exit).
+EXIT = {"completed": Exit.OK, "fault": Exit.FAULT, "link": Exit.LINK, "usage": Exit.USAGE,
+        "stopped": Exit.STOPPED}
 FAULTY_SCHEME = "faulty://"
 #: After the run: keep reading the chair until every airbag reads vented (the trace then
 #: ends on the safe state reached, not only commanded), for at most this long.
@@ -84,6 +85,10 @@ def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...]) 
         return url
     base, _, old = url.partition("?")
     query = urllib.parse.parse_qsl(old)
+    if not fast and ("clock", "virtual") in query:
+        raise UsageError(f"{url}: clock=virtual is the simulated clock that --fast drives; "
+                         "in real time nothing would move it: add --fast, or drop "
+                         "clock=virtual")
     if fast and ("clock", "virtual") not in query:
         query.append(("clock", "virtual"))
     if seed is not None:
@@ -191,7 +196,8 @@ def _header(controller: Controller, options: RunOptions) -> None:
         limits=caps.header(), device_limits=info.limits, intensity=options.intensity,
         cautions=[{"name": name, "text": CAUTIONS[name].text} for name in caps.cautions],
         program_cautions=list(controller.program.cautions),
-        program_seconds=sum(step.seconds for step in controller.program.steps))
+        program_seconds=sum(step.seconds for step in controller.program.steps),
+        program_steps=len(controller.program.steps))
 
 
 def _run(controller: Controller, options: RunOptions) -> Outcome:
@@ -199,6 +205,10 @@ def _run(controller: Controller, options: RunOptions) -> Outcome:
         return _drive(controller, options)
     except LinkError as exc:
         return _link_lost(controller, str(exc))
+    except PORT_ERRORS as exc:
+        if not isinstance(exc, serial.SerialException) and isinstance(exc, OSError):
+            raise  # a plain OSError here is the trace's or the terminal's: see `run`
+        return _link_lost(controller, f"{controller.link.port.port}: {exc}")
 
 
 def _link_lost(controller: Controller, why: str) -> Outcome:

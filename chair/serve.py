@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import os
 import select
 import socket
+import sys
 import threading
 import tty
 from collections.abc import Callable
 
 import serial
 
+from chair.errors import UsageError
 from chair.ports import open_port
 
 POLL_S = 0.005  # longest wait between two polls of the port
@@ -87,6 +90,59 @@ def serve_pty(url: str, *, stop: threading.Event | None = None,
         os.close(slave)
 
 
+def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """``HOST:PORT``, ``[IPV6]:PORT`` or ``:PORT`` as (host, port); UsageError otherwise.
+
+    The port is 0..65535 (0 picks a free one); an empty host is `default_host`.
+    """
+    host, colon, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise UsageError(f"{text}: write an IPv6 address in brackets, e.g. [::1]:5555")
+    if not colon or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise UsageError(f"{text}: expected HOST:PORT with a port from 0 to 65535, e.g. "
+                         "127.0.0.1:5555 or [::1]:5555")
+    return host or default_host, int(port)
+
+
+def socket_url(host: str, port: int) -> str:
+    """The ``socket://`` URL that reaches `host`:`port` (IPv6 addresses in brackets)."""
+    return f"socket://[{host}]:{port}" if ":" in host else f"socket://{host}:{port}"
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A non-blocking TCP socket listening on `host`:`port` (IPv4 or IPv6, by the address).
+
+    Raises UsageError naming the address when it cannot: a port out of range, a host that
+    does not resolve, an address in use or not allowed.
+    """
+    if not 0 <= port <= 65535:
+        raise UsageError(f"port {port}: expected 0 to 65535")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    except socket.gaierror as exc:
+        raise UsageError(f"{host}:{port}: cannot resolve {host!r} ({exc.strerror}); use an "
+                         "address such as 127.0.0.1 or [::1]") from exc
+    server = socket.socket(family, kind, proto)
+    try:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(address)
+        server.listen(1)
+        server.setblocking(False)
+    except OSError as exc:
+        server.close()
+        where = socket_url(host, port).removeprefix("socket://")
+        hint = {errno.EADDRINUSE: "another program (perhaps another `chair sim`) listens "
+                                  "there: choose another port, or 0 for a free one",
+                errno.EACCES: "ports below 1024 need privileges: choose 1024 or above",
+                errno.EADDRNOTAVAIL: "that address is not one of this machine's"
+                }.get(exc.errno, "choose another address or port")
+        raise UsageError(f"cannot listen on {where}: {exc.strerror or exc}; {hint}") from exc
+    return server
+
+
 def serve_tcp(url: str, host: str = "127.0.0.1", port: int = 0, *,
               stop: threading.Event | None = None,
               on_ready: Callable[[str, int], None] | None = None, poll_s: float = POLL_S,
@@ -99,16 +155,20 @@ def serve_tcp(url: str, host: str = "127.0.0.1", port: int = 0, *,
     """
     stop = stop or threading.Event()
     serial_port = open_port(url, baudrate=baudrate, exclusive=False)
-    server = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                           socket.SOCK_STREAM)
     client: socket.socket | None = None
     try:
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind((host, port))
-        server.listen(1)
-        server.setblocking(False)
+        server = listen(host, port)
+    except BaseException:
+        serial_port.close()
+        raise
+    try:
         bound_host, bound_port = server.getsockname()[:2]
-        (on_ready or (lambda h, p: print(f"serving {url} on socket://{h}:{p}",
+        if not ipaddress.ip_address(bound_host.partition("%")[0]).is_loopback:
+            print(f"warning: serving on {socket_url(bound_host, bound_port)}, reachable from "
+                  "other machines: the chair protocol has no authentication, so anyone who "
+                  "can connect can drive the chair; bind to 127.0.0.1 unless you mean it",
+                  file=sys.stderr, flush=True)
+        (on_ready or (lambda h, p: print(f"serving {url} on {socket_url(h, p)}",
                                          flush=True)))(bound_host, bound_port)
         pending = bytearray()
         with contextlib.suppress(KeyboardInterrupt):

@@ -7,6 +7,8 @@ receive the same records, so what a person sees and what a script reads never di
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable
 from typing import IO
 
@@ -57,6 +59,7 @@ class Trace:
         self.ended = False
         self._early: list[Record] | None = []
         if path:
+            check_trace_path(path)
             try:
                 self._file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
             except OSError as exc:
@@ -99,6 +102,51 @@ class Trace:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+#: How much of an existing file's first line is read to tell a trace from anything else.
+HEAD_BYTES = 1 << 16
+
+
+def check_trace_path(path: str) -> None:
+    """Refuse (UsageError naming `path`) to write a trace over anything but a trace.
+
+    Writing is allowed to a new file, an empty one, or an existing trace (its first line a
+    `header` record: docs/trace.md). Refused: a regular file whose first line is not a
+    trace header (a program file, say), and anything that is not a regular file (a FIFO
+    would block the run, a device would take the trace: /dev/sda, a tty).
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"--trace {path}: cannot use it ({exc.strerror}); choose a "
+                         "writable path") from exc
+    if stat.S_ISDIR(info.st_mode):
+        return  # open() says "Is a directory", with the usual advice
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device"
+                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket"
+                if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+        raise UsageError(f"--trace {path}: refusing to write a trace to {kind}; choose a "
+                         "file name")
+    if info.st_size == 0:
+        return
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(HEAD_BYTES)
+    except OSError as exc:
+        raise UsageError(f"--trace {path}: cannot read what is there ({exc.strerror}); "
+                         "choose another path") from exc
+    try:
+        record = json.loads(first)
+    except ValueError:  # also a UnicodeDecodeError: a binary file
+        record = None
+    if not (isinstance(record, dict) and record.get("type") == "header"):
+        raise UsageError(f"--trace {path}: refusing to overwrite it: it exists and is not a "
+                         "trace (its first line is not a trace header); choose another "
+                         "path or remove it")
 
 
 def read_trace(path: str) -> list[Record]:

@@ -29,8 +29,9 @@ heater supply closed (a bare plant heats when heater_on says so); the firmware's
 opens the dump and the heater supply.
 
 Driving the carriage into an end stop clamps it there and stalls the motor (3 A): stop the
-drive on the end switch. Figures come from the team's domain notes (domain.md); every other
-value is marked "assumed".
+drive on the end switch. Figures marked "reported" are figures reported for real chairs
+(catalogues and manuals collected for this project; docs/safety.md names the sources it
+has); every other value is marked "assumed".
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from chair.faults import FAULTS, PLANT_FAULTS, valid_names
 from chair.limits import HEATERS, SEAT_BEND_MM, TRACK_MM, ZONES
 from sim.body import Body
 
-# --- carriage: domain.md, full travel 14.8 s down and 15.9 s up on one chair
+# --- carriage: reported, full travel 14.8 s down and 15.9 s up on one chair
 CARRIAGE_DOWN_MM_S = TRACK_MM / 14.8  # ~84 mm/s
 CARRIAGE_UP_MM_S = TRACK_MM / 15.9  # ~79 mm/s
 CURRENT_IDLE_A = 0.1  # roller motor current, idle (assumed)
@@ -59,9 +60,9 @@ HEAD_MM_PER_DEPTH = 5.0
 SUPPLY_KPA = 60.0  # pump supply pressure (assumed; no published kPa figure)
 RELIEF_KPA = 50.0  # mechanical relief valve: bag pressure never exceeds it (assumed)
 #: Fill time constants (assumed): a bag reaches 63 % of the supply (~38 kPa) in tau, its
-#: device cap in 1.7 to 5.5 s, within domain.md's 1.5 to 10 s inflation times.
+#: device cap in 1.7 to 5.5 s, within the 1.5 to 10 s inflation times reported.
 FILL_TAU_S = np.array([4.0, 2.5, 5.0, 6.0, 5.0, 3.0])
-VENT_TAU_S = 0.4  # vent: a cap's 30-40 kPa to under 1 kPa in ~1.4 s (domain.md 0.6-2 s)
+VENT_TAU_S = 0.4  # vent: a cap's 30-40 kPa to under 1 kPa in ~1.4 s (reported 0.6-2 s)
 #: Through the fill valve and the open manifold dump valve to the room (assumed: the fill
 #: path is narrower than the vent, so a cap's 30-40 kPa falls under 1 kPa in ~3 s).
 DUMP_TAU_S = 0.8
@@ -76,7 +77,7 @@ HEAT_TAU_S = 60.0
 PUMP_CURRENT_A = 1.2  # the diaphragm pump running
 HEATER_CURRENT_A = 2.0  # one heater element powered
 
-# --- recline and leg rest (domain.md: recline travel 12-15 s)
+# --- recline and leg rest (reported: recline travel 12-15 s)
 BACK_TRAVEL_S = 13.0
 LEG_TRAVEL_S = 10.0
 

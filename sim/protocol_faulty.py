@@ -45,13 +45,14 @@ from serial.serialutil import PortNotOpenError, SerialException
 
 from chair.faults import LINK_DIRECTIONS, LINK_RATES, LINK_TIMES, check_link_option
 from sim.linkfaults import FaultyPort, Impairment
-from sim.virtual_port import VirtualPort, query_pairs
+from sim.virtual_port import BadURL, VirtualPort, query_pairs
 
 POLL_S = 0.002  # real-clock reads: how often to look again while waiting
 
 
 def parse_url(url: str) -> dict:
-    """The options of a ``faulty://`` URL, checked; raises SerialException naming the option.
+    """The options of a ``faulty://`` URL, checked; raises BadURL (a SerialException and
+    a ValueError) naming the option.
 
     Returns ``{"port": URL, "rx": Impairment, "tx": Impairment, "seed": int,
     "noise_at": S | None, "vanish_at": S | None, "silence_at": S | None,
@@ -66,7 +67,7 @@ def parse_url(url: str) -> dict:
     seen: set[str] = set()
     for name, value in pairs:
         if name in seen:
-            raise SerialException(f"faulty:// option {name!r} given twice")
+            raise BadURL(f"faulty:// option {name!r} given twice")
         seen.add(name)
         if name == "port":
             inner = value
@@ -74,17 +75,17 @@ def parse_url(url: str) -> dict:
         try:
             number = check_link_option(name, value)
         except ValueError as exc:
-            raise SerialException(f"faulty:// option {exc}") from None
+            raise BadURL(f"faulty:// option {exc}") from None
         direction, _, base = name.rpartition(".")
         if base in LINK_RATES or base in LINK_TIMES:
             (lanes[direction] if direction else both)[base] = number
         else:
             options[name] = number
     if not inner:
-        raise SerialException(f"{url!r}: faulty:// needs port=URL, the port to wrap, "
-                              "percent-encoded (urllib.parse.quote(url, safe=''))")
+        raise BadURL(f"{url!r}: faulty:// needs port=URL, the port to wrap, "
+                     "percent-encoded (urllib.parse.quote(url, safe=''))")
     if urllib.parse.urlsplit(inner).scheme.lower() == "faulty":
-        raise SerialException(f"{url!r}: faulty:// cannot wrap another faulty:// port")
+        raise BadURL(f"{url!r}: faulty:// cannot wrap another faulty:// port")
     options["port"] = inner
     for direction in LINK_DIRECTIONS:
         options[direction] = Impairment(**{**both, **lanes[direction]})

@@ -38,7 +38,7 @@ from chair.faults import parse_fault
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
 from sim.device import DEFECTS, Device
 from sim.physics import Plant
-from sim.virtual_port import VirtualPort, query_pairs
+from sim.virtual_port import BadURL, VirtualPort, query_pairs
 
 OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",
            "quiet")
@@ -46,8 +46,8 @@ _REPEATABLE = ("fault", "defect")
 _BOOL = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False}
 
 
-def _bad(option: str, value: str, accepted: str) -> SerialException:
-    return SerialException(f"sim:// option {option}={value!r} is not valid; accepted: "
+def _bad(option: str, value: str, accepted: str) -> BadURL:
+    return BadURL(f"sim:// option {option}={value!r} is not valid; accepted: "
                            f"{accepted}")
 
 
@@ -70,7 +70,8 @@ _RANGES = {
 
 
 def parse_url(url: str) -> dict:
-    """The options of a ``sim://`` URL, checked; raises SerialException naming the option."""
+    """The options of a ``sim://`` URL, checked; raises BadURL (a SerialException and
+    a ValueError) naming the option."""
     pairs = query_pairs(url, "sim", "sim://?height=175&clock=virtual")
     options: dict = {"height": 175.0, "stiffness": 1.0, "seated": True, "seed": 0,
                      "ambient": 24.0, "clock": "real", "fault": [], "defect": [],
@@ -78,10 +79,10 @@ def parse_url(url: str) -> dict:
     seen: set[str] = set()
     for name, value in pairs:
         if name not in OPTIONS:
-            raise SerialException(f"sim:// option {name!r} is unknown; accepted options: "
+            raise BadURL(f"sim:// option {name!r} is unknown; accepted options: "
                                   f"{', '.join(OPTIONS)}")
         if name in seen and name not in _REPEATABLE:
-            raise SerialException(f"sim:// option {name!r} given twice; only "
+            raise BadURL(f"sim:// option {name!r} given twice; only "
                                   f"{' and '.join(_REPEATABLE)} may repeat")
         seen.add(name)
         if name in _RANGES:
@@ -104,7 +105,7 @@ def parse_url(url: str) -> dict:
             try:
                 options["fault"].append(parse_fault(value))
             except ValueError as exc:
-                raise SerialException(f"sim:// option fault={value!r}: {exc}") from None
+                raise BadURL(f"sim:// option fault={value!r}: {exc}") from None
         else:  # defect
             if value not in DEFECTS:
                 raise _bad(name, value, ", ".join(DEFECTS))

@@ -8,6 +8,15 @@ import urllib.parse
 from serial.serialutil import PortNotOpenError, SerialBase, SerialException
 
 
+class BadURL(SerialException, ValueError):
+    """A URL our handlers cannot accept (unknown or out-of-range option, wrong form).
+
+    A SerialException, as pyserial's handlers raise, and a ValueError, as pyserial raises
+    for an unknown scheme: the host tells a wrong URL (a usage error) from a port that
+    fails (a link error) by ValueError alone, without importing `sim`.
+    """
+
+
 class VirtualPort(SerialBase):
     """A pyserial port with nothing behind it but Python: lines are read through `_line`."""
 
@@ -50,17 +59,17 @@ class VirtualPort(SerialBase):
 
 
 def query_pairs(url: str, scheme: str, example: str) -> list[tuple[str, str]]:
-    """The ``name=value`` options of a ``scheme://?...`` URL, in order; SerialException
+    """The ``name=value`` options of a ``scheme://?...`` URL, in order; BadURL
     (naming the URL and showing `example`) when it is not of that form."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme.lower() != scheme:
-        raise SerialException(f"expected a {scheme}:// URL, got {url!r}")
+        raise BadURL(f"expected a {scheme}:// URL, got {url!r}")
     if parts.netloc or parts.path not in ("", "/"):
-        raise SerialException(f"{url!r}: a {scheme}:// URL takes options after '?' only, for "
+        raise BadURL(f"{url!r}: a {scheme}:// URL takes options after '?' only, for "
                               f"example {example}")
     try:
         return urllib.parse.parse_qsl(parts.query, keep_blank_values=True,
                                       strict_parsing=bool(parts.query))
     except ValueError as exc:
-        raise SerialException(f"{url!r}: cannot read the options ({exc}); write them as "
+        raise BadURL(f"{url!r}: cannot read the options ({exc}); write them as "
                               "name=value joined by '&'") from None

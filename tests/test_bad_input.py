@@ -1,9 +1,10 @@
 """Bad input everywhere: each gets a clear error naming what and where, its exit code, and
 nothing moves (reliability issue, part 6).
 
-Exit codes: 2 a bad program or bad arguments (also a trace that cannot be written), 4 a port
-that is missing, busy, not a chair or not answering. Errors found before the port opens
-must not open it; errors found after it opened must leave the chair as it was.
+Exit codes: 2 a bad program or bad arguments (also a trace that cannot be written, a port
+URL that is wrong in itself), 4 a port that is missing, busy, not a chair or not answering.
+Errors found before the port opens must not open it; errors found after it opened must
+leave the chair as it was.
 """
 
 from __future__ import annotations
@@ -174,10 +175,13 @@ def test_a_trace_that_fails_mid_run_stops_the_chair(tmp_path: Path, capsys, port
 
 
 def test_trace_on_a_full_device_exits_2(capsys) -> None:
+    """A device is refused as a trace before anything opens (tests/test_trace_path.py); a
+    disk that fills mid-run is the test above."""
     if not os.path.exists("/dev/full"):
         pytest.skip("no /dev/full here")
     assert cli("run", "lumbar", "--fast", "--trace", "/dev/full") == 2
-    assert "/dev/full" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "/dev/full" in err and "device" in err
 
 
 # --------------------------------------------------------------------------- ports
@@ -210,9 +214,10 @@ def test_busy_port_exits_4_and_says_so(capsys) -> None:
     ("faulty://?drop=0.1", "port=URL"),
     ("nosuchscheme://x", "nosuchscheme"),
 ])
-def test_bad_port_urls_exit_4_and_name_the_option(capsys, url: str, part: str) -> None:
+def test_bad_port_urls_exit_2_and_name_the_option(capsys, url: str, part: str) -> None:
+    """A URL that is wrong in itself is a usage error (2), not a failed port (4)."""
     fast = ["--fast"] if "sim" in url else []  # --fast on a real port is an argument error
-    assert cli("run", "lumbar", *fast, "--port", url) == 4
+    assert cli("run", "lumbar", *fast, "--port", url) == 2
     err = capsys.readouterr().err
     assert part in err, err
 

@@ -30,10 +30,12 @@ class FakeLink:
         self.estops = 0
         self.last_rx = 0.0
         self.idle = True
+        self._first_report = False
 
     def connect(self) -> DeviceInfo:
         banner = p.Banner(1, "fake", ZONES, HEATERS, TRACK_MM, SEAT_BEND_MM, DEVICE_TABLE_CRC)
-        return DeviceInfo(banner, dict(DEVICE))
+        self._first_report = True  # a healthy device reports once connected (a silent one
+        return DeviceInfo(banner, dict(DEVICE))  # is a link error: tests/test_exit_codes.py)
 
     def send(self, command: p.Command) -> None:
         self.sent.append(command)
@@ -42,6 +44,9 @@ class FakeLink:
         self.estops += 1
 
     def poll(self) -> list:
+        if self._first_report:
+            self._first_report = False
+            return [_status()]
         return []
 
 

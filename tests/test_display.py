@@ -51,7 +51,8 @@ def test_not_a_terminal_gives_plain_lines(records: list[dict]) -> None:
     lines = out.splitlines()
     assert lines[0].startswith("running lumbar on sim://")
     assert any(line.startswith("caution: herniated") for line in lines)
-    assert any("step 1 lumbar: warm and settle" in line for line in lines)
+    steps = records[0]["program_steps"]  # the display says step n of m
+    assert any(f"step 1 of {steps} lumbar: warm and settle" in line for line in lines)
     assert any("running -> fault (airbag lumbar does not vent" in line for line in lines)
     assert lines[-1].strip().startswith(f"{records[-1]['t']:.1f}s end: fault")
     status = [line for line in lines if "min left" in line]
@@ -67,7 +68,7 @@ def test_a_terminal_without_rich_redraws_one_line(records: list[dict], monkeypat
     feed(display, records)
     out = stream.getvalue()
     assert "\r\x1b[2K[" in out and "min left" in out, "the status line is redrawn in place"
-    assert "step 3 lumbar: gentle kneading" in out
+    assert f"step 3 of {records[0]['program_steps']} lumbar: gentle kneading" in out
     assert out.endswith("\n"), "the last line is finished, not left half-drawn"
 
 
@@ -87,7 +88,8 @@ def test_a_terminal_with_rich_gets_a_live_panel(records: list[dict]) -> None:
     assert "/14 kPa" in out, "airbags against the cap in force (herniated disc: 14 kPa)"
     assert "cut-off 43 °C" in out
     assert "fault  (device" in out, "the panel shows the controller's state after a fault"
-    assert "step 3 lumbar: gentle kneading" in out, "events scroll above the panel"
+    assert f"step 3 of {records[0]['program_steps']} lumbar: gentle kneading" in out, \
+        "events scroll above the panel"
     assert "end: fault" in out
     assert display._live is None, "the live panel is stopped at the end of the run"
 

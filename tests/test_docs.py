@@ -264,3 +264,35 @@ def test_the_worked_example_gives_the_messages_shown(tmp_path: Path, capsys,
     page = good.split("$ chair show evening\n", 1)[1]
     normalise = lambda text: re.sub(r"from \S+evening\.toml", "from FILE", text).strip()  # noqa: E731
     assert normalise(printed) == normalise(page)
+
+
+# ----------------------------------------------------------------------- README.md
+
+
+def test_the_readme_exit_codes_are_the_table_in_code() -> None:
+    """One exit-code table (chair.errors), and the README's copy of it equal, row by row."""
+    from chair.errors import EXIT_MEANINGS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"^### Exit codes\n(.*?)(?=^#)", readme, re.S | re.M)
+    assert found, "no '### Exit codes' section in the README"
+    rows = {}
+    for line in found.group(1).splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0].isdigit():
+            rows[int(cells[0])] = cells[1]
+    assert rows == {int(code): meaning for code, meaning in EXIT_MEANINGS.items()}
+
+
+def test_no_source_cites_a_file_the_repository_does_not_have(capsys) -> None:
+    """Sources are named where a reader can find them: never the team's private notes
+    (`domain.md`, not in the repository), in the limits table, `chair limits` or the docs."""
+    assert not (ROOT / "domain.md").exists() and not (DOCS / "domain.md").exists()
+    assert not [lim.name for lim in DEVICE_TABLE if "domain.md" in lim.source]
+    assert main(["limits"]) == 0 and "domain.md" not in capsys.readouterr().out
+    assert main(["limits", "--json"]) == 0 and "domain.md" not in capsys.readouterr().out
+    for doc in [ROOT / "README.md", *DOCS.glob("*.md")]:
+        assert "domain.md" not in doc.read_text(encoding="utf-8"), doc.name
+    for limit in DEVICE_TABLE:  # a figure from a real chair names where it was read
+        if not limit.source.startswith(("assumed", "safety.md rule")):
+            assert "https://" in limit.source or "not recorded" in limit.source, limit

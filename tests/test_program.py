@@ -70,7 +70,7 @@ def test_each_standalone_program_loads_and_is_gentle(name: str) -> None:
     assert not depths or sum(depths) / len(depths) <= 3
 
 
-def test_the_programs_do_what_domain_md_asks() -> None:
+def test_the_programs_do_what_the_sciatica_notes_ask() -> None:
     lumbar = load_program("lumbar")
     assert all(s.heat.get("lumbar") for s in lumbar.steps)
     assert {s.roller.start for s in lumbar.steps} | {s.roller.end for s in lumbar.steps} \

@@ -85,7 +85,7 @@ def test_the_readme_shows_the_tour() -> None:
     assert all(c.argv[0] == "chair" for c in PLAIN), [c.line for c in PLAIN]
     shown = {c.argv[1] if c.argv[1] != "-v" else c.argv[2] for c in PLAIN}
     assert {"run", "plot", "list", "show", "validate", "limits", "diagram", "ports",
-            "conformance", "faults"} <= shown
+            "conformance", "faults", "reset"} <= shown
     quick = [c.line for c in COMMANDS if c.block == 0]
     assert quick == ["chair run sciatica --fast"], "the quick start's run command changed"
     assert any(c.argv[:3] == ("chair", "sim", "--pty") for c in COMMANDS)
@@ -265,7 +265,7 @@ def _free_port() -> int:
 
 def test_readme_sim_on_tcp_driven_by_chair_run() -> None:
     """`chair sim --tcp`, then `chair run --port socket://...`; Ctrl-C parks and exits 130."""
-    sim, run = _served_block(("chair", "sim", "--tcp"))
+    sim, run, *after = _served_block(("chair", "sim", "--tcp"))
     port = str(_free_port())
     with _served(_python(tuple(a.replace("5555", port) for a in sim.argv))) as (_, first):
         assert f"socket://127.0.0.1:{port}" in first
@@ -286,3 +286,12 @@ def test_readme_sim_on_tcp_driven_by_chair_run() -> None:
         assert process.returncode == 130, text + err.decode()
         assert "stopped by the user" in text
         assert "-> parking (stopped by the user)" in text and "parking -> idle" in text
+        for command in after:  # `chair reset`, after an emergency stop typed at the chair
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=2) as conn:
+                conn.sendall(b"!")
+                _read_until(lambda c=conn: c.recv(4096), rb"!F01")
+            time.sleep(0.2)  # the server sees that client go before the next one comes
+            done = subprocess.run(_python(tuple(a.replace("5555", port) for a in command.argv)),
+                                  cwd=ROOT, capture_output=True, text=True, timeout=30)
+            assert done.returncode == command.expect, done.stdout + done.stderr
+            assert "latched: F01 estop" in done.stdout and "accepted" in done.stdout

@@ -71,7 +71,7 @@ def test_full_travel_times_and_end_switches() -> None:
     plant.carriage_drive = -1
     up = time_until(plant, lambda p: p.end_top, 30.0)
     assert up == pytest.approx(15.9, abs=0.05)
-    assert 14.0 <= (up + down) / 2 <= 16.0  # domain.md: full travel about 15 s
+    assert 14.0 <= (up + down) / 2 <= 16.0  # reported for real chairs: full travel about 15 s
     run(plant, 1.0)
     assert plant.carriage_mm == 0.0 and plant.end_top and not plant.end_bottom
 
@@ -121,14 +121,14 @@ def test_inflation_and_venting_times_per_zone(zone: int) -> None:
     plant.pump_on = True
     plant.fill_open[zone] = True
     t_cap = time_until(plant, lambda p: p.pressure_kpa[zone] >= cap, 15.0)
-    # domain.md: inflation 1.5-10 s from weak to strong, with a 10 s cap per valve
+    # reported for real chairs: inflation 1.5-10 s from weak to strong, with a 10 s cap per valve
     assert 1.5 <= t_cap < 8.0, (ZONES[zone], t_cap)
     assert plant.bag_kpa.sum() == pytest.approx(plant.bag_kpa[zone])  # only this zone
     plant.pump_on = False
     plant.fill_open[zone] = False
     plant.vent_open[:] = True
     t_vent = time_until(plant, lambda p: p.bag_kpa[zone] < 1.0, 5.0)
-    assert 0.6 <= t_vent <= 2.0, (ZONES[zone], t_vent)  # domain.md: deflation 0.6-2 s
+    assert 0.6 <= t_vent <= 2.0, (ZONES[zone], t_vent)  # reported deflation: 0.6-2 s
 
 
 def test_zone_inflation_order_follows_time_constants() -> None:
@@ -230,7 +230,7 @@ def test_recline_and_leg_rest_travel(attr: str, drive: str, travel_s: float) -> 
     setattr(plant, drive, 1)
     t = time_until(plant, lambda p: getattr(p, attr) >= 100.0, 20.0)
     assert t == pytest.approx(travel_s, abs=0.02)
-    assert 10.0 <= t <= 15.0  # domain.md: recline travel 12-15 s
+    assert 10.0 <= t <= 15.0  # reported for real chairs: recline travel 12-15 s
     run(plant, 2.0)
     assert getattr(plant, attr) == 100.0
     setattr(plant, drive, -1)

@@ -1,0 +1,56 @@
+"""Where `chair plot` writes: the picture's default name, and files it must not draw over.
+
+Without `-o` the picture is named after the trace (`session.jsonl` gives `session.png`,
+beside it). A PNG that `chair plot` drew carries the text chunk ``Software=chair plot
+VERSION``; without `-o`, an existing file without it is never overwritten, and with or
+without `-o` the trace itself never is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chair.errors import UsageError
+
+#: The PNG text chunk `chair plot` writes into its pictures, to know them again.
+SOFTWARE = "chair plot"
+
+
+def default_output(trace_path: str) -> str:
+    """The picture's name when `-o` is not given: the trace's, beside it, ending in .png."""
+    path = Path(trace_path)
+    return str(path.with_suffix(".png") if path.suffix else path.with_name(path.name + ".png"))
+
+
+def drawn_by_us(path: str) -> bool:
+    """True when `path` is a PNG whose Software text chunk says `chair plot` drew it."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(1 << 16)
+    except OSError:
+        return False
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return False
+    at = 8
+    while at + 8 <= len(data):
+        length, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+        if kind == b"IDAT":
+            break
+        if kind == b"tEXt":
+            key, _, value = data[at + 8:at + 8 + length].partition(b"\0")
+            if key == b"Software" and value.startswith(SOFTWARE.encode()):
+                return True
+        at += 12 + length
+    return False
+
+
+def check_output(trace_path: str, out_path: str, *, chosen: bool) -> None:
+    """Refuse (UsageError) to draw over the trace itself, or, when the user did not name
+    the output (`chosen` False), over an existing file `chair plot` did not draw."""
+    out = Path(out_path)
+    if out.exists() and Path(trace_path).exists() and out.samefile(trace_path):
+        raise UsageError(f"{out_path} is the trace itself: name the picture with -o "
+                         "FILE.png")
+    if not chosen and out.exists() and not drawn_by_us(out_path):
+        raise UsageError(f"{out_path} exists and was not drawn by chair plot: not "
+                         "overwriting it; name the picture with -o FILE.png")
