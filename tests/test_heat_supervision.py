@@ -116,7 +116,7 @@ def test_without_either_check_the_cut_off_is_the_last_layer(tmp_path: Path,
     it) and the pad's cut-off keeps the surface at its rating."""
     monkeypatch.setattr(safety, "HEAT_FOLLOW_S", math.inf)
     code, _ = run_lumbar(tmp_path, 34.0, "thermistor-loose", 0.0, defect="no-heat-follow")
-    assert heat_truth.c > SURFACE_MAX_C
+    assert code == 0 and heat_truth.c > SURFACE_MAX_C  # nothing else notices
     assert heat_truth.c <= physics.CUTOFF_OPEN_C + 1e-9
 
 
