@@ -6,9 +6,9 @@ setpoint forever, or keeps re-inflating with short breaks, cannot hold a bag on 
 * held: a bag whose reading stays above `airbag_held_kpa` for longer than
   `airbag_held_s_max`, or spends more than `airbag_duty_max` of the last
   `airbag_duty_window_s` above it;
-* vent: a bag told to vent (its setpoint cleared, expired or the safe state) that has not
-  lost half its pressure, or fallen under `airbag_vented_kpa`, within `airbag_vent_s` (a
-  stuck vent valve or pressure sensor).
+* vent: a bag told to vent (its setpoint cleared, expired or the safe state) must halve
+  its pressure within every `airbag_vent_s` until it is under `airbag_vented_kpa` (else a
+  stuck vent valve or pressure sensor, even one that sticks half way).
 
 `AirWatch.check` is called on the device's slow ticks (every 0.1 s) with the readings and
 returns the first breach; the device then latches (F18 or F19), which vents every bag by
@@ -75,11 +75,13 @@ class AirWatch:
                 self.watching -= 1
             start = self.vent_t[z]
             if start != _INF:
-                if kpa <= self.vented_kpa or kpa <= 0.5 * self.vent_kpa[z]:
-                    self.inflate(z)
+                if kpa <= self.vented_kpa:
+                    self.inflate(z)  # vented: done
+                elif kpa <= 0.5 * self.vent_kpa[z]:
+                    self.vent_t[z], self.vent_kpa[z] = now, kpa  # halved: the next half
                 elif vent and now - start >= self.vent_s - 1e-9:
-                    return "vent", z, (f"kpa={kpa:.1f} was {self.vent_kpa[z]:.1f} "
-                                       f"{now - start:.1f} s ago")
+                    return "vent", z, (f"does not vent: kpa={kpa:.1f} was "
+                                       f"{self.vent_kpa[z]:.1f} {now - start:.1f} s ago")
         return None
 
     def _held(self, z: int, since: float, now: float) -> str:

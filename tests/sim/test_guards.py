@@ -256,6 +256,18 @@ def test_a_bag_that_does_not_vent_opens_the_dump_path_and_latches() -> None:
     assert "RESET" not in str(b.cmd(p.Reset()))  # the bag is vented: the reset is accepted
 
 
+def test_a_vent_that_sticks_half_way_is_caught() -> None:
+    """The watch lasts until the bag is vented: each second must halve what is left."""
+    b = Bench()
+    hold_bag(b, 5.0, kpa=20.0)
+    b.cmd(p.SetAir("lumbar", 0.0, 2000))
+    b.run_until(lambda: b.plant.pressure_kpa[limits.ZONES.index("lumbar")] < 5.0, 2.0)
+    b.plant.inject("vent-stuck-closed")  # a quarter of its air still in
+    stuck = b.clock.now()
+    b.run_until(lambda: F.NOT_VENTING in b.dev.faults, 2.0)
+    assert b.clock.now() - stuck <= DEV["airbag_vent_s"] + 0.1 + 1e-9
+
+
 def test_a_bag_that_vents_is_no_fault() -> None:
     b = Bench()
     hold_bag(b, 5.0, kpa=10.0)
