@@ -119,6 +119,8 @@ HOST: dict[str, float] = {
     **{f"airbag_kpa_max.{zone}": round(DEVICE[f"airbag_kpa_max.{zone}"] * 0.8, 1)
        for zone in ZONES},
     "airbag_hold_s_max": 8.0,
+    "airbag_held_s_max": 20.0,
+    "airbag_duty_max": 0.65,
     "heat_target_c_max": 40.0,
     "heat_c_max": 43.0,
     "roller_depth_max": 4,

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chair import airtime
 from chair import protocol as p
 from chair.errors import ProgramError, UsageError
-from chair.limits import HEATERS, HOST, ZONES
+from chair.limits import DEVICE, HEATERS, HOST, ZONES
 
 if TYPE_CHECKING:
     from chair.program import Program
@@ -137,6 +138,20 @@ def check_program(program: Program) -> None:
                                f"cycle (inflate_s + hold_s); the cap is "
                                f"{HOST['airbag_hold_s_max']:g} s", file=program.source,
                                step=step.number, field="airbags.hold_s")
+    window = DEVICE["airbag_duty_window_s"]
+    for zone, spans in airtime.inflated_spans(program).items():
+        begin, end, number = airtime.longest(spans)
+        if end - begin > HOST["airbag_held_s_max"]:
+            raise ProgramError(f"the {zone} airbag stays inflated {end - begin:g} s on end "
+                               f"(cycles joining across steps); the cap is "
+                               f"{HOST['airbag_held_s_max']:g} s", file=program.source,
+                               step=number, field="airbags")
+        held, number = airtime.busiest(spans, window)
+        if held > HOST["airbag_duty_max"] * window:
+            raise ProgramError(f"the {zone} airbag is inflated {held:g} s of {window:g} s "
+                               f"({held / window:.0%}); the cap is "
+                               f"{HOST['airbag_duty_max']:.0%}", file=program.source,
+                               step=number, field="airbags.vent_s")
 
 
 # ------------------------------------------------------------------------------ supervisor

@@ -17,7 +17,9 @@ import pytest
 
 from chair import limits
 from chair.cli import main
-from chair.program import list_programs
+from chair.errors import ProgramError
+from chair.program import list_programs, parse_program
+from chair.safety import check_program
 from chair.trace import read_trace
 from sim import physics
 from sim.physics import Plant
@@ -109,3 +111,30 @@ def test_a_bag_that_does_not_vent_while_parking_is_a_device_fault(tmp_path: Path
     assert code == 3, records[-1]
     assert any(r.get("event") == "device-fault" and r["code"].startswith("F19") for r in records)
     assert bags.kpa[-1].max() < VENTED_KPA
+
+
+def _busy_program(steps: int, inflate: float, hold: float, vent: float,
+                  seconds: float = 60.0) -> str:
+    step = (f'[[step]]\nzone = "gluteal"\nseconds = {seconds:g}\n'
+            f"airbags = {{ seat = 2, inflate_s = {inflate:g}, hold_s = {hold:g}, "
+            f"vent_s = {vent:g} }}\n")
+    return '[program]\nname = "busy"\ntitle = "t"\npurpose = "p"\n\n' + step * steps
+
+
+def test_a_program_past_the_devices_duty_limit_is_refused_before_anything_moves() -> None:
+    """7 + 1 s inflated, 1 s vented for 6 minutes passes each per-cycle cap, but would hit
+    the device's duty limit (F18) half way: refused, naming the step and field (rule 15)."""
+    with pytest.raises(ProgramError, match=r"field 'airbags\.vent_s'.*inflated"):
+        check_program(parse_program(_busy_program(6, 7.0, 1.0, 1.0), "busy.toml"))
+    check_program(parse_program(_busy_program(6, 4.0, 2.0, 4.0), "ok.toml"))  # 0.6 of it
+
+
+def test_cycles_joining_across_short_steps_are_refused() -> None:
+    """Steps shorter than one inflation restart their cycle inflated: they join."""
+    with pytest.raises(ProgramError, match=r"field 'airbags'.*on end"):
+        check_program(parse_program(_busy_program(8, 6.0, 2.0, 2.0, seconds=5.0), "j.toml"))
+
+
+def test_every_shipped_program_is_inside_the_program_hold_caps() -> None:
+    for program in list_programs():
+        check_program(program)
