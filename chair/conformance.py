@@ -566,7 +566,10 @@ def check_limits(c: Context) -> tuple[str, str]:
     zones = c.banner.zones if c.banner else ()
     heaters = c.banner.heaters if c.banner else ()
     required = (*REQUIRED_LIMITS, *(f"airbag_kpa_max.{z}" for z in zones),
-                *(("heat_target_c_max", "heat_c_max") if heaters else ()))
+                *(("airbag_held_s_max", "airbag_duty_max", "airbag_duty_window_s")
+                  if zones else ()),
+                *(("heat_target_c_max", "heat_c_max", "heat_follow_s", "heat_follow_c")
+                  if heaters else ()))
     missing = [n for n in required if n not in names]
     if missing:
         problems.append(f"missing {', '.join(missing)}")

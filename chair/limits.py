@@ -57,6 +57,18 @@ DEVICE_TABLE: tuple[Limit, ...] = (
     Limit("airbag_inflate_s_max", 10, "s", f"{_CATALOGUES} (10 s cap per valve)",
           "longest single inflation before the zone vents"),
     Limit("airbag_react_s", 0.2, "s", "safety.md rule 7", "over-pressure to venting"),
+    Limit("airbag_held_kpa", 5, "kPa", "assumed (about an IPC cuff's 40 mmHg)",
+          "pressure above which a bag counts as held inflated"),
+    Limit("airbag_held_s_max", 30, "s",
+          "assumed (twice the longest shipped program's 15 s; IPC inflates 10-12 s)",
+          "longest time a bag may stay held inflated before the zone vents"),
+    Limit("airbag_duty_max", 0.75, "share",
+          "assumed (shipped programs reach 0.52; IPC cycles ~0.2)",
+          "largest share of the duty window a bag may spend held inflated"),
+    Limit("airbag_duty_window_s", 300, "s", "assumed", "window for that share"),
+    Limit("airbag_vent_s", 1, "s", "safety.md rule 7 (either relief path halves in < 0.6 s)",
+          "a bag told to vent must lose half its pressure within this"),
+    Limit("airbag_vented_kpa", 1, "kPa", "safety.md rule 7", "a bag under this is vented"),
     Limit("heat_target_c_max", 42, "°C", "assumed (3 °C under the cut-off)",
           "highest heater set point accepted"),
     Limit("heat_c_max", 45, "°C", "safety.md rule 8", "surface temperature cut-off"),
@@ -66,6 +78,12 @@ DEVICE_TABLE: tuple[Limit, ...] = (
     Limit("heat_rise_s", 20, "s", "safety.md rule 8 (Marlin)", "window for that rise"),
     Limit("heat_band_c", 4, "°C", "safety.md rule 8 (Marlin)", "largest lag below target"),
     Limit("heat_band_s", 40, "s", "safety.md rule 8", "how long that lag may last"),
+    Limit("heat_follow_s", 8, "s", "safety.md rule 8 (Marlin's runaway check, in every mode)",
+          "heater on-time within which its reading must rise"),
+    Limit("heat_follow_c", 0.2, "°C", "safety.md rule 8 (Marlin's runaway check, in every mode)",
+          "rise required in that on-time"),
+    Limit("heat_jump_c", 3, "°C", "assumed (a pad moves < 0.1 °C in 0.1 s)",
+          "a heater's reading moving more than this between two 0.1 s looks: loose"),
     Limit("lease_ms_max", 2000, "ms", "safety.md rule 2", "longest lease on a setpoint"),
     Limit("deadman_ms", 500, "ms", "safety.md rule 1", "host silence before the safe state"),
     Limit("tick_ms", 10, "ms", "safety.md rule 1", "device control period"),
@@ -93,7 +111,7 @@ DEVICE_TABLE: tuple[Limit, ...] = (
 
 #: CRC-16 of the device table as the firmware was built with it. The device compares it
 #: with the table at start and refuses to actuate on a mismatch (safety.md rule 14).
-DEVICE_TABLE_CRC = 0x216B
+DEVICE_TABLE_CRC = 0xF5E6
 
 
 def table_crc(table: tuple[Limit, ...] | list[Limit]) -> int:
@@ -114,6 +132,8 @@ HOST: dict[str, float] = {
     **{f"airbag_kpa_max.{zone}": round(DEVICE[f"airbag_kpa_max.{zone}"] * 0.8, 1)
        for zone in ZONES},
     "airbag_hold_s_max": 8.0,
+    "airbag_held_s_max": 20.0,
+    "airbag_duty_max": 0.65,
     "heat_target_c_max": 40.0,
     "heat_c_max": 43.0,
     "roller_depth_max": 4,

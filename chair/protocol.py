@@ -88,6 +88,8 @@ class FaultCode(IntEnum):
     RECLINE_TIMEOUT = 15
     VACANT = 16
     STUCK_ON = 17  # an output draws current while commanded off (pump, heater relay)
+    AIR_HOLD = 18  # a bag held inflated too long or for too much of a window
+    NOT_VENTING = 19  # a bag told to vent does not lose its pressure (stuck vent valve)
 
     @property
     def wire(self) -> str:

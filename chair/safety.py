@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from chair import airtime
 from chair import protocol as p
 from chair.errors import ProgramError, UsageError
-from chair.limits import HEATERS, HOST, ZONES
+from chair.limits import DEVICE, HEATERS, HOST, ZONES
 
 if TYPE_CHECKING:
     from chair.program import Program
@@ -137,6 +138,20 @@ def check_program(program: Program) -> None:
                                f"cycle (inflate_s + hold_s); the cap is "
                                f"{HOST['airbag_hold_s_max']:g} s", file=program.source,
                                step=step.number, field="airbags.hold_s")
+    window = DEVICE["airbag_duty_window_s"]
+    for zone, spans in airtime.inflated_spans(program).items():
+        begin, end, number = airtime.longest(spans)
+        if end - begin > HOST["airbag_held_s_max"]:
+            raise ProgramError(f"the {zone} airbag stays inflated {end - begin:g} s on end "
+                               f"(cycles joining across steps); the cap is "
+                               f"{HOST['airbag_held_s_max']:g} s", file=program.source,
+                               step=number, field="airbags")
+        held, number = airtime.busiest(spans, window)
+        if held > HOST["airbag_duty_max"] * window:
+            raise ProgramError(f"the {zone} airbag is inflated {held:g} s of {window:g} s "
+                               f"({held / window:.0%}); the cap is "
+                               f"{HOST['airbag_duty_max']:.0%}", file=program.source,
+                               step=number, field="airbags.vent_s")
 
 
 # ------------------------------------------------------------------------------ supervisor
@@ -149,6 +164,9 @@ AIR_MARGIN_KPA = 1.0  # regulation overshoot tolerated above the host cap
 HEAT_RISE_S = 30.0  # a heater below target - 4 °C must rise 2 °C in this window
 HEAT_JUMP_C = 3.0  # a heating surface moving this much faster than ...
 HEAT_RATE_C_S = 1.0  # ... this rate between two reports: the thermistor came loose
+HEAT_FOLLOW_BELOW_C = 1.0  # a reading this far under target: the device's heater is on ...
+HEAT_FOLLOW_S = 8.0  # ... so within this window ...
+HEAT_FOLLOW_C = 0.2  # ... the reading must rise this much above its lowest (else loose)
 STALL_S = 2.0  # a carriage commanded to move must move 1 mm in this window
 DWELL_MM = 15.0
 
@@ -171,6 +189,7 @@ class Supervisor:
         self._heat: dict[int, _Watch] = {}
         self._heat_target = [0.0] * len(HEATERS)
         self._heat_last: list[tuple[float, float] | None] = [None] * len(HEATERS)
+        self._follow: dict[int, _Watch] = {}  # since the last rise, and the lowest reading
         self._roller_target: float | None = None
         self._moving: _Watch | None = None
         self._dwell: _Watch | None = None
@@ -247,6 +266,9 @@ class Supervisor:
                     and abs(temp - last[1]) > HEAT_JUMP_C + HEAT_RATE_C_S * (now - last[0])):
                 return f"heater {zone} reading jumped {last[1]:.1f} to {temp:.1f} °C " \
                        "(thermistor loose?)"
+            if self._not_following(i, target, temp, now):
+                return f"heater {zone} is powered but its reading does not follow " \
+                       f"({temp:.1f} °C, target {target} °C: thermistor loose?)"
             if target <= 0 or temp >= target - 4.0:
                 self._heat.pop(i, None)
                 continue
@@ -256,6 +278,20 @@ class Supervisor:
                     return f"heater {zone} does not warm ({temp:.1f} °C, target {target} °C)"
                 self._heat[i] = _Watch(now, temp)
         return None
+
+    def _not_following(self, i: int, target: float, temp: float, now: float) -> bool:
+        """Heat follow, in every mode: a reading more than HEAT_FOLLOW_BELOW_C under its
+        target means the device's thermostat powers the heater, so it must rise
+        HEAT_FOLLOW_C above its lowest within HEAT_FOLLOW_S (rule 8)."""
+        if target <= 0 or temp >= target - HEAT_FOLLOW_BELOW_C:
+            self._follow.pop(i, None)
+            return False
+        watch = self._follow.get(i)
+        if watch is None or temp >= watch.start_value + HEAT_FOLLOW_C:
+            self._follow[i] = _Watch(now, temp)
+            return False
+        watch.start_value = min(watch.start_value, temp)
+        return now - watch.since > HEAT_FOLLOW_S
 
     def _check_roller(self, status: p.StatusReport, now: float) -> str | None:
         target = self._roller_target

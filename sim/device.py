@@ -34,6 +34,7 @@ from chair import limits
 from chair import protocol as p
 from chair.clock import Clock
 from chair.faults import FAULTS, PLANT_FAULTS
+from sim.airwatch import AirWatch
 from sim.physics import Plant
 
 FIRMWARE = "sim-0.1.0"
@@ -55,6 +56,13 @@ DEFECTS: dict[str, str] = {
     "reset-resumes": "RESET restarts the foot rollers that a latched fault stopped",
     "reset-while-faulted": "RESET clears faults whose condition is still present",
 }
+#: Defects of rules the wire cannot show (a loose thermistor, a held or unvented bag need
+#: the plant): for tests that show the other channel catches what the device then misses.
+RULE_DEFECTS: dict[str, str] = {
+    "no-heat-follow": "a powered heater whose reading does not follow is not a fault",
+    "no-air-hold": "airbags may be held inflated for any time and any share of a window",
+    "no-vent-check": "a bag told to vent that does not lose its pressure is not a fault",
+}
 #: The entry `corrupt-limits` changes, and by how much.
 CORRUPT_ENTRY = ("airbag_kpa_max.lumbar", 10.0)
 
@@ -75,8 +83,6 @@ HEATER_SENSE_A = 0.5  # heater current above this while its relay is off: welded
 STUCK_TICKS = 5  # ticks of current while off before F17 latches (outputs settle in one)
 AIR_RISE_KPA = 0.5  # a filling airbag's reading must rise this much ... (a healthy fill
 AIR_RISE_S = 0.5  # ... within this long: rises >= 2 kPa; else F06, sensor or valve stuck)
-THERM_JUMP_C = 3.0  # a heating thermistor moving more than this between slow ticks: F08
-#                    (a surface changes < 0.1 C in 0.1 s: the thermistor came loose)
 # Protocol constants (docs/protocol.md):
 REPORT_MIN_MS = 20
 REPORT_MAX_MS = 5000
@@ -148,10 +154,10 @@ class Device:
                  table: tuple[limits.Limit, ...] = limits.DEVICE_TABLE,
                  table_crc: int = limits.DEVICE_TABLE_CRC, firmware: str = FIRMWARE,
                  quiet: bool = True) -> None:
-        unknown = sorted(set(defects) - set(DEFECTS))
+        unknown = sorted(set(defects) - set(DEFECTS) - set(RULE_DEFECTS))
         if unknown:
             raise ValueError(f"unknown defect {unknown[0]!r}; valid defects: "
-                             f"{', '.join(DEFECTS)}")
+                             f"{', '.join([*DEFECTS, *RULE_DEFECTS])}")
         self.clock = clock
         self.plant = plant
         self.defects = frozenset(defects)
@@ -185,6 +191,9 @@ class Device:
         self._reset_resumes = "reset-resumes" in self.defects
         self._reset_while_faulted = "reset-while-faulted" in self.defects
         self._resume_foot = 0  # defect reset-resumes: the foot speed a latch stopped
+        self._no_heat_follow = "no-heat-follow" in self.defects
+        self._no_air_hold = "no-air-hold" in self.defects
+        self._no_vent_check = "no-vent-check" in self.defects
         if "slow-deadman" in self.defects:
             self.deadman_s *= 2
 
@@ -229,6 +238,9 @@ class Device:
         self.rise_s = lim["heat_rise_s"]
         self.band_c = lim["heat_band_c"]
         self.band_s = lim["heat_band_s"]
+        self.follow_s = lim["heat_follow_s"]
+        self.follow_c = lim["heat_follow_c"]
+        self.jump_c = lim["heat_jump_c"]
         self.depth_max = int(lim["roller_depth_max"])
         self.width_max = int(lim["roller_width_max"])
         self.speed_max = int(lim["roller_speed_max"])
@@ -286,6 +298,12 @@ class Device:
         self._heat_ref_c = [0.0] * len(limits.HEATERS)
         self._heat_below = [_INF] * len(limits.HEATERS)
         self._heat_last: list[float | None] = [None] * len(limits.HEATERS)  # last slow tick
+        # heat follow: the lowest reading since the last rise of follow_c, the heater's
+        # on-time since then, and the slow tick that last counted it
+        self._follow_ref = [_INF] * len(limits.HEATERS)
+        self._follow_on = [0.0] * len(limits.HEATERS)
+        self._follow_t = [_INF] * len(limits.HEATERS)
+        self._airwatch = AirWatch(len(limits.ZONES), self.limits)
         self._stall_t = 0.0
         self._stall_pos = 0.0
         self._track_t = 0.0
@@ -646,6 +664,7 @@ class Device:
                     self._fill[z] = False
                 self.air_target[z] = command.kpa
                 self._air_exp[z] = self._expiry(now, command.lease_ms)
+                self._airwatch.inflate(z)
                 self._kick = True
             else:
                 self._air_off(z)
@@ -775,6 +794,7 @@ class Device:
         self._fill[z] = False
         self._vent[z] = True
         self.plant.pump_on = any(self._filling)
+        self._airwatch.vent(z, float(self.plant.pressure_kpa[z]), self._now)
 
     def _heat_off(self, h: int) -> None:
         self.heat_target[h] = 0.0
@@ -782,6 +802,7 @@ class Device:
         self._heat_mode[h] = 0
         self._heat_below[h] = _INF
         self._heat_last[h] = None
+        self._follow_ref[h], self._follow_on[h], self._follow_t[h] = _INF, 0.0, _INF
         self._heat_on[h] = False
         if not any(target > 0 for target in self.heat_target):
             self.plant.heater_supply = False  # the series relay: cuts even a welded relay
@@ -813,6 +834,8 @@ class Device:
             self._filling[z] = False
             self._venting[z] = False
         # both relief paths: every vent, and every fill valve into the dumped manifold
+        for z, kpa in enumerate(plant.pressure_kpa.tolist()):
+            self._airwatch.vent(z, kpa, self._now)
         self._fill[:] = True
         self._vent[:] = True
         plant.dump_open = True
@@ -861,6 +884,9 @@ class Device:
                 what = plant.pinch and "pinch sensor"
             elif code is p.FaultCode.STUCK_ON:
                 what = self._stuck_what()
+            elif code in (p.FaultCode.AIR_HOLD, p.FaultCode.NOT_VENTING):
+                kpa = max(plant.pressure_kpa.tolist())
+                what = kpa > self._airwatch.vented_kpa and f"kpa={kpa:.1f}"
             elif code is p.FaultCode.LIMITS_CRC:
                 what = self.actual_crc != self.table_crc and "table crc"
             if what:
@@ -925,6 +951,13 @@ class Device:
             self._check_overpressure(pressure)
         if self._air_busy:
             self._regulate_air(pressure, now, slow)
+        if slow and (self._airwatch.watching or max(pressure) > self._airwatch.held_kpa):
+            breach = self._airwatch.check(pressure, now, hold=not self._no_air_hold,
+                                          vent=not self._no_vent_check)
+            if breach:
+                kind, z, detail = breach
+                self._latch(p.FaultCode.AIR_HOLD if kind == "held" else p.FaultCode.NOT_VENTING,
+                            f"zone={limits.ZONES[z]} {detail}")
 
         # heaters: plausibility and cut-off always, thermostat and runaway when on
         temps = plant.thermistor_c.tolist()
@@ -1075,10 +1108,12 @@ class Device:
                 continue
             temp = temps[h]
             last, self._heat_last[h] = self._heat_last[h], temp
-            if last is not None and abs(temp - last) > THERM_JUMP_C:
+            if last is not None and abs(temp - last) > self.jump_c:
                 self._latch(p.FaultCode.THERMISTOR,
                             f"heater={limits.HEATERS[h]} jumped {last:.1f} to {temp:.1f} C "
                             "(loose?)")
+                return
+            if not self._no_heat_follow and self._follow(h, temp, now):
                 return
             if temp < target - HEAT_HYST_C:
                 heat_on[h] = True
@@ -1107,6 +1142,26 @@ class Device:
                     return
             else:
                 self._heat_below[h] = _INF
+
+    def _follow(self, h: int, temp: float, now: float) -> bool:
+        """Heat follow, in every mode (safety.md rule 8): a heater powered without a break
+        for `follow_s` since its reading last rose `follow_c` above its lowest is a runaway
+        (F09: a loose thermistor, an open element or cut-off). True when it latched."""
+        if not self._heat_on[h] or self._follow_t[h] == _INF:
+            self._follow_ref[h], self._follow_on[h] = temp, 0.0  # an on-phase counts from here
+        else:
+            self._follow_on[h] += now - self._follow_t[h]
+            if temp >= self._follow_ref[h] + self.follow_c:
+                self._follow_ref[h], self._follow_on[h] = temp, 0.0
+            elif temp < self._follow_ref[h]:
+                self._follow_ref[h] = temp
+        self._follow_t[h] = now
+        if self._follow_on[h] < self.follow_s - _EPS:
+            return False
+        self._latch(p.FaultCode.HEAT_RUNAWAY,
+                    f"heater={limits.HEATERS[h]} on {self._follow_on[h]:.1f} s, c={temp:.1f} "
+                    f"rose under {self.follow_c:g} C (thermistor loose?)")
+        return True
 
     def _drive_carriage(self, now: float) -> None:
         plant = self.plant

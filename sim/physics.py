@@ -12,8 +12,8 @@ assign a whole array.
 Sensors (the firmware reads): encoder_mm, end_top, end_bottom, roller_current_a,
 pump_current_a, heater_current_a (2,), pressure_kpa (6,), thermistor_c (2,), back_pct,
 leg_pct, pinch, occupied. Truth (tests, traces, status): carriage_mm, bag_kpa, surface_c,
-roller_force_n, body_kpa, pump_running, heaters_powered. Outputs are sampled at the end of
-each step; published arrays are new objects every step, so a kept reference keeps its
+roller_force_n, body_kpa, pump_running, heaters_powered, cutoff_open. Outputs are sampled at
+the end of each step; published arrays are new objects every step, so a kept reference keeps its
 values.
 
 Air: the pump feeds a manifold; each zone's fill valve joins its bag to the manifold and
@@ -22,7 +22,8 @@ manifold is at the supply pressure (an open fill valve inflates); with the dump 
 the manifold is at room pressure whatever the pump does (an open fill valve deflates: the
 second relief path, independent of the vent valves); with the pump off and the dump closed
 an open fill valve passes nothing. Heat: each heater's relay (heater_on) is in series with
-one supply relay (heater_supply) for both, so a welded heater relay can still be cut off.
+one supply relay (heater_supply) for both, so a welded heater relay can still be cut off,
+and each pad has its own thermal cut-off (a bimetal, CUTOFF_OPEN_C) that no input overrides.
 The pump and each heater have a current sensor: a stuck pump or a welded relay shows as
 current drawn while commanded off. The plant starts with the dump valve closed and the
 heater supply closed (a bare plant heats when heater_on says so); the firmware's safe state
@@ -72,6 +73,11 @@ BODY_COUPLING = 0.7  # contact pressure on the body per kPa in the bag (assumed)
 # --- heaters, in limits.HEATERS order (assumed)
 HEAT_RISE_C = 32.0  # heater on: the surface heads for ambient + 32 °C
 HEAT_TAU_S = 60.0
+#: Thermal cut-off in each pad (a bimetal disc in series with the element, as heating pads
+#: carry; assumed ratings): opens when the surface reaches CUTOFF_OPEN_C, closes again
+#: once it has cooled to CUTOFF_CLOSE_C. The last layer, for when every check is fooled.
+CUTOFF_OPEN_C = 50.0
+CUTOFF_CLOSE_C = 40.0
 
 # --- current sensors (assumed)
 PUMP_CURRENT_A = 1.2  # the diaphragm pump running
@@ -190,6 +196,7 @@ class Plant:
         self.leg_pct = 0.0
         self.pump_running = False
         self.heaters_powered = self._no_heat.copy()
+        self.cutoff_open = np.zeros(N_HEATERS, dtype=bool)  # truth: each pad's cut-off
 
         # faults
         self.active_faults = frozenset()
@@ -257,13 +264,16 @@ class Plant:
         np.minimum(bag, RELIEF_KPA, out=bag)
         self.bag_kpa = bag
 
-        # heaters: first order toward ambient (+ rise when powered)
+        # heaters: first order toward ambient (+ rise when powered through the cut-off)
         if not self.heater_supply:
-            target = self._no_heat * HEAT_RISE_C
+            relays = self._no_heat
         else:
-            target = (self._all_heat if self._heater_welded else self._heat) * HEAT_RISE_C
-        target += self.ambient_c
-        self.surface_c = target + (self.surface_c - target) * self._heat_decay
+            relays = self._all_heat if self._heater_welded else self._heat
+        target = (relays & ~self.cutoff_open) * HEAT_RISE_C + self.ambient_c
+        surface = target + (self.surface_c - target) * self._heat_decay
+        if self.cutoff_open.any() or surface.max() >= CUTOFF_OPEN_C:
+            surface = self._heat_with_cutoff(relays, dt)
+        self.surface_c = surface
 
         # recline and leg rest: constant speed, clamped
         if self.back_drive:
@@ -277,6 +287,31 @@ class Plant:
 
         self._row = (self._row + 1) % NOISE_ROWS
         self._refresh()
+
+    def _heat_with_cutoff(self, relays: np.ndarray, dt: float) -> np.ndarray:
+        """The surfaces after `dt` s when a cut-off opens or is open: each heater's path is
+        split where its bimetal switches, so one step lands where many small ones do."""
+        surface = self.surface_c.copy()
+        for h in range(N_HEATERS):
+            left, temp = dt, float(surface[h])
+            while left > 0.0:
+                is_open = bool(self.cutoff_open[h])
+                goal = self.ambient_c + (HEAT_RISE_C if relays[h] and not is_open else 0.0)
+                edge = CUTOFF_CLOSE_C if is_open else CUTOFF_OPEN_C
+                # time until the bimetal switches on the path temp -> goal (first order)
+                if (temp <= edge) if is_open else (temp >= edge):
+                    reach = 0.0
+                elif (goal < edge) if is_open else (goal > edge):
+                    reach = HEAT_TAU_S * math.log((temp - goal) / (edge - goal))
+                else:
+                    reach = math.inf
+                if reach >= left:
+                    temp = goal + (temp - goal) * math.exp(-left / HEAT_TAU_S)
+                    break
+                temp, left = edge, left - reach
+                self.cutoff_open[h] = not is_open
+            surface[h] = temp
+        return surface
 
     def _refresh(self) -> None:
         """Derive sensors and contact from the state, the inputs held and the faults."""
@@ -308,7 +343,8 @@ class Plant:
         if not self.heater_supply:
             self.heaters_powered = self._no_heat
         else:
-            self.heaters_powered = self._all_heat if self._heater_welded else self._heat.copy()
+            relays = self._all_heat if self._heater_welded else self._heat
+            self.heaters_powered = relays & ~self.cutoff_open
         self.heater_current_a = self.heaters_powered * HEATER_CURRENT_A
 
         noise = self._noise[self._row]

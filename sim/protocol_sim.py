@@ -14,7 +14,7 @@ URL options (all optional, repeat ``fault`` and ``defect`` as needed)::
     ambient=24.0      room temperature in °C
     clock=real        real (monotonic, the default) or virtual
     fault=NAME@S      inject a fault S seconds after the port opens (chair.faults.FAULTS)
-    defect=NAME       a firmware defect for conformance tests (sim.device.DEFECTS)
+    defect=NAME       a firmware defect for tests (sim.device.DEFECTS, RULE_DEFECTS)
     quiet=1           1 lets the device step the plant across quiet stretches, 0 never
 
 The device (firmware and plant) is created when the port opens; its banner is the first
@@ -36,7 +36,7 @@ from serial.serialutil import PortNotOpenError, SerialException, to_bytes
 from chair.clock import MonotonicClock, VirtualClock
 from chair.faults import parse_fault
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
-from sim.device import DEFECTS, Device
+from sim.device import DEFECTS, RULE_DEFECTS, Device
 from sim.physics import Plant
 from sim.virtual_port import BadURL, VirtualPort, query_pairs
 
@@ -107,8 +107,8 @@ def parse_url(url: str) -> dict:
             except ValueError as exc:
                 raise BadURL(f"sim:// option fault={value!r}: {exc}") from None
         else:  # defect
-            if value not in DEFECTS:
-                raise _bad(name, value, ", ".join(DEFECTS))
+            if value not in DEFECTS and value not in RULE_DEFECTS:
+                raise _bad(name, value, ", ".join([*DEFECTS, *RULE_DEFECTS]))
             options["defect"].append(value)
     return options
 

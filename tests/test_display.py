@@ -53,7 +53,9 @@ def test_not_a_terminal_gives_plain_lines(records: list[dict]) -> None:
     assert any(line.startswith("caution: herniated") for line in lines)
     steps = records[0]["program_steps"]  # the display says step n of m
     assert any(f"step 1 of {steps} lumbar: warm and settle" in line for line in lines)
-    assert any("running -> fault (airbag lumbar does not vent" in line for line in lines)
+    # the device's F19 or the supervisor, whichever notices the stuck vent first
+    assert any("running -> fault (" in line and "lumbar does not vent" in line
+               for line in lines)
     assert lines[-1].strip().startswith(f"{records[-1]['t']:.1f}s end: fault")
     status = [line for line in lines if "min left" in line]
     run_s = records[-1]["t"]
@@ -123,8 +125,10 @@ def test_the_summary_reads_well(records: list[dict]) -> None:
     assert "-0.0" not in text, "no negative zeros"
     assert "simulated 1.8 min in 0.50 s wall" in text
     assert "caution   herniated or slipped disc" in text
-    assert "faults    airbag lumbar does not vent" in text
-    assert text.splitlines()[-1].startswith("end       fault: airbag lumbar does not vent")
+    faults = next(line for line in text.splitlines() if line.startswith("faults    "))
+    assert "lumbar does not vent" in faults  # the device's F19 or the supervisor's words
+    end = text.splitlines()[-1]
+    assert end.startswith("end       fault: ") and "lumbar does not vent" in end
     live = Summary()
     feed(live, [{**records[0], "fast": False}, *records[1:]])
     assert "ran 1.8 min" in live.render()

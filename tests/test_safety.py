@@ -79,9 +79,10 @@ def test_every_caution_names_its_reason() -> None:
 
 class _Step:
     def __init__(self, depth=2, inflate=3.0, hold=3.0) -> None:
-        self.number, self.zone = 1, "lumbar"
+        self.number, self.zone, self.seconds = 1, "lumbar", 30.0
         self.roller = type("R", (), {"depth": depth})()
-        self.airbags = type("A", (), {"inflate_s": inflate, "hold_s": hold})()
+        self.airbags = type("A", (), {"inflate_s": inflate, "hold_s": hold, "vent_s": 2.0,
+                                      "levels": {"lumbar": 2}})()
 
 
 def _program(step):

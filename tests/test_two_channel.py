@@ -7,7 +7,9 @@ zero, at the cap, just above it (by 0.001), far above it, huge, of the wrong typ
 zones and techniques; random byte bursts (with `!`, `?`, bad bytes and over-long lines) fall
 between the lines; time moves in steps from nothing to a second. After every line, burst and
 step the plant's truth and the device's public views must be within the device's caps, and
-the device must not have accepted (`ok`) a command with an argument beyond them.
+the device must not have accepted (`ok`) a command with an argument beyond them. The caps
+include time: no true bag stays above `airbag_held_kpa` past `airbag_held_s_max`, nor for
+more than `airbag_duty_max` of `airbag_duty_window_s`.
 
 tests/sim/test_device.py has a first version of this (`check_random_commands`, 1,500 and,
 marked slow, 100,000 well-formed commands with `.1f` arguments). This file extends it to
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections import deque
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -39,6 +42,10 @@ LEASE_MAX = int(DEV["lease_ms_max"])
 #: Truth above the device cap tolerated: valve lag and sensor noise (as test_device).
 AIR_TRUTH_MARGIN_KPA = 0.5
 PCT_MAX = 100.0
+HELD_KPA = DEV["airbag_held_kpa"]
+#: Truth held past a hold limit tolerated: the device looks every 0.1 s, then a bag at its
+#: cap takes ~0.6 s to fall under HELD_KPA through both relief paths.
+HOLD_MARGIN_S = 1.0
 
 # ------------------------------------------------------------------------------ the script
 
@@ -141,6 +148,8 @@ class TwoChannel:
         self.decoder = p.DeviceDecoder()
         self.expiry: dict[str, float] = {}  # setpoint -> when its lease runs out
         self.lines = self.accepted = self.bursts = 0
+        self.held_since: list[float | None] = [None] * len(limits.ZONES)  # truth
+        self.held_spans: list[deque[tuple[float, float]]] = [deque() for _ in limits.ZONES]
         self.read()
         self.send(1, "SYNC", [])
 
@@ -253,6 +262,7 @@ class TwoChannel:
         dev, plant, now = self.dev, self.plant, self.clock.now()
         problems = []
         for z, zone in enumerate(limits.ZONES):
+            problems.extend(self.held(z, zone, float(plant.bag_kpa[z]), now))
             cap = AIR_CAPS[zone]
             if plant.bag_kpa[z] > cap + AIR_TRUTH_MARGIN_KPA:
                 problems.append(f"airbag {zone} at {plant.bag_kpa[z]:.2f} kPa (cap {cap:g})")
@@ -284,6 +294,29 @@ class TwoChannel:
                 problems.append(f"setpoint {key} outlives its lease")
         if problems:
             raise Violation(f"t={now:.2f}: " + "; ".join(problems))
+
+
+    def held(self, z: int, zone: str, kpa: float, now: float) -> list[str]:
+        """The hold limits on the true bag (sampled at every check)."""
+        since, spans = self.held_since[z], self.held_spans[z]
+        if kpa <= HELD_KPA:
+            if since is not None:
+                spans.append((since, now))
+                self.held_since[z] = None
+            return []
+        if since is None:
+            since = self.held_since[z] = now
+        start = now - DEV["airbag_duty_window_s"]
+        while spans and spans[0][1] <= start:
+            spans.popleft()
+        share = now - max(since, start) + sum(e - max(b, start) for b, e in spans)
+        problems = []
+        if now - since > DEV["airbag_held_s_max"] + HOLD_MARGIN_S:
+            problems.append(f"airbag {zone} held {now - since:.1f} s above {HELD_KPA:g} kPa")
+        if share > DEV["airbag_duty_max"] * DEV["airbag_duty_window_s"] + HOLD_MARGIN_S:
+            problems.append(f"airbag {zone} held {share:.1f} s of the last "
+                            f"{DEV['airbag_duty_window_s']:g} s")
+        return problems
 
 
 def run_script(seed: int, steps: int, defects: tuple[str, ...] = ()) -> TwoChannel:
@@ -335,6 +368,25 @@ def test_the_check_catches_a_device_without_the_rule(defect: str) -> None:
     """Remove the device's cap check or its leases and the script finds it."""
     with pytest.raises(Violation):
         run_script(seed=11, steps=2_000, defects=(defect,))
+
+
+def hold_a_bag(device: TwoChannel, seconds: float) -> None:
+    """The issue's attack: AIR lumbar at its cap, renewed every 250 ms."""
+    device.send(device.dev.expected_seq, "AIR", ["lumbar", f"{AIR_CAPS['lumbar']:g}", "2000"])
+    for _ in range(round(seconds / 0.25)):
+        device.wait(0.25)
+        device.send(device.dev.expected_seq, "RENEW", ["2000"])
+        device.check()
+
+
+def test_the_check_catches_a_held_bag_on_a_device_without_the_limit() -> None:
+    """The hold limit is in the invariant: without it (sim defect no-air-hold) the attack
+    breaks it; with it, the device vents in time and latches F18."""
+    with pytest.raises(Violation, match="held"):
+        hold_a_bag(TwoChannel(seed=3, defects=("no-air-hold",)), 60.0)
+    device = TwoChannel(seed=3)
+    hold_a_bag(device, 60.0)
+    assert p.FaultCode.AIR_HOLD in device.dev.faults
 
 
 def test_just_above_every_cap_is_refused() -> None:

@@ -706,13 +706,14 @@ def test_loose_thermistor_while_heating_is_runaway() -> None:
     b.plant.inject("thermistor-loose")
     b.cmd(p.SetHeat("lumbar", 40.0, 2000))
     took = b.run_until(lambda: F.HEAT_RUNAWAY in b.dev.faults, 25, renew_ms=2000)
-    assert took == pytest.approx(limits.DEVICE["heat_rise_s"], abs=0.05)
+    # the follow check (powered, reading flat) acts before the rise window would
+    assert took == pytest.approx(limits.DEVICE["heat_follow_s"], abs=0.15)
     assert not b.plant.heater_on.any()
 
 
 def test_heater_falling_behind_near_target_is_runaway_after_the_band_time(monkeypatch) -> None:
     import sim.physics
-    b = Bench()
+    b = Bench(defects=("no-heat-follow",))  # the follow check would act first: time the band
     b.cmd(p.SetHeat("lumbar", 40.0, 2000))
     b.run_until(lambda: b.plant.thermistor_c[0] > 38.0, 60, renew_ms=2000)
     b.run(5.0, renew_ms=2000)

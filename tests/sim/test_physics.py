@@ -201,7 +201,9 @@ def test_body_pressure_follows_bag_and_sensor_noise_is_small() -> None:
 # --------------------------------------------------------------------------- heaters
 
 
-def test_heater_rise_steady_state_and_fall() -> None:
+def test_heater_rise_steady_state_and_fall(monkeypatch) -> None:
+    import sim.physics
+    monkeypatch.setattr(sim.physics, "CUTOFF_OPEN_C", math.inf)  # the element's own curve
     plant = Plant(Body(), ambient_c=24.0)
     plant.heater_on[0] = True
     run(plant, 60.0, dt=0.1)
