@@ -20,7 +20,7 @@ from chair.limits import HOST
 from chair.link import DeviceInfo, Link, Refused
 from chair.program import Program
 from chair.safety import Caps, Supervisor
-from chair.trace import Trace, sample_record
+from chair.trace import PLAUSIBLE_C, Trace, sample_record
 
 STATES = ["disconnected", "connecting", "idle", "scanning", "running", "paused", "parking",
           "fault", "estop"]
@@ -121,7 +121,10 @@ class Controller:
         self._scan_homed = False
         self._step_index: int | None = None
         self._vetoed = False
-        self.machine = build_machine(self, after_state_change="_record_state")
+        self.plausible_c = PLAUSIBLE_C  # the thermistor range, the device's once connected
+        # recorded before the state changes (conditions passed: it will), so an on_enter
+        # callback that raises (a write failing in on_enter_fault) cannot lose the record
+        self.machine = build_machine(self, before_state_change="_record_state")
 
     def close(self) -> None:
         """Let go of the link (with its port), the program and the trace: the run is over.
@@ -197,6 +200,9 @@ class Controller:
     def on_enter_connecting(self, event: EventData) -> None:
         self.info = self.link.connect()
         self.caps = self._caps_for(self.info.limits)
+        limits = self.info.limits
+        self.plausible_c = (limits.get("thermistor_c_min", PLAUSIBLE_C[0]),
+                            limits.get("thermistor_c_max", PLAUSIBLE_C[1]))
         self.supervisor = Supervisor(self.caps)
         self._await_status()
         self.fire("connected")
@@ -313,7 +319,7 @@ class Controller:
             self.status = message
             step = self.current_step()
             self.trace.emit(sample_record(self.t, self.state, message,
-                                          step.number if step else None))
+                                          step.number if step else None, self.plausible_c))
             if self.state in MOTION_STATES and self.supervisor is not None:
                 why = self.supervisor.check(message, self.clock.now())
                 if why:
