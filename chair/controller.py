@@ -252,9 +252,11 @@ class Controller:
         self._forget_sent()
 
     def _safe(self) -> None:
-        """Everything to rest with one STOP; no further actuation until a reset."""
+        """Everything to rest with one STOP (the supervisor then expects it at rest)."""
         self._forget_sent()
         self.link.send(p.Stop())
+        if self.supervisor is not None:
+            self.supervisor.commanded(p.Stop(), self.clock.now())
 
     def _forget_sent(self) -> None:
         self._sent.clear()
@@ -348,15 +350,24 @@ class Controller:
             self.trace.event(self.t, "device-info", text=message.text)
 
     def current_step(self):
-        if self.executor is None or self.state not in ("running", "paused"):
+        """The step whose setpoints are in force (a report read before the next step's
+        commands went out belongs to the step before), or None outside a program."""
+        if self._step_index is None or self.state not in ("running", "paused"):
             return None
-        found = self.executor.step_at(self.clock.now() - self._program_t0)
-        return found[1] if found else None
+        return self.program.steps[self._step_index]
 
     def _apply(self, wanted: dict[Hashable, p.Command]) -> None:
-        """Send what changed; return actuators no longer wanted to rest."""
+        """Send what changed; return actuators no longer wanted to rest.
+
+        Nothing wanted at all (a rest step) is one STOP: every actuator at rest and no lease
+        left at the device, so the host may fall silent without tripping its dead-man (an
+        actuator returned to rest one by one, such as the roller held where it stands,
+        still holds a lease that only renewals keep alive).
+        """
         if wanted is self._applied:
             return  # the executor's same answer, already sent: nothing changed
+        if not wanted and self._sent:
+            self._safe()
         self._applied = wanted
         now = self.clock.now()
         for key, command in wanted.items():
@@ -398,7 +409,8 @@ class Controller:
             self.trace.event(self.t, "scan", shoulder_mm=status.pos_mm,
                              landmarks={k: round(v, 1) for k, v in landmarks.items()})
             self.executor = Executor(self.program, landmarks, self.supervisor, self.lease_ms)
-            self.fire("scanned")
+            if self.fire("scanned"):
+                self._tick_running(now)  # the first step's commands replace the scan's now
         elif status.pos_mm >= seat - PARK_MM:
             self.fire("fault", reason="body scan found no shoulder line above the seat")
 
