@@ -19,7 +19,7 @@ from chair.landmarks import landmark_positions
 from chair.limits import HOST
 from chair.link import DeviceInfo, Link, Refused
 from chair.program import Program
-from chair.safety import Caps, Supervisor
+from chair.safety import VENTED_KPA, Caps, Supervisor
 from chair.trace import PLAUSIBLE_C, Trace, sample_record
 
 STATES = ["disconnected", "connecting", "idle", "scanning", "running", "paused", "parking",
@@ -121,6 +121,11 @@ class Controller:
         self._scan_homed = False
         self._step_index: int | None = None
         self._vetoed = False
+        #: A session began and the chair is not yet confirmed in its safe state: the
+        #: supervisor keeps checking every report, also once idle (runner `_settle`).
+        self.unconfirmed = False
+        self.reported_since_stop = False  # a status report came after the last STOP
+        self._vented = False  # parking: every airbag read vented, the STOP went out
         self.plausible_c = PLAUSIBLE_C  # the thermistor range, the device's once connected
         # recorded before the state changes (conditions passed: it will), so an on_enter
         # callback that raises (a write failing in on_enter_fault) cannot lose the record
@@ -224,6 +229,7 @@ class Controller:
         self._session_started = self.clock.now()
         self._phase_started = self.clock.now()
         self._scan_homed = False
+        self.unconfirmed = True
 
     def on_enter_running(self, event: EventData) -> None:
         now = self.clock.now()
@@ -238,6 +244,7 @@ class Controller:
 
     def on_enter_parking(self, event: EventData) -> None:
         self._phase_started = self.clock.now()
+        self._vented = False
         self.reason = str(event.kwargs.get("reason", self.reason or "stopped"))
 
     def on_enter_fault(self, event: EventData) -> None:
@@ -248,6 +255,7 @@ class Controller:
 
     def on_enter_estop(self, event: EventData) -> None:
         self.link.estop()
+        self.reported_since_stop = False
         self.reason = str(event.kwargs.get("reason", "emergency stop"))
         self._forget_sent()
 
@@ -255,6 +263,7 @@ class Controller:
         """Everything to rest with one STOP (the supervisor then expects it at rest)."""
         self._forget_sent()
         self.link.send(p.Stop())
+        self.reported_since_stop = False
         if self.supervisor is not None:
             self.supervisor.commanded(p.Stop(), self.clock.now())
 
@@ -319,12 +328,14 @@ class Controller:
     def _handle(self, message: p.DeviceMessage | Refused) -> None:
         if isinstance(message, p.StatusReport):
             self.status = message
+            self.reported_since_stop = True
             step = self.current_step()
             self.trace.emit(sample_record(self.t, self.state, message,
                                           step.number if step else None, self.plausible_c))
-            if self.state in MOTION_STATES and self.supervisor is not None:
+            supervised = self.state in MOTION_STATES or self.unconfirmed
+            if supervised and self.supervisor is not None:
                 why = self.supervisor.check(message, self.clock.now())
-                if why:
+                if why and self.state not in ("fault", "estop"):  # (already stopped)
                     self.fire("fault", reason=why, source="supervisor")
             if self.state in MOTION_STATES and not message.occupied:
                 self.fire("fault", reason="the seat emptied mid-session", source="occupancy")
@@ -432,8 +443,24 @@ class Controller:
         self._apply(self.executor.setpoints(elapsed, self.status))
 
     def _tick_parking(self, now: float) -> None:
+        """Vent, cool and take the roller home, heads in; parked once home.
+
+        Everything but the roller goes to rest at once: airbags to 0 kPa through their
+        vent valves (the supervisor judges each fall against its start), heaters and foot
+        rollers off. Once every airbag reads vented, one STOP opens the dump path as well
+        and cuts the heater supply, and the roller goes on home alone. A chair that
+        cannot park within PARK_TIMEOUT_S is a fault, never a completion.
+        """
+        status = self.status
+        if now - self._phase_started > PARK_TIMEOUT_S:
+            where = f" (roller at {status.pos_mm:.0f} mm)" if status else ""
+            self.fire("fault", reason=f"parking took over {PARK_TIMEOUT_S:g} s{where}")
+            return
+        if not self._vented and status is not None and self.reported_since_stop \
+                and max(status.air_kpa, default=0.0) < VENTED_KPA:
+            self._vented = True
+            self._safe()
         self._apply({"roller": p.SetRoller(0.0, "off", 1, 1, 1, self.lease_ms)})
-        home = self.status is not None and self.status.pos_mm < PARK_MM
-        if home or now - self._phase_started > PARK_TIMEOUT_S:
+        if status is not None and status.pos_mm < PARK_MM:
             self._safe()
             self.fire("parked")
