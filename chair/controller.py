@@ -421,7 +421,9 @@ class Controller:
                              landmarks={k: round(v, 1) for k, v in landmarks.items()})
             self.executor = Executor(self.program, landmarks, self.supervisor, self.lease_ms)
             if self.fire("scanned"):
-                self._tick_running(now)  # the first step's commands replace the scan's now
+                # the first step's commands replace the scan's now (its clock started
+                # in on_enter_running, after `now`)
+                self._tick_running(self.clock.now())
         elif status.pos_mm >= seat - PARK_MM:
             self.fire("fault", reason="body scan found no shoulder line above the seat")
 

@@ -61,7 +61,7 @@ class Executor:
         """The index and step running `elapsed` seconds into the program, or None at the end."""
         if elapsed >= self.seconds or not self.program.steps:
             return None
-        index = bisect.bisect_right(self._starts, elapsed) - 1
+        index = max(0, bisect.bisect_right(self._starts, elapsed) - 1)  # (before 0: the first)
         return index, self.program.steps[index]
 
     def setpoints(self, elapsed: float, status: p.StatusReport | None) -> dict[Hashable, p.Command]:

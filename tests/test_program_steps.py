@@ -151,3 +151,13 @@ def test_a_roller_already_inside_the_region_works_on_where_it_is() -> None:
     command = executor.setpoints(0.0, _status(inside))["roller"]
     assert command.technique == "roll" and not executor.in_transit()
 
+
+
+def test_a_moment_before_the_program_starts_is_its_first_step() -> None:
+    """In real time the first step is asked for with a `now` read just before the program
+    clock started (a negative elapsed): that is step 1, never the last step."""
+    executor = Executor(load_program("lumbar"), landmark_positions(250.0),
+                        Supervisor(make_caps(DEVICE)), 1500)
+    assert executor.step_at(-0.002)[0] == 0
+    roller = executor.setpoints(-0.002, _status(250.0))["roller"]
+    assert roller.technique == "off" and roller.pos_mm == round(landmark_positions(250.0)["t12"], 1)
