@@ -20,8 +20,8 @@ from chair.landmarks import landmark_positions
 from chair.limits import HOST
 from chair.link import DeviceInfo, Link, Refused
 from chair.program import Program
-from chair.safety import Caps, Supervisor
-from chair.trace import Trace, sample_record
+from chair.safety import VENTED_KPA, Caps, Supervisor
+from chair.trace import PLAUSIBLE_C, Trace, sample_record
 
 STATES = ["disconnected", "connecting", "idle", "scanning", "running", "paused", "parking",
           "fault", "estop"]
@@ -122,7 +122,15 @@ class Controller:
         self._scan_homed = False
         self._step_index: int | None = None
         self._vetoed = False
-        self.machine = build_machine(self, after_state_change="_record_state")
+        #: A session began and the chair is not yet confirmed in its safe state: the
+        #: supervisor keeps checking every report, also once idle (runner `_settle`).
+        self.unconfirmed = False
+        self.reported_since_stop = False  # a status report came after the last STOP
+        self._vented = False  # parking: every airbag read vented, the STOP went out
+        self.plausible_c = PLAUSIBLE_C  # the thermistor range, the device's once connected
+        # recorded before the state changes (conditions passed: it will), so an on_enter
+        # callback that raises (a write failing in on_enter_fault) cannot lose the record
+        self.machine = build_machine(self, before_state_change="_record_state")
 
     def close(self) -> None:
         """Let go of the link (with its port), the program and the trace: the run is over.
@@ -198,6 +206,9 @@ class Controller:
     def on_enter_connecting(self, event: EventData) -> None:
         self.info = self.link.connect()
         self.caps = self._caps_for(self.info.limits)
+        limits = self.info.limits
+        self.plausible_c = (limits.get("thermistor_c_min", PLAUSIBLE_C[0]),
+                            limits.get("thermistor_c_max", PLAUSIBLE_C[1]))
         self.supervisor = Supervisor(self.caps)
         self._await_status()
         self.fire("connected")
@@ -222,6 +233,7 @@ class Controller:
         self._session_started = self.clock.now()
         self._phase_started = self.clock.now()
         self._scan_homed = False
+        self.unconfirmed = True
 
     def on_enter_running(self, event: EventData) -> None:
         now = self.clock.now()
@@ -236,6 +248,7 @@ class Controller:
 
     def on_enter_parking(self, event: EventData) -> None:
         self._phase_started = self.clock.now()
+        self._vented = False
         self.reason = str(event.kwargs.get("reason", self.reason or "stopped"))
 
     def on_enter_fault(self, event: EventData) -> None:
@@ -246,13 +259,17 @@ class Controller:
 
     def on_enter_estop(self, event: EventData) -> None:
         self.link.estop()
+        self.reported_since_stop = False
         self.reason = str(event.kwargs.get("reason", "emergency stop"))
         self._forget_sent()
 
     def _safe(self) -> None:
-        """Everything to rest with one STOP; no further actuation until a reset."""
+        """Everything to rest with one STOP (the supervisor then expects it at rest)."""
         self._forget_sent()
         self.link.send(p.Stop())
+        self.reported_since_stop = False
+        if self.supervisor is not None:
+            self.supervisor.commanded(p.Stop(), self.clock.now())
 
     def _forget_sent(self) -> None:
         self._sent.clear()
@@ -315,12 +332,14 @@ class Controller:
     def _handle(self, message: p.DeviceMessage | Refused) -> None:
         if isinstance(message, p.StatusReport):
             self.status = message
+            self.reported_since_stop = True
             step = self.current_step()
             self.trace.emit(sample_record(self.t, self.state, message,
-                                          step.number if step else None))
-            if self.state in MOTION_STATES and self.supervisor is not None:
+                                          step.number if step else None, self.plausible_c))
+            supervised = self.state in MOTION_STATES or self.unconfirmed
+            if supervised and self.supervisor is not None:
                 why = self.supervisor.check(message, self.clock.now())
-                if why:
+                if why and self.state not in ("fault", "estop"):  # (already stopped)
                     self.fire("fault", reason=why, source="supervisor")
             if self.state in MOTION_STATES and not message.occupied:
                 self.fire("fault", reason="the seat emptied mid-session", source="occupancy")
@@ -346,15 +365,24 @@ class Controller:
             self.trace.event(self.t, "device-info", text=message.text)
 
     def current_step(self):
-        if self.executor is None or self.state not in ("running", "paused"):
+        """The step whose setpoints are in force (a report read before the next step's
+        commands went out belongs to the step before), or None outside a program."""
+        if self._step_index is None or self.state not in ("running", "paused"):
             return None
-        found = self.executor.step_at(self.clock.now() - self._program_t0)
-        return found[1] if found else None
+        return self.program.steps[self._step_index]
 
     def _apply(self, wanted: dict[Hashable, p.Command]) -> None:
-        """Send what changed; return actuators no longer wanted to rest."""
+        """Send what changed; return actuators no longer wanted to rest.
+
+        Nothing wanted at all (a rest step) is one STOP: every actuator at rest and no lease
+        left at the device, so the host may fall silent without tripping its dead-man (an
+        actuator returned to rest one by one, such as the roller held where it stands,
+        still holds a lease that only renewals keep alive).
+        """
         if wanted is self._applied:
             return  # the executor's same answer, already sent: nothing changed
+        if not wanted and self._sent:
+            self._safe()
         self._applied = wanted
         now = self.clock.now()
         for key, command in wanted.items():
@@ -396,7 +424,10 @@ class Controller:
             self.trace.event(self.t, "scan", shoulder_mm=status.pos_mm,
                              landmarks={k: round(v, 1) for k, v in landmarks.items()})
             self.executor = Executor(self.program, landmarks, self.supervisor, self.lease_ms)
-            self.fire("scanned")
+            if self.fire("scanned"):
+                # the first step's commands replace the scan's now (its clock started
+                # in on_enter_running, after `now`)
+                self._tick_running(self.clock.now())
         elif status.pos_mm >= seat - PARK_MM:
             self.fire("fault", reason="body scan found no shoulder line above the seat")
 
@@ -418,8 +449,24 @@ class Controller:
         self._apply(self.executor.setpoints(elapsed, self.status))
 
     def _tick_parking(self, now: float) -> None:
+        """Vent, cool and take the roller home, heads in; parked once home.
+
+        Everything but the roller goes to rest at once: airbags to 0 kPa through their
+        vent valves (the supervisor judges each fall against its start), heaters and foot
+        rollers off. Once every airbag reads vented, one STOP opens the dump path as well
+        and cuts the heater supply, and the roller goes on home alone. A chair that
+        cannot park within PARK_TIMEOUT_S is a fault, never a completion.
+        """
+        status = self.status
+        if now - self._phase_started > PARK_TIMEOUT_S:
+            where = f" (roller at {status.pos_mm:.0f} mm)" if status else ""
+            self.fire("fault", reason=f"parking took over {PARK_TIMEOUT_S:g} s{where}")
+            return
+        if not self._vented and status is not None and self.reported_since_stop \
+                and max(status.air_kpa, default=0.0) < VENTED_KPA:
+            self._vented = True
+            self._safe()
         self._apply({"roller": p.SetRoller(0.0, "off", 1, 1, 1, self.lease_ms)})
-        home = self.status is not None and self.status.pos_mm < PARK_MM
-        if home or now - self._phase_started > PARK_TIMEOUT_S:
+        if status is not None and status.pos_mm < PARK_MM:
             self._safe()
             self.fire("parked")

@@ -32,6 +32,8 @@ class Summary:
         self.end: Record = {}
         self.peak_kpa: dict[str, float] = {}
         self.peak_c: dict[str, float] = {}
+        #: Heater readings left out of `peak_c` as implausible (°C, most extreme first seen).
+        self.implausible_c: dict[str, float] = {}
         self.zones: list[str] = []
         self.faults: list[str] = []
         self.samples = 0
@@ -46,8 +48,12 @@ class Summary:
             self.last_t = record["t"]
             for zone, kpa in record["airbags"].items():
                 self.peak_kpa[zone] = max(self.peak_kpa.get(zone, 0.0), kpa + 0.0)
+            implausible = record.get("implausible", ())
             for zone, temp in record["heat_c"].items():
-                self.peak_c[zone] = max(self.peak_c.get(zone, 0.0), temp)
+                if f"heat_c.{zone}" in implausible:  # an open or shorted thermistor
+                    self.implausible_c.setdefault(zone, temp)
+                else:
+                    self.peak_c[zone] = max(self.peak_c.get(zone, 0.0), temp)
         elif kind == "event":
             if record["event"] == "step" and record["zone"] not in self.zones:
                 self.zones.append(record["zone"])
@@ -74,6 +80,9 @@ class Summary:
         if self.peak_c:
             lines.append("heat      " + "  ".join(f"{z} {c:.1f}" for z, c in self.peak_c.items())
                          + f" °C (cap {limits.get('heat_c_max', '?')})")
+        if self.implausible_c:
+            lines.append("          implausible readings, not peaks: " + "  ".join(
+                f"{z} {c:.1f}" for z, c in self.implausible_c.items()) + " °C")
         for caution in self.header.get("cautions", []):
             lines.append(f"caution   {caution['text']}")
         if self.faults:

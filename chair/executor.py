@@ -15,6 +15,8 @@ from chair import protocol as p
 from chair.program import Program, Step
 from chair.safety import Supervisor
 
+#: The roller is at a landmark when within this many mm of it (where a sweep turns, and
+#: where a transit ends).
 ARRIVED_MM = 5.0
 
 
@@ -50,6 +52,7 @@ class Executor:
         self.seconds = total
         self._toward: float | None = None
         self._sweep_step = -1
+        self._working = False  # False: the roller is in transit to the step's start
         self._made: tuple | None = None  # what the last `setpoints` answer was made from
         self._change_span = (math.inf, -math.inf)  # `next_change` answers alike in [a, b)
         self._wanted: dict[Hashable, p.Command] = {}
@@ -58,7 +61,7 @@ class Executor:
         """The index and step running `elapsed` seconds into the program, or None at the end."""
         if elapsed >= self.seconds or not self.program.steps:
             return None
-        index = bisect.bisect_right(self._starts, elapsed) - 1
+        index = max(0, bisect.bisect_right(self._starts, elapsed) - 1)  # (before 0: the first)
         return index, self.program.steps[index]
 
     def setpoints(self, elapsed: float, status: p.StatusReport | None) -> dict[Hashable, p.Command]:
@@ -79,13 +82,14 @@ class Executor:
         if bags is not None:
             period = bags.inflate_s + bags.hold_s + bags.vent_s
             filling = (into % period) < bags.inflate_s + bags.hold_s
-        made = (index, filling, toward)
+        made = (index, filling, toward, self._working)
         if made == self._made:
             return self._wanted
         wanted: dict[Hashable, p.Command] = {}
         sup, lease = self.supervisor, self.lease_ms
         if step.roller is not None:
-            wanted["roller"] = self._roller(step, toward)
+            wanted["roller"] = (self._roller(step, toward) if self._working
+                                else self._transit(step, toward))
         if bags is not None:
             for zone, level in bags.levels.items():
                 kpa = sup.air_kpa(zone, level) if filling else 0.0
@@ -127,16 +131,40 @@ class Executor:
         self._change_span = (elapsed, change)
         return change
 
+    def in_transit(self) -> bool:
+        """True while the roller moves to its step's start, heads in (not yet working)."""
+        return not self._working
+
     def _turn(self, index: int, step: Step, status: p.StatusReport | None) -> float:
-        """Where the roller heads now: the sweep's end, or back to its start on arrival."""
+        """Where the roller heads now: the sweep's end, or back to its start on arrival.
+
+        A step whose roller begins outside its region (between its `from` and `to`
+        landmarks) first travels to `from` with the technique off and the heads in: no
+        force on the body between regions. It works only once there (`_working`).
+        """
         roller = step.roller
         assert roller is not None
         start, end = self.landmarks[roller.start], self.landmarks[roller.end]
         if index != self._sweep_step:
-            self._sweep_step, self._toward = index, end
-        if status is not None and abs(status.pos_mm - self._toward) < ARRIVED_MM:
+            low, high = min(start, end), max(start, end)
+            inside = (status is not None
+                      and low - ARRIVED_MM < status.pos_mm < high + ARRIVED_MM)
+            self._sweep_step, self._working = index, inside
+            self._toward = end if inside else start
+        if status is None or abs(status.pos_mm - self._toward) >= ARRIVED_MM:
+            return self._toward
+        if not self._working:
+            self._working, self._toward = True, end  # arrived: the sweep begins
+        else:
             self._toward = start if self._toward == end else end
         return self._toward
+
+    def _transit(self, step: Step, toward: float) -> p.SetRoller:
+        """The roller on its way to `toward`: technique off, heads at the shallowest step."""
+        roller = step.roller
+        assert roller is not None
+        return p.SetRoller(round(toward, 1), "off", roller.width, 1, roller.speed,
+                           self.lease_ms)
 
     def _roller(self, step: Step, toward: float) -> p.SetRoller:
         roller = step.roller

@@ -328,18 +328,42 @@ def _draw_air(ax, session: _Session) -> None:
                   title="airbag zone", title_fontsize=8.5, frameon=False)
 
 
+def _heat_series(session: _Session, zone: str) -> tuple[list[float], int]:
+    """A heater's readings with the implausible ones (an open or shorted thermistor: named
+    in the sample's `implausible`, or outside the header's thermistor range for a trace
+    written before that field) left out as NaN, and how many were left out."""
+    device = session.header.get("device_limits")
+    try:
+        low, high = float(device["thermistor_c_min"]), float(device["thermistor_c_max"])
+    except (KeyError, TypeError, ValueError):
+        low, high = -math.inf, math.inf
+    values = session.series("heat_c", zone)
+    dropped = 0
+    for i, sample in enumerate(session.samples):
+        flagged = sample.get("implausible")
+        if (isinstance(flagged, list) and f"heat_c.{zone}" in flagged) \
+                or not low <= values[i] <= high:
+            dropped += not math.isnan(values[i])
+            values[i] = math.nan
+    return values, dropped
+
+
 def _draw_heat(ax, session: _Session) -> None:
     limits = session.header.get("limits", {})
+    series = {zone: _heat_series(session, zone) for zone in HEATERS}
     for zone in HEATERS:
-        ax.plot(session.t, session.series("heat_c", zone), color=HEATER_COLOURS[zone],
+        ax.plot(session.t, series[zone][0], color=HEATER_COLOURS[zone],
                 linewidth=1.0, label=f"{zone} heater")
+    if any(dropped for _, dropped in series.values()):
+        ax.text(0.005, 0.97, "implausible readings (open or shorted thermistor) not drawn",
+                transform=ax.transAxes, fontsize=8, color=FAULT_COLOUR, va="top")
     if "heat_c_max" in limits:
         ax.axhline(limits["heat_c_max"], color=FAULT_COLOUR, linestyle="--", linewidth=0.9,
                    label=f"cut-off {limits['heat_c_max']:g} °C")
     if limits.get("heat_target_c_max"):
         ax.axhline(limits["heat_target_c_max"], color="#777777", linestyle=":",
                    linewidth=0.9, label=f"highest set point {limits['heat_target_c_max']:g} °C")
-    temps = [t for z in HEATERS for t in session.series("heat_c", z) if not math.isnan(t)]
+    temps = [t for values, _ in series.values() for t in values if not math.isnan(t)]
     low = min([*temps, 20.0])
     high = max([*temps, limits.get("heat_c_max", 45.0)])
     ax.set_ylim(math.floor(low - 2), math.ceil(high + 2))

@@ -15,7 +15,7 @@ import serial
 from chair import __version__
 from chair import protocol as p
 from chair.clock import Clock, MonotonicClock
-from chair.controller import TICK_S, Controller
+from chair.controller import PARK_MM, TICK_S, Controller
 from chair.errors import Exit, LinkError, UsageError
 from chair.faults import parse_fault, parse_link_fault
 from chair.limits import DEVICE
@@ -29,10 +29,11 @@ from chair.trace import Listener, Trace
 EXIT = {"completed": Exit.OK, "fault": Exit.FAULT, "link": Exit.LINK, "usage": Exit.USAGE,
         "stopped": Exit.STOPPED}
 FAULTY_SCHEME = "faulty://"
-#: After the run: keep reading the chair until every airbag reads vented (the trace then
-#: ends on the safe state reached, not only commanded), for at most this long.
+#: After the run: keep reading and supervising the chair until it is confirmed in its safe
+#: state (the trace then ends on the safe state reached, not only commanded), for at most
+#: this long; a chair not confirmed safe by then is a fault (exit 3). Enough for the dump
+#: path alone to vent a bag from its cap (about 3 s; sim/physics.py DUMP_TAU_S).
 SETTLE_S = 5.0
-VENTED_KPA = 1.0
 
 
 def check_faults(faults: tuple[str, ...]) -> None:
@@ -221,19 +222,22 @@ def _link_lost(controller: Controller, why: str) -> Outcome:
 
 
 def _settle(controller: Controller) -> None:
-    """Keep reading the chair after the run until every airbag reads vented and nothing
-    runs, at most `SETTLE_S`: the trace then shows the safe state reached. Asks for a
-    status (`?`) when none came for 150 ms (a restarted device sends no reports)."""
-    if controller.reason.startswith("link lost"):
+    """Keep reading and supervising the chair after the run until it is confirmed in its
+    safe state (`Supervisor.unsafe`: device not running, bags vented, heaters off and
+    cooling, roller at rest, and home after parking), at most `SETTLE_S`. A check that
+    fails meanwhile is a fault; so is a chair not confirmed safe in time (the reason says
+    what was not safe). Asks for a status (`?`) when none came for 150 ms (a restarted
+    device sends no reports)."""
+    if controller.reason.startswith("link lost") or not controller.unconfirmed:
         return
     clock = controller.clock
     deadline = clock.now() + SETTLE_S
     next_tick = clock.now()
     seen, quiet = controller.status, 0
     while controller.state in ("idle", "fault", "estop"):
-        status = controller.status
-        if (status is not None and status.state != "Run"
-                and max(status.air_kpa, default=0.0) < VENTED_KPA) or clock.now() >= deadline:
+        why = _not_yet_safe(controller)
+        if why is None or clock.now() >= deadline:
+            _confirm(controller, why)
             return
         controller.tick()
         if controller.status is seen:
@@ -245,6 +249,29 @@ def _settle(controller: Controller) -> None:
             seen, quiet = controller.status, 0
         next_tick += TICK_S
         clock.sleep_until(next_tick)
+
+
+def _not_yet_safe(controller: Controller) -> str | None:
+    """What keeps the chair from its confirmed safe state, judged on a report that came
+    after the last STOP (None: it is there)."""
+    if not controller.reported_since_stop:
+        return "no status report since the stop"
+    home = PARK_MM if controller.state == "idle" else None  # no motion after a fault
+    return controller.supervisor.unsafe(controller.status, home)
+
+
+def _confirm(controller: Controller, why: str | None) -> None:
+    """Record the safe state confirmed, or fault (exit 3) on a chair not confirmed safe."""
+    controller.unconfirmed = False
+    if why is None:
+        controller.trace.event(controller.t, "safe", confirmed=True)
+        return
+    detail = f"the safe state was not confirmed within {SETTLE_S:g} s: {why}"
+    controller.trace.event(controller.t, "safe", confirmed=False, why=why)
+    if controller.state == "idle":
+        controller.fire("fault", reason=detail, source="supervisor")
+    else:  # already stopped by a fault: say that it is not confirmed safe either
+        controller.reason = f"{controller.reason}; {detail}"
 
 
 def _drive(controller: Controller, options: RunOptions) -> Outcome:

@@ -7,6 +7,7 @@ device reports is plausible for what we commanded (docs/safety.md lists each rul
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -158,8 +159,16 @@ def check_program(program: Program) -> None:
 
 #: Plausibility windows (assumed; see docs/safety.md).
 AIR_RISE_S = 4.0  # a filling airbag must reach 20 % of its target by then
-AIR_VENT_S = 3.0  # a venting airbag must be under 5 kPa by then
-AIR_VENT_HALF_S = 1.5  # and must have lost half its pressure by then (a stuck vent valve)
+#: An airbag told to vent (0 kPa) from p0 must read at most
+#: p0 * exp(-(t - AIR_VENT_LAG_S) / AIR_VENT_TAU_S) + AIR_VENT_MARGIN_KPA, t seconds after
+#: the first report since the command, until it reads vented (under VENTED_KPA). The time
+#: constant is 2.5 times the simulated vent valve's (0.4 s; domain.md: a 30-40 kPa bag
+#: vents in 0.6-2 s, tau 0.2-0.6 s) and slower than the dump path's (0.8 s), so a healthy
+#: bag passes however it vents, and one that holds its air fails within about a second.
+AIR_VENT_TAU_S = 1.0
+AIR_VENT_LAG_S = 0.3  # the valve's and the report's delay before the fall starts
+AIR_VENT_MARGIN_KPA = 0.5  # sensor noise and rounding (noise is under 0.05 kPa)
+VENTED_KPA = 1.0  # an airbag reading under this is vented (the safe state's test)
 AIR_MARGIN_KPA = 1.0  # regulation overshoot tolerated above the host cap
 HEAT_RISE_S = 30.0  # a heater below target - 4 °C must rise 2 °C in this window
 HEAT_JUMP_C = 3.0  # a heating surface moving this much faster than ...
@@ -167,6 +176,11 @@ HEAT_RATE_C_S = 1.0  # ... this rate between two reports: the thermistor came lo
 HEAT_FOLLOW_BELOW_C = 1.0  # a reading this far under target: the device's heater is on ...
 HEAT_FOLLOW_S = 8.0  # ... so within this window ...
 HEAT_FOLLOW_C = 0.2  # ... the reading must rise this much above its lowest (else loose)
+#: A heater commanded off that reads this much (°C) above its lowest reading within
+#: HEAT_OFF_RISE_S is warming while off: a powered element (about 0.5 °C/s on the plant),
+#: not a seated person's slow warmth (a few hundredths of a degree a second).
+HEAT_OFF_RISE_C = 1.0
+HEAT_OFF_RISE_S = 10.0
 STALL_S = 2.0  # a carriage commanded to move must move 1 mm in this window
 DWELL_MM = 15.0
 
@@ -193,6 +207,9 @@ class Supervisor:
         self._roller_target: float | None = None
         self._moving: _Watch | None = None
         self._dwell: _Watch | None = None
+        # heaters commanded off: the last reading (time, °C), and the lowest in the window
+        self._cool_last: list[tuple[float, float] | None] = [None] * len(HEATERS)
+        self._cool_low: list[_Watch | None] = [None] * len(HEATERS)
 
     # ---- clamping: what the program asks for, within the caps
 
@@ -219,8 +236,10 @@ class Supervisor:
             self._air_target[ZONES.index(command.zone)] = command.kpa
             self._air.pop(ZONES.index(command.zone), None)
         elif isinstance(command, p.SetHeat):
-            self._heat_target[HEATERS.index(command.zone)] = command.target_c
-            self._heat.pop(HEATERS.index(command.zone), None)
+            h = HEATERS.index(command.zone)
+            self._heat_target[h] = command.target_c
+            self._heat.pop(h, None)
+            self._cool_low[h] = self._cool_last[h] = None
         elif isinstance(command, p.SetRoller):
             self._roller_target = command.pos_mm
             self._moving = None
@@ -232,13 +251,43 @@ class Supervisor:
             self._heat.clear()
 
     def check(self, status: p.StatusReport, now: float) -> str | None:
-        """The first implausible or unsafe reading in `status`, as a reason, or None."""
+        """The first implausible or unsafe reading in `status`, as a reason, or None.
+
+        Called on every report from the start of a session until the chair is confirmed
+        in its safe state (`unsafe`), parking and the settling after it included.
+        """
         if status.faults:
             return "device fault " + ",".join(f.wire for f in status.faults)
         if status.pinch:
             return "pinch sensor: something is caught at the leg rest"
         return (self._check_air(status, now) or self._check_heat(status, now)
-                or self._check_roller(status, now))
+                or self._check_cooling(status, now) or self._check_roller(status, now))
+
+    def unsafe(self, status: p.StatusReport | None, home_mm: float | None) -> str | None:
+        """What keeps the chair from its confirmed safe state, or None when it is there.
+
+        Safe: the device not running (`Run`), every airbag reading vented (under
+        `VENTED_KPA`), every heater commanded off, the roller heads and foot rollers at
+        rest and, with `home_mm`, the roller parked above it (mm from the track top).
+        Heaters must also cool: `check` faults one that warms or jumps while off.
+        """
+        if status is None:
+            return "no status report from the chair"
+        if status.state == "Run":
+            return "the device still runs"
+        for zone, kpa in zip(ZONES, status.air_kpa, strict=False):
+            if not kpa < VENTED_KPA:
+                return f"airbag {zone} reads {kpa:.1f} kPa (vented is under {VENTED_KPA:g})"
+        for zone, target in zip(HEATERS, self._heat_target, strict=False):
+            if target > 0:
+                return f"heater {zone} is commanded on"
+        if status.technique != "off" or status.force_n > 0:
+            return f"the roller still works ({status.technique}, {status.force_n:.0f} N)"
+        if status.foot:
+            return "the foot rollers still turn"
+        if home_mm is not None and not status.pos_mm < home_mm:
+            return f"the roller is at {status.pos_mm:.0f} mm, not home"
+        return None
 
     def _check_air(self, status: p.StatusReport, now: float) -> str | None:
         for i, (zone, kpa) in enumerate(zip(ZONES, status.air_kpa, strict=False)):
@@ -250,10 +299,31 @@ class Supervisor:
                 watch = self._air[i] = _Watch(now, kpa)
             if target > 0 and kpa < 0.2 * target and now - watch.since > AIR_RISE_S:
                 return f"airbag {zone} does not inflate ({kpa:.1f} of {target:.1f} kPa)"
-            if target == 0 and kpa > 5.0 and (
-                    now - watch.since > AIR_VENT_S
-                    or (now - watch.since > AIR_VENT_HALF_S and kpa > 0.5 * watch.start_value)):
-                return f"airbag {zone} does not vent ({kpa:.1f} kPa)"
+            if target == 0 and kpa >= VENTED_KPA:
+                late = max(0.0, now - watch.since - AIR_VENT_LAG_S)
+                bound = watch.start_value * math.exp(-late / AIR_VENT_TAU_S)
+                if kpa > bound + AIR_VENT_MARGIN_KPA:
+                    return (f"airbag {zone} does not vent ({kpa:.1f} kPa "
+                            f"{now - watch.since:.1f} s after {watch.start_value:.1f} kPa)")
+        return None
+
+    def _check_cooling(self, status: p.StatusReport, now: float) -> str | None:
+        """A heater commanded off must cool: a reading that rises (a relay welded on) or
+        jumps faster than a surface can change (the thermistor came loose) is a fault."""
+        for h, (zone, temp) in enumerate(zip(HEATERS, status.heat_c, strict=False)):
+            if self._heat_target[h] > 0:
+                continue
+            last, self._cool_last[h] = self._cool_last[h], (now, temp)
+            if last is not None and \
+                    abs(temp - last[1]) > HEAT_JUMP_C + HEAT_RATE_C_S * (now - last[0]):
+                return f"heater {zone} reading jumped {last[1]:.1f} to {temp:.1f} °C while " \
+                       "off (thermistor loose?)"
+            low = self._cool_low[h]
+            if low is not None and temp > low.start_value + HEAT_OFF_RISE_C:
+                return f"heater {zone} warms while off ({low.start_value:.1f} to " \
+                       f"{temp:.1f} °C; relay welded on?)"
+            if low is None or temp < low.start_value or now - low.since > HEAT_OFF_RISE_S:
+                self._cool_low[h] = _Watch(now, temp)
         return None
 
     def _check_heat(self, status: p.StatusReport, now: float) -> str | None:

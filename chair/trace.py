@@ -14,7 +14,7 @@ from typing import IO
 
 from chair import protocol as p
 from chair.errors import UsageError
-from chair.limits import HEATERS, ZONES
+from chair.limits import DEVICE, HEATERS, ZONES
 
 Record = dict
 Listener = Callable[[Record], None]
@@ -23,9 +23,20 @@ Listener = Callable[[Record], None]
 _encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
-def sample_record(t: float, state: str, status: p.StatusReport, step: int | None) -> Record:
-    """A `sample` line from one device status report."""
-    return {
+#: The plausible thermistor range (°C, low and high) from the limits table, for a sample
+#: made before the device has published its own.
+PLAUSIBLE_C = (DEVICE["thermistor_c_min"], DEVICE["thermistor_c_max"])
+
+
+def sample_record(t: float, state: str, status: p.StatusReport, step: int | None,
+                  plausible_c: tuple[float, float] = PLAUSIBLE_C) -> Record:
+    """A `sample` line from one device status report.
+
+    A heater reading outside `plausible_c` (°C; an open or shorted thermistor) is named in
+    the sample's `implausible` list (``"heat_c.lumbar"``), present only when not empty.
+    """
+    heat = dict(zip(HEATERS, status.heat_c, strict=False))
+    record = {
         "type": "sample",
         "t": round(t, 3),
         "state": state,
@@ -34,13 +45,18 @@ def sample_record(t: float, state: str, status: p.StatusReport, step: int | None
                    "technique": status.technique, "width": status.width,
                    "speed": status.speed, "force_n": status.force_n},
         "airbags": dict(zip(ZONES, status.air_kpa, strict=False)),
-        "heat_c": dict(zip(HEATERS, status.heat_c, strict=False)),
+        "heat_c": heat,
         "foot": status.foot,
         "recline": {"back_pct": status.back_pct, "leg_pct": status.leg_pct},
         "occupied": status.occupied,
         "device_state": status.state,
         "faults": [f.wire for f in status.faults],
     }
+    low, high = plausible_c
+    bad = [f"heat_c.{zone}" for zone, c in heat.items() if not low <= c <= high]
+    if bad:
+        record["implausible"] = bad
+    return record
 
 
 class Trace:

@@ -75,8 +75,9 @@ def test_the_supervisor_windows_are_documented_with_their_values() -> None:
     from chair import safety
 
     text = section(SAFETY, "The controller's caps")
-    for name in ("AIR_RISE_S", "AIR_VENT_S", "AIR_MARGIN_KPA", "HEAT_RISE_S", "STALL_S",
-                 "DWELL_MM"):
+    for name in ("AIR_RISE_S", "AIR_VENT_TAU_S", "AIR_VENT_LAG_S", "AIR_VENT_MARGIN_KPA",
+                 "VENTED_KPA", "AIR_MARGIN_KPA", "HEAT_RISE_S", "HEAT_OFF_RISE_C",
+                 "HEAT_OFF_RISE_S", "STALL_S", "DWELL_MM"):
         value = f"{getattr(safety, name):g}"
         assert re.search(rf"{value} (s|kPa|mm)\b[^.]*?\(`{name}`", text), f"{name} = {value}"
 
