@@ -18,10 +18,10 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import chair
 from chair import limits
 from chair.errors import ProgramError
 from chair.landmarks import LANDMARKS
@@ -592,6 +592,12 @@ def _load_chain(ctx: _Context, check: _Checker, chain: Any,
 
 # ------------------------------------------------------------------------------ files
 
+def shipped_dir() -> Path:
+    """The directory of the programs shipped with the package (`chair/programs/*.toml`,
+    package data: in a clone, an editable install, a wheel or pipx alike)."""
+    return Path(str(resources.files("chair") / "programs"))
+
+
 def search_path() -> list[Path]:
     """Where program names are looked up, in order: every directory in $CHAIR_PROGRAMS
     (separated by os.pathsep), ./programs, and the programs shipped with the package."""
@@ -599,7 +605,7 @@ def search_path() -> list[Path]:
     env = os.environ.get("CHAIR_PROGRAMS", "")
     dirs += [Path(d) for d in env.split(os.pathsep) if d]
     dirs.append(Path.cwd() / "programs")
-    dirs.append(Path(chair.__file__).resolve().parents[1] / "programs")
+    dirs.append(shipped_dir())
     unique: list[Path] = []
     seen: set[str] = set()
     for d in dirs:
@@ -874,5 +880,5 @@ __all__ = [
     "AIRBAG_DEFAULTS", "MAX_BYTES", "MAX_STEPS", "PROGRAM_ZONES", "ROLLER_DEFAULTS",
     "TECHNIQUES", "ZONE_DEPTH_MAX", "ZONE_LANDMARKS", "Airbags", "Program", "Roller", "Step",
     "list_programs", "load_program", "parse_program", "program_from_dict",
-    "render_timeline", "search_path",
+    "render_timeline", "search_path", "shipped_dir",
 ]

@@ -30,10 +30,10 @@ from chair.program import (
     program_from_dict,
     render_timeline,
     search_path,
+    shipped_dir,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "programs"
+SHIPPED = shipped_dir()
 PARTS = ("lumbar", "gluteal", "piriformis", "legs", "feet")
 LUMBAR = (SHIPPED / "lumbar.toml").read_text(encoding="utf-8")
 
