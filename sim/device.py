@@ -472,6 +472,7 @@ class Device:
         """`?`: one status line now, or one at the end of the period if one just went."""
         if now >= self._query_next - _EPS:
             self._query_next = now + QUERY_MIN_S
+            self._query_owed = False  # this answer is the one owed
             self._send(self.status(now))
         else:
             self._query_owed = True
@@ -864,7 +865,7 @@ class Device:
             return
         self.latched[code] = detail
         self._send(p.FaultReport(code, detail))
-        self._query_next = -_INF  # the state changed: the next `?` is answered at once
+        self._query_next = min(self._query_next, self._now)  # new state: `?` at once
 
     def _present(self) -> list[str]:
         """The latched faults whose condition is still present."""

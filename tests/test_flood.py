@@ -179,6 +179,21 @@ def test_repeated_queries_within_one_period_are_answered_once_more_at_its_end() 
     port.write(b"?")  # after a latch: at once, whatever the period
     after = decoder.feed(port.read(4096))
     assert _is_estop(after[0]) and after[-1].state == "Estop"
+    assert [type(m) for m in after] == [p.FaultReport, p.StatusReport]
+
+
+def test_a_latch_while_an_answer_is_owed_sends_it_at_the_next_tick() -> None:
+    port = open_port("sim://?seed=1&clock=virtual")
+    clock = port.clock
+    decoder = p.DeviceDecoder()
+    decoder.feed(port.read(4096))
+    port.write(b"??")  # one answer now, one owed
+    clock.sleep_until(clock.now() + 0.001)
+    send_stop(port.write)
+    port.wait_for_input(clock.now() + 0.5)  # fast-forward steps over quiet time
+    clock.sleep_until(clock.now() + 0.5)
+    kinds = [type(m) for m in decoder.feed(port.read(1 << 16))]
+    assert kinds == [p.FaultReport, p.StatusReport, p.StatusReport]  # the push first
 
 
 def test_a_coalesced_error_makes_the_host_resend_once_not_per_bad_line() -> None:
