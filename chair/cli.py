@@ -64,16 +64,26 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from chair.program import list_programs
+    from pathlib import Path
 
-    programs = list_programs()
+    from chair.errors import ProgramError
+    from chair.program import Program, list_programs
+
+    errors: list[ProgramError] = []  # a broken file is listed as invalid, never a traceback
+    programs = list_programs(errors=errors)
+    rows = [(p.name, p) for p in programs] + [(Path(e.file).stem, e) for e in errors]
+    rows.sort(key=lambda row: row[0])
     if args.json:
         print(json.dumps([{"name": p.name, "title": p.title, "seconds": p.seconds,
-                           "source": p.source} for p in programs]))
-        return 0
-    for program in programs:
-        print(f"{program.name:<12} {program.seconds / 60:5.1f} min  {program.title}")
-    return 0
+                           "source": p.source, "valid": True} if isinstance(p, Program) else
+                          {"name": name, "source": p.file, "valid": False, "line": p.line,
+                           "error": str(p)} for name, p in rows]))
+    else:
+        for name, p in rows:
+            print(f"{name:<12} {p.seconds / 60:5.1f} min  {p.title}" if isinstance(p, Program)
+                  else f"{name:<12} invalid    {p}")
+    # exit 2 (a bad program file, as `chair validate`) so scripts notice; the rest is listed
+    return ProgramError.exit_code if errors else 0
 
 
 def _cmd_show(args: argparse.Namespace) -> int:

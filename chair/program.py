@@ -18,10 +18,10 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import chair
 from chair import limits
 from chair.errors import ProgramError
 from chair.landmarks import LANDMARKS
@@ -80,6 +80,13 @@ MAX_STEPS = 100
 MAX_CHAIN = 12
 MAX_CAUTIONS = 20
 MAX_TEXT = 1000
+#: Deepest nesting of arrays and inline tables (a program uses two: [[step]], cautions = [...]).
+MAX_NESTING = 32
+#: Longest number a program may write (Python converts at most 4300 digits to an int).
+MAX_NUMBER_CHARS = 100
+_DIGITS = frozenset("0123456789")
+_NUMBER = re.compile(r"[0-9_]+")
+BOM = "\ufeff"
 
 ROLLER_DEFAULTS = {"width": 2, "depth": 1, "speed": 2}
 AIRBAG_DEFAULTS = {"inflate_s": 4.0, "hold_s": 2.0, "vent_s": 2.0}
@@ -585,6 +592,12 @@ def _load_chain(ctx: _Context, check: _Checker, chain: Any,
 
 # ------------------------------------------------------------------------------ files
 
+def shipped_dir() -> Path:
+    """The directory of the programs shipped with the package (`chair/programs/*.toml`,
+    package data: in a clone, an editable install, a wheel or pipx alike)."""
+    return Path(str(resources.files("chair") / "programs"))
+
+
 def search_path() -> list[Path]:
     """Where program names are looked up, in order: every directory in $CHAIR_PROGRAMS
     (separated by os.pathsep), ./programs, and the programs shipped with the package."""
@@ -592,7 +605,7 @@ def search_path() -> list[Path]:
     env = os.environ.get("CHAIR_PROGRAMS", "")
     dirs += [Path(d) for d in env.split(os.pathsep) if d]
     dirs.append(Path.cwd() / "programs")
-    dirs.append(Path(chair.__file__).resolve().parents[1] / "programs")
+    dirs.append(shipped_dir())
     unique: list[Path] = []
     seen: set[str] = set()
     for d in dirs:
@@ -663,6 +676,8 @@ def _parse(text: str, source: str, *, base: Path | None, allow_chain: bool) -> P
     if size > MAX_BYTES:
         raise ctx.error(f"the program is {size} bytes, over the {MAX_BYTES // 1024} KiB "
                         "a program may be")
+    text = text.removeprefix(BOM)  # as Notepad saves "UTF-8 with BOM": read past it
+    _check_shape(text, source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -672,7 +687,63 @@ def _parse(text: str, source: str, *, base: Path | None, allow_chain: bool) -> P
         col = f", column {match.group(2)}" if match else ""
         raise ProgramError(f"TOML syntax error{col}: {reason}", file=source,
                            line=line) from err
+    except (ValueError, RecursionError) as err:  # what _check_shape missed: still no traceback
+        raise ProgramError(f"cannot read the file as TOML ({type(err).__name__}: {err})",
+                           file=source) from err
     return _build(data, ctx, base=base, allow_chain=allow_chain)
+
+
+def _check_shape(text: str, source: str) -> None:
+    """Refuse what tomllib cannot read without a traceback, before it reads it: a number
+    longer than `MAX_NUMBER_CHARS` (Python converts at most 4300 digits to an int:
+    ValueError) and arrays or inline tables nested deeper than `MAX_NESTING` (tomllib
+    recurses: RecursionError near 500 levels). Strings and comments are skipped, so digits
+    and brackets in a title are fine. Raises ProgramError naming the file and the line."""
+    depth, line, i, n = 0, 1, 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _DIGITS:
+            run = _NUMBER.match(text, i).end() - i
+            if run > MAX_NUMBER_CHARS:
+                raise ProgramError(f"a number {run} characters long; a program's numbers "
+                                   "have a few digits", file=source, line=line)
+            i += run
+            continue
+        if ch == "\n":
+            line += 1
+        elif ch == "#":
+            i = text.find("\n", i)
+            i = n if i < 0 else i
+            continue
+        elif ch in "\"'":
+            quote = text[i:i + 3] if text.startswith(ch * 3, i) else ch
+            end = i + len(quote)
+            while True:  # the closing quote (basic strings escape with a backslash)
+                end = text.find(quote, end)
+                if end < 0 or ch == "'" or _escaped(text, end) is False:
+                    break
+                end += 1
+            end = n if end < 0 else end + len(quote)
+            line += text.count("\n", i, end)
+            i = end
+            continue
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ProgramError(f"arrays or inline tables nested over {MAX_NESTING} deep; "
+                                   "a program needs two levels at most", file=source,
+                                   line=line)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+
+
+def _escaped(text: str, at: int) -> bool:
+    """True when the quote at `at` is escaped by an odd run of backslashes before it."""
+    run = 0
+    while at - run - 1 >= 0 and text[at - run - 1] == "\\":
+        run += 1
+    return run % 2 == 1
 
 
 # ------------------------------------------------------------------------------ public API
@@ -809,5 +880,5 @@ __all__ = [
     "AIRBAG_DEFAULTS", "MAX_BYTES", "MAX_STEPS", "PROGRAM_ZONES", "ROLLER_DEFAULTS",
     "TECHNIQUES", "ZONE_DEPTH_MAX", "ZONE_LANDMARKS", "Airbags", "Program", "Roller", "Step",
     "list_programs", "load_program", "parse_program", "program_from_dict",
-    "render_timeline", "search_path",
+    "render_timeline", "search_path", "shipped_dir",
 ]

@@ -26,11 +26,13 @@ from collections.abc import Callable
 import serial
 
 from chair.errors import UsageError
+from chair.linequeue import LineQueue
 from chair.ports import open_port
 
 POLL_S = 0.005  # longest wait between two polls of the port
 CHUNK = 4096
-MAX_PENDING = 1 << 16  # bytes kept for a reader that does not read; older ones are dropped
+MAX_PENDING = 1 << 16  # bytes kept for a reader that does not read: whole lines, oldest dropped
+MAX_LINE = 1024  # bytes without a line end are passed on as they are (not a line protocol)
 
 
 def _drain(port: serial.SerialBase) -> bytes:
@@ -39,10 +41,46 @@ def _drain(port: serial.SerialBase) -> bytes:
     return port.read(CHUNK) if port.in_waiting else b""
 
 
-def _keep(pending: bytearray, data: bytes) -> None:
-    pending += data
-    if len(pending) > MAX_PENDING:
-        del pending[:len(pending) - MAX_PENDING]
+class _Outbox:
+    """The port's bytes on their way to a client that may read slowly or not at all.
+
+    Whole lines wait in a bounded `LineQueue` (fault pushes and banners first; when full the
+    oldest lines are dropped whole and counted in `queue.dropped_lines`); `sending` holds the
+    lines being written now (at most `CHUNK` bytes and one line), `partial` the start of a
+    line still arriving. So a client never gets a torn line, and a fault push waits behind
+    at most `CHUNK` bytes of this server (plus what the kernel already holds)."""
+
+    def __init__(self) -> None:
+        self.queue = LineQueue(MAX_PENDING)
+        self.partial = bytearray()
+        self.sending = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        self.partial += data
+        start = 0
+        while (end := self.partial.find(b"\n", start)) >= 0:
+            self.queue.push(bytes(self.partial[start:end + 1]))
+            start = end + 1
+        del self.partial[:start]
+        if len(self.partial) > MAX_LINE:
+            self.queue.push(bytes(self.partial))
+            self.partial.clear()
+
+    def next(self) -> bytearray:
+        """The bytes to write now (empty when nothing waits)."""
+        if not self.sending and self.queue:
+            self.sending += self.queue.take(CHUNK)
+        return self.sending
+
+    def sent(self, count: int) -> None:
+        del self.sending[:count]
+
+    def discard(self) -> None:
+        """Drop the whole lines waiting (for nobody); keep the start of the next line."""
+        self.queue.clear()
+        self.sending.clear()
 
 
 def serve_pty(url: str, *, stop: threading.Event | None = None,
@@ -60,7 +98,7 @@ def serve_pty(url: str, *, stop: threading.Event | None = None,
         path = os.ttyname(slave)
         os.set_blocking(master, False)
         (on_ready or (lambda p: print(f"serving {url} on {p}", flush=True)))(path)
-        pending = bytearray()
+        outbox = _Outbox()
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.is_set():
                 ready, _, _ = select.select([master], [], [], poll_s)
@@ -76,13 +114,13 @@ def serve_pty(url: str, *, stop: threading.Event | None = None,
                         stop.wait(poll_s)
                     if data:
                         port.write(data)
-                _keep(pending, _drain(port))
-                while pending:
+                outbox.feed(_drain(port))
+                while pending := outbox.next():
                     try:
                         sent = os.write(master, pending)
                     except (BlockingIOError, InterruptedError):
                         break
-                    del pending[:sent]
+                    outbox.sent(sent)
         return path
     finally:
         port.close()
@@ -170,7 +208,7 @@ def serve_tcp(url: str, host: str = "127.0.0.1", port: int = 0, *,
                   file=sys.stderr, flush=True)
         (on_ready or (lambda h, p: print(f"serving {url} on {socket_url(h, p)}",
                                          flush=True)))(bound_host, bound_port)
-        pending = bytearray()
+        outbox = _Outbox()
         with contextlib.suppress(KeyboardInterrupt):
             while not stop.is_set():
                 watch = [client] if client is not None else [server]
@@ -180,7 +218,7 @@ def serve_tcp(url: str, host: str = "127.0.0.1", port: int = 0, *,
                         client, _ = server.accept()
                         client.setblocking(False)
                         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                        pending.clear()
+                        outbox.discard()  # a new client starts at a line boundary
                 elif ready:
                     try:
                         data = client.recv(CHUNK)
@@ -193,11 +231,11 @@ def serve_tcp(url: str, host: str = "127.0.0.1", port: int = 0, *,
                         client = None
                     elif data:
                         serial_port.write(data)
-                out = _drain(serial_port)
-                if client is None:
+                outbox.feed(_drain(serial_port))
+                if client is None:  # nobody to tell: whole lines are dropped
+                    outbox.discard()
                     continue
-                _keep(pending, out)
-                while pending:
+                while pending := outbox.next():
                     try:
                         sent = client.send(pending)
                     except (BlockingIOError, InterruptedError):
@@ -206,7 +244,7 @@ def serve_tcp(url: str, host: str = "127.0.0.1", port: int = 0, *,
                         client.close()
                         client = None
                         break
-                    del pending[:sent]
+                    outbox.sent(sent)
     finally:
         if client is not None:
             client.close()

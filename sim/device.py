@@ -34,6 +34,7 @@ from chair import limits
 from chair import protocol as p
 from chair.clock import Clock
 from chair.faults import FAULTS, PLANT_FAULTS
+from chair.linequeue import LineQueue
 from sim.airwatch import AirWatch
 from sim.physics import Plant
 
@@ -87,6 +88,11 @@ AIR_RISE_S = 0.5  # ... within this long: rises >= 2 kPa; else F06, sensor or va
 REPORT_MIN_MS = 20
 REPORT_MAX_MS = 5000
 REPLY_MEMORY = 32
+OUT_BYTES = 8192  # transmit buffer (assumed; ~0.7 s of line at 115200 baud): whole lines
+#                   beyond it are dropped, oldest first; fault pushes go first (§11.1)
+QUERY_MIN_S = REPORT_MIN_MS / 1000  # `?` is answered at most once per shortest report period
+#: Untagged refusals of damaged lines, coalesced as one while one is waiting (§5.1).
+_DAMAGED = frozenset({p.ErrorCode.BAD_CRC, p.ErrorCode.BAD_BYTE, p.ErrorCode.LINE_TOO_LONG})
 PCT_MAX = 100.0
 
 _EPS = 1e-9
@@ -142,7 +148,8 @@ class Device:
     """The chair's board: protocol end, hard limits, dead-man, leases and latched faults.
 
     Drive it with `receive(data)` (host bytes at `clock.now()`), `advance_to(t)` (run the
-    ticks up to `t`) and `read_output()` (the bytes for the host, then cleared);
+    ticks up to `t`) and `read_output()` (the bytes for the host, from a bounded transmit
+    buffer: fault pushes first, whole lines dropped when full, garbage refusals coalesced);
     `schedule(fault, at)` injects a plant fault or a ``power-cycle`` at clock time `at`.
     Read-only views for tests: `state`, `faults`/`latched` (code -> detail), `setpoints()`,
     `status()`, `expected_seq`, `synced`, `console`, `report_ms`, `air_target`,
@@ -202,7 +209,7 @@ class Device:
         self._vent = plant.vent_open
         self._heat_on = plant.heater_on
 
-        self._out = bytearray()
+        self._out = LineQueue(OUT_BYTES)
         self._faults_due: list[tuple[float, int, str]] = []
         self._fault_counter = itertools.count()
         self._next_fault_at = _INF
@@ -261,6 +268,8 @@ class Device:
         self.console = False
         self.report_ms = 0
         self._report_next = _INF
+        self._query_next = -_INF  # the earliest a `?` is answered at once
+        self._query_owed = False  # a `?` came sooner: answered at _query_next
         self._decoder = _Decoder("ignore-crc" in self.defects)
         self._replies: dict[int, bytes] = {}
         self._reply_order: deque[int] = deque()
@@ -341,13 +350,19 @@ class Device:
         if late and p.RealTime(p.ESTOP_BYTE) in events:
             self._realtime(p.ESTOP_BYTE, now)
 
-    def read_output(self) -> bytes:
-        """Everything the device has sent since the last call."""
-        if not self._out:
-            return b""
-        data = bytes(self._out)
-        self._out.clear()
-        return data
+    def read_output(self, limit: int | None = None) -> bytes:
+        """What the device sends next: whole lines, fault pushes first, up to `limit` bytes
+        (at least one line; everything waiting by default). `dropped` and `merged` count
+        the lines the bounded transmit buffer dropped or coalesced."""
+        return self._out.take(limit) if self._out else b""
+
+    @property
+    def dropped(self) -> int:
+        return self._out.dropped_lines
+
+    @property
+    def merged(self) -> int:
+        return self._out.merged
 
     @property
     def output_waiting(self) -> int:
@@ -458,18 +473,33 @@ class Device:
     # ------------------------------------------------------------------ output
 
     def _push(self, line: bytes) -> None:
-        self._out += line
+        self._out.push(line)
 
     def _send(self, message: p.DeviceMessage) -> bytes:
+        if type(message) is p.Error and message.seq is None:
+            # untagged refusals of a burst of garbage: one line with a count (§5.1)
+            code, detail = message.code, message.detail
+            self._out.merge("damaged" if code in _DAMAGED else code, lambda n: p.encode_device(
+                p.Error(None, code, f"n={n} first: {detail}" if n > 1 else detail)))
+            return b""
         line = p.encode_device(message)
-        self._out += line
+        self._out.push(line)
         return line
+
+    def _query(self, now: float) -> None:
+        """`?`: one status line now, or one at the end of the period if one just went."""
+        if now >= self._query_next - _EPS:
+            self._query_next = now + QUERY_MIN_S
+            self._query_owed = False  # this answer is the one owed
+            self._send(self.status(now))
+        else:
+            self._query_owed = True
 
     # ------------------------------------------------------------------ real-time bytes
 
     def _realtime(self, byte: int, now: float) -> None:
         if byte == p.STATUS_BYTE:
-            self._send(self.status(now))
+            self._query(now)
         elif byte == p.ESTOP_BYTE:
             if self._no_estop_latch:  # defect: stops, latches nothing
                 self._safe_outputs()
@@ -858,6 +888,7 @@ class Device:
             return
         self.latched[code] = detail
         self._send(p.FaultReport(code, detail))
+        self._query_next = min(self._query_next, self._now)  # new state: `?` at once
 
     def _present(self) -> list[str]:
         """The latched faults whose condition is still present."""
@@ -1001,6 +1032,9 @@ class Device:
         if self._massage and not plant.occupied:
             self._latch(p.FaultCode.VACANT, "seat empty")
 
+        if self._query_owed and now >= self._query_next - _EPS:
+            self._query_owed = False
+            self._query(now)
         if now >= self._report_next - _EPS:
             self._send(self.status(now))
             self._report_next += self.report_ms / 1000.0
@@ -1274,7 +1308,7 @@ class Device:
         slow = -(-k // SLOW_TICKS) * SLOW_TICKS  # the next slow tick, k itself included
         last = min(slow, math.floor((limit - self._t0) / self.tick_s + _EPS))
         deadline = min(self._lease_next, self._next_fault_at, self._report_next,
-                       self._session_end)
+                       self._session_end, self._query_next if self._query_owed else _INF)
         if plant.pump_on:
             # An airbag fills ever more slowly (the pump works against the pressure it
             # built), so its average rate since the inflation began bounds its rate from

@@ -156,16 +156,20 @@ class Serial(VirtualPort):
     # ------------------------------------------------------------------ data
 
     def _pull(self) -> None:
-        """Advance the device to now and collect what it sent."""
+        """Advance the device to now. Its lines wait in its own bounded transmit buffer
+        (fault pushes first) until a read takes them: `_rx` holds at most the rest of one."""
         device = self.device
         now = self.clock.now()
         if now != self._pulled_at:  # (the device has run every tick up to a time it was at)
             device.advance_to(now)
             self._pulled_at = now
-        if device.output_waiting:
-            self._rx += device.read_output()
+
+    def _waiting(self) -> int:
+        return len(self._rx) + self.device.output_waiting
 
     def _take(self, size: int) -> bytes:
+        if len(self._rx) < size and self.device.output_waiting:
+            self._rx += self.device.read_output(size - len(self._rx))
         if size >= len(self._rx):
             data = bytes(self._rx)
             self._rx.clear()
@@ -180,7 +184,7 @@ class Serial(VirtualPort):
             raise PortNotOpenError()
         with self._lock:
             self._pull()
-            return len(self._rx)
+            return self._waiting()
 
     @property
     def out_waiting(self) -> int:
@@ -195,7 +199,7 @@ class Serial(VirtualPort):
             return b""
         with self._lock:
             self._pull()
-            if len(self._rx) >= size or self.clock.virtual or self._timeout == 0:
+            if self._waiting() >= size or self.clock.virtual or self._timeout == 0:
                 return self._take(size)
         clock = self.clock
         deadline = None if self._timeout is None else clock.now() + self._timeout
@@ -207,7 +211,7 @@ class Serial(VirtualPort):
             clock.sleep_until(now + tick if deadline is None else min(now + tick, deadline))
             with self._lock:
                 self._pull()
-                if len(self._rx) >= size:
+                if self._waiting() >= size:
                     break
         with self._lock:
             return self._take(size)
@@ -236,7 +240,7 @@ class Serial(VirtualPort):
         while self.is_open:
             with self._lock:
                 self._pull()
-                if self._rx:
+                if self._waiting():
                     return
             now = clock.now()
             if now >= deadline:
@@ -257,6 +261,7 @@ class Serial(VirtualPort):
         with self._lock:
             self._pull()
             self._rx.clear()
+            self.device.read_output()
 
     def reset_output_buffer(self) -> None:
         if not self.is_open:

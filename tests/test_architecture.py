@@ -9,9 +9,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted([*ROOT.glob("chair/*.py"), *ROOT.glob("sim/*.py")])
-#: What the simulator may take from the controller's package: the contract and the time base.
+#: What the simulator may take from the controller's package: the contract and the time base
+#: (chair.linequeue: the bounded, fault-first line buffer of docs/protocol.md §11.1, a plain
+#: data structure the device's transmit buffer and the pty/TCP servers share).
 SIM_MAY_IMPORT = {"chair.protocol", "chair.clock", "chair.limits", "chair.faults",
-                  "chair.errors"}
+                  "chair.errors", "chair.linequeue"}
 TIME_READERS = {("time", "sleep"), ("time", "monotonic"), ("time", "time"),
                 ("time", "perf_counter"), ("time", "monotonic_ns"), ("datetime", "now")}
 

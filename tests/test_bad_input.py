@@ -20,8 +20,9 @@ import serial
 from chair import runner, trace
 from chair.cli import main
 from chair.clock import VirtualClock
+from chair.program import shipped_dir
 
-PROGRAMS = Path(__file__).resolve().parents[1] / "programs"
+PROGRAMS = shipped_dir()
 LUMBAR = (PROGRAMS / "lumbar.toml").read_text(encoding="utf-8")
 
 

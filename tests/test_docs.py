@@ -14,7 +14,7 @@ import pytest
 
 from chair.cli import build_parser, main
 from chair.limits import DEVICE_TABLE, HOST
-from chair.program import list_programs
+from chair.program import list_programs, shipped_dir
 from chair.safety import CAUTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -230,7 +230,7 @@ def _anchors(text: str) -> set[str]:
 def test_the_programs_table_is_the_shipped_programs() -> None:
     table = PROGRAMS[PROGRAMS.index("The shipped programs"):PROGRAMS.index("\n## ")]
     rows = table_rows(table)
-    shipped = {p.name: p for p in list_programs() if Path(p.source).parent == ROOT / "programs"}
+    shipped = {p.name: p for p in list_programs() if Path(p.source).parent == shipped_dir()}
     assert set(shipped) <= set(rows)
     for name, program in shipped.items():
         cells = rows[name]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import tomllib
 from pathlib import Path
 
@@ -22,16 +23,17 @@ from chair.program import (
     ZONE_DEPTH_MAX,
     ZONE_LANDMARKS,
     Program,
+    _check_shape,
     list_programs,
     load_program,
     parse_program,
     program_from_dict,
     render_timeline,
     search_path,
+    shipped_dir,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "programs"
+SHIPPED = shipped_dir()
 PARTS = ("lumbar", "gluteal", "piriformis", "legs", "feet")
 LUMBAR = (SHIPPED / "lumbar.toml").read_text(encoding="utf-8")
 
@@ -631,3 +633,66 @@ def test_random_splices_into_a_valid_file_never_crash_the_parser(at: int, junk: 
         parse_program(LUMBAR[:at] + junk + LUMBAR[at:], "<fuzz>")
     except ProgramError as err:
         assert err.file == "<fuzz>"
+
+
+# ------------------------------------------------------------------------------ hostile files
+# Issue 9 item 11: each of these raised a traceback (ValueError, RecursionError) or only
+# "Invalid statement", and one such file on the search path broke `chair list`.
+
+HOSTILE = {
+    "long-integer": ("x = " + "9" * 4301 + "\n", "a number 4301 characters long", 1),
+    "nested-arrays": ("\n\nx = " + "[" * 500 + "]" * 500 + "\n", "nested over 32 deep", 3),
+    "nested-tables": ("x = " + "{a = " * 500 + "1" + "}" * 500 + "\n", "nested over 32 deep",
+                      1),
+    "long-float": ("x = 1." + "5" * 5000 + "\n", "characters long", 1),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_toml_is_a_program_error_naming_file_and_line(tmp_path: Path,
+                                                              case: str) -> None:
+    head, words, line = HOSTILE[case]
+    path = tmp_path / f"{case}.toml"
+    path.write_text(head + LUMBAR, encoding="utf-8")
+    with pytest.raises(ProgramError, match=words) as caught:
+        load_program(str(path))
+    assert caught.value.file == str(path) and caught.value.line == line
+    assert str(path) in str(caught.value)
+
+
+def test_digits_and_brackets_inside_strings_and_comments_are_fine() -> None:
+    text = LUMBAR.replace('[program]', '[program]\n# ' + "[" * 40 + "9" * 200, 1)
+    text = text.replace('purpose = """', 'purpose = """' + "[{" * 40 + '\\"' + "1" * 150, 1)
+    text = text.replace('title = "', 'title = "' + "[" * 34 + '\\"\\\\', 1)
+    program = parse_program(text, "brackets.toml")
+    assert program.purpose.startswith("[{[{") and program.title.startswith("[[[")
+    _check_shape("x = '" + "{" * 40 + "\\'\ny = " + "'" * 3 + "[" * 40 + "'" * 3, "lit.toml")
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
+    """Windows Notepad's "UTF-8 with BOM": the program loads (it used to be "Invalid
+    statement" at line 1)."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + LUMBAR.encode("utf-8"))
+    assert load_program(str(path)).name == "lumbar"
+
+
+def test_chair_list_shows_a_bad_file_as_invalid_and_lists_the_rest(
+        tmp_path: Path, monkeypatch, capsys) -> None:
+    from chair.cli import main
+
+    for case, (head, _, _) in HOSTILE.items():
+        (tmp_path / f"{case}.toml").write_text(head + LUMBAR, encoding="utf-8")
+    monkeypatch.setenv("CHAIR_PROGRAMS", str(tmp_path))
+    assert main(["list"]) == 2  # a bad program file, as for `chair validate`
+    out = capsys.readouterr().out
+    for case in HOSTILE:
+        row = next(line for line in out.splitlines() if line.startswith(case))
+        assert " invalid " in row and str(tmp_path / f"{case}.toml") in row
+    assert all(any(line.startswith(name) for line in out.splitlines())
+               for name in ("lumbar", "sciatica", "feet"))
+    assert main(["list", "--json"]) == 2
+    listed = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    assert listed["sciatica"]["valid"] is True
+    bad = listed["nested-arrays"]
+    assert bad["valid"] is False and bad["line"] == 3 and "nested" in bad["error"]

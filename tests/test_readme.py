@@ -1,8 +1,8 @@
 """Every command the README shows runs, as a new user would type it, and does what it says.
 
 Commands come from the README's ```sh blocks. The quick start's setup steps (venv, pip,
-pytest itself) are left out; `chair ...` commands run in a fresh working directory that
-holds a `programs/` link, as in a clone, through `chair.cli.main`. A real-time `chair run`
+pytest itself) are left out; `chair ...` commands run in a fresh, empty working directory
+(the programs ship inside the package), through `chair.cli.main`. A real-time `chair run`
 on the simulated chair gets `--fast` (the same run, fast-forwarded). A comment saying
 "exits N:" gives the exit code expected; otherwise 0. The blocks that serve the simulated chair
 (`chair sim --pty` with miniterm, `chair sim --tcp` with `chair run --port socket://...`)
@@ -98,10 +98,8 @@ def test_the_readme_shows_the_tour() -> None:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory) -> Path:
-    """A fresh working directory, as in a clone: the programs are in ./programs."""
-    path = tmp_path_factory.mktemp("readme")
-    (path / "programs").symlink_to(ROOT / "programs", target_is_directory=True)
-    return path
+    """A fresh, empty working directory: the programs come with the package."""
+    return tmp_path_factory.mktemp("readme")
 
 
 _DONE: dict[tuple[str, ...], tuple[int, str]] = {}  # arguments: exit code and output

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chair.cli import main
-from chair.program import PROGRAM_ZONES
+from chair.program import PROGRAM_ZONES, shipped_dir
 from chair.trace import read_trace
 
 PROGRAMS = ["lumbar", "gluteal", "piriformis", "legs", "feet"]
@@ -123,7 +123,7 @@ def test_unseated_chair_does_not_start(tmp_path: Path) -> None:
 
 def test_bad_program_exits_2_and_names_the_field(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "bad.toml"
-    good = Path(__file__).resolve().parents[1] / "programs" / "lumbar.toml"
+    good = shipped_dir() / "lumbar.toml"
     text = good.read_text(encoding="utf-8")
     bad.write_text(text.replace("[[step]]", "[[step]]\nintensity = 99", 1), encoding="utf-8")
     assert main(["validate", str(bad)]) == 2
