@@ -162,8 +162,10 @@ class Controller:
             return False
 
     def _record_state(self, event: EventData) -> None:
-        self.trace.event(self.t, "state", source=event.transition.source,
-                         dest=event.transition.dest, trigger=event.event.name,
+        # an internal transition (a second fault while faulted) stays where it is
+        source = event.transition.source
+        self.trace.event(self.t, "state", source=source,
+                         dest=event.transition.dest or source, trigger=event.event.name,
                          **{k: v for k, v in event.kwargs.items() if k == "reason"})
 
     def can_start(self, event: EventData) -> bool:

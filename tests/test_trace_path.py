@@ -1,5 +1,5 @@
 """`--trace` never overwrites what is not a trace, and never writes to a FIFO or a device
-(issue 9, item 10): before, `--trace programs/lumbar.toml` replaced the program with 580 KB
+(issue 9, item 10): before, `--trace chair/programs/lumbar.toml` replaced the program with 580 KB
 of trace and exited 0."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from chair.cli import main
 from chair.trace import read_trace
 
-PROGRAMS = Path(__file__).resolve().parents[1] / "programs"
+PROGRAMS = Path(__file__).resolve().parents[1] / "chair" / "programs"
 
 
 def refused(path: Path, capsys, ports: list, *words: str) -> None:
