@@ -52,3 +52,10 @@ class SafetyFault(ChairError):
     """A safety rule tripped; the chair has been sent to its safe state."""
 
     exit_code = 3
+
+
+class Stalled(ChairError):
+    """Internal error: a fast-forward loop stopped making progress in simulated time (a bug,
+    not the chair's or the user's doing); the chair was sent a STOP."""
+
+    exit_code = 1
