@@ -8,10 +8,11 @@ at 1e-3 lost and 1e-3 corrupted bytes one answer in eight arrives whole. Each li
 its own CRC, so a line that arrives is trustworthy on its own; `LimitsTable` keeps the lines
 of every attempt and puts the table together from them. The order of the lines matters (the
 table CRC is over the lines in table order) and each answer is in table order, so every
-two lines received one after the other in an answer say which comes first; the table is
-assembled once those constraints put all `n` lines into exactly one order, and accepted
-only when the CRC over that order equals both the `crc=` of the device's `ok` and the
-banner's `limits=` (docs/protocol.md section 7).
+two lines received one after the other in an answer say which comes first. Once all `n`
+lines are known, the orders those constraints allow (at most `MAX_ORDERS` of them; usually
+one) are tried, and the table is accepted only in an order whose CRC equals both the `crc=`
+of the device's `ok` and the banner's `limits=` (docs/protocol.md section 7). The values
+come from lines that each passed their own CRC, so the order only serves that check.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from chair.limits import Limit, table_crc
 #: more time each try; a noisy line gets many quick tries. A whole LIMITS answer takes
 #: 90 ms at 115,200 baud (1,038 bytes at 11,520 B/s), so the first wait covers it twice.
 ATTEMPT_S = (0.25, 0.5, 1.0)
+#: The most orders of the limits lines tried against the table CRC at once; with more
+#: possible, the next answer narrows them down. Each costs one CRC over ~1 kB.
+MAX_ORDERS = 64
 
 
 def attempt_s(tries: int) -> float:
@@ -47,6 +51,7 @@ class LimitsTable:
         self._after: set[tuple[str, str]] = set()  # (a, b): a comes right before b somewhere
         self._run: list[str] = []  # the current answer's names so far, in order
         self.order: list[str] | None = None
+        self._tried: tuple | None = None  # what `complete` last looked at in vain
 
     def new_answer(self) -> None:
         """The next messages belong to another answer (a new attempt)."""
@@ -82,28 +87,35 @@ class LimitsTable:
 
     @property
     def complete(self) -> bool:
-        """True once all `n` lines are known in one order whose CRC the device confirms."""
+        """True once all `n` lines are known in an order whose CRC the device confirms.
+
+        Raises TableCorrupt when that order's CRC is not the banner's."""
+        if self.order is not None:
+            return True
         if self.claimed_n is None or len(self.values) != self.claimed_n:
             return False
-        order = self._one_order()
-        if order is None:
-            return False
-        crc = table_crc(self._limits(order))
-        if crc != self.claimed_crc:
-            return False  # a line of a damaged answer passed its CRC, or the order is wrong
-        if crc != self.banner_crc:
-            raise TableCorrupt(f"device limits table CRC {crc:04X} does not match its "
-                               f"banner's {self.banner_crc:04X}: the table is corrupt; do "
-                               "not use it")
-        self.order = order
-        return True
+        tried = (len(self.values), len(self._after), self.claimed_crc)
+        if tried == self._tried:
+            return False  # nothing new since the last look
+        self._tried = tried
+        for order in self._orders(MAX_ORDERS):
+            crc = table_crc(self._limits(order))
+            if crc != self.claimed_crc:
+                continue  # not this order (or a line of a damaged answer passed its CRC)
+            if crc != self.banner_crc:
+                raise TableCorrupt(f"device limits table CRC {crc:04X} does not match its "
+                                   f"banner's {self.banner_crc:04X}: the table is corrupt; "
+                                   "do not use it")
+            self.order = order
+            return True
+        return False
 
     def missing(self) -> str:
         """What is still lacking, for an error message."""
         if self.claimed_n is None:
             return f"{len(self.values)} lines and no `ok` with the table's size and CRC"
-        return (f"{len(self.values)} of {self.claimed_n} lines, in an order the answers do "
-                "not yet fix" if len(self.values) == self.claimed_n
+        return (f"{len(self.values)} of {self.claimed_n} lines, in no order yet that matches "
+                "the table CRC" if len(self.values) == self.claimed_n
                 else f"{len(self.values)} of {self.claimed_n} lines")
 
     def limits(self) -> dict[str, float]:
@@ -114,21 +126,34 @@ class LimitsTable:
     def _limits(self, names: list[str]) -> list[Limit]:
         return [Limit(name, self.values[name], "", "", "") for name in names]
 
-    def _one_order(self) -> list[str] | None:
-        """The only order of the known names that every answer agrees with, or None when
-        the answers allow more than one (or none: a cycle from mixed-up answers)."""
+    def _orders(self, limit: int) -> list[list[str]]:
+        """Every order of the known names that all answers agree with, or none when there
+        are more than `limit` (or a cycle: a late answer ran into the next with its ok
+        lost; then the constraints start again from the next answers)."""
         before: dict[str, set[str]] = {name: set() for name in self.values}
         for a, b in self._after:
             if a in before and b in before:
                 before[b].add(a)
+        found: list[list[str]] = []
         order: list[str] = []
         placed: set[str] = set()
-        while len(order) < len(before):
+
+        def walk() -> bool:  # False: give up (too many orders, or a cycle)
+            if len(order) == len(before):
+                found.append(list(order))
+                return len(found) <= limit
             ready = [n for n in before if n not in placed and before[n] <= placed]
-            if not ready:  # a cycle: a late answer ran into the next one with its ok lost
-                self._after.clear()  # start the order again from the next answers
-            if len(ready) != 1:
-                return None
-            order.append(ready[0])
-            placed.add(ready[0])
-        return order
+            if not ready:
+                self._after.clear()
+                return False
+            for name in ready:
+                order.append(name)
+                placed.add(name)
+                going = walk()
+                order.pop()
+                placed.discard(name)
+                if not going:
+                    return False
+            return True
+
+        return found if walk() else []
