@@ -170,6 +170,7 @@ class Link:
         lines = [q for q in self._pending if seq is None or p.seq_distance(q.seq, seq) >= 0]
         for pending in lines:
             if pending.tries >= MAX_TRIES:
+                self._end_session()
                 raise LinkError(
                     f"line {pending.seq} ({pending.command.VERB}) still unanswered after "
                     f"{MAX_TRIES} resends to {self.port.port}: the device no longer hears "
@@ -182,6 +183,12 @@ class Link:
             pending.tries += 1
             self.resends += 1
             self._write(pending.frame)
+
+    def _end_session(self) -> None:
+        """The link has failed: drop what is unsent and unanswered (nothing more is resent;
+        `connect` starts a new session)."""
+        self._queue.clear()
+        self._pending.clear()
 
     def _patience(self, pending: _Pending) -> float:
         """How long `pending` waits for its reply before it is resent (backing off)."""
@@ -309,7 +316,9 @@ class Link:
         expect = int(match.group(1))
         pending = self._find(expect)
         if pending is None:
-            raise LinkError(self._desync(expect))
+            why = self._desync(expect)
+            self._end_session()
+            raise LinkError(why)
         if pending.tries == 0:  # later E05s naming it answer lines sent before the resend
             self._resend_from(expect)
 
@@ -419,8 +428,7 @@ class Link:
         self.port.reset_input_buffer()
         self._decoder = p.DeviceDecoder()
         self._held = []
-        self._queue.clear()
-        self._pending.clear()
+        self._end_session()
         self._gave_up.clear()
         info = self._handshake(deadline)
         self.send(p.Sync())  # SYNC first and alone: a resent SYNC would renumber what follows
