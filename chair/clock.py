@@ -13,9 +13,9 @@ from typing import Protocol
 from chair.errors import Stalled
 
 #: How many turns in a row a fast-forward loop may take at one virtual time before it is
-#: stopped as stuck. A healthy run takes a few at one instant (one per burst of device
-#: lines: at most 16 in the six programs, the fault-injection and link-fault tests); a loop
-#: that makes no progress takes thousands a second, so this trips within about a second.
+#: stopped as stuck. A healthy run takes a few at one instant (at most 3 in a row in the
+#: six programs and the fault-injection, link-fault and run tests, measured for issue 9); a
+#: loop that makes no progress takes thousands a second, so this trips within seconds.
 STALL_TURNS = 10_000
 
 
