@@ -1,7 +1,8 @@
-"""The connect handshake's pieces that need no port: its schedule and the limits table.
+"""The connect handshake's queries: asked again until answered, and the limits table.
 
-Sans-I/O: `LimitsTable` is fed the device's messages and says when the table is whole and
-verified; `chair.link.Link.connect` does the asking and the waiting.
+`ask` sends a query (INFO, LIMITS) through a `chair.link.Link` and tries again, with
+backoff, until its answer arrives whole; `LimitsTable` (sans-I/O) is fed the device's
+messages and says when the table is whole and verified. `Link.connect` runs the steps.
 
 A noisy line rarely delivers the whole `LIMITS` answer (32 lines, about 1 kB) in one piece:
 at 1e-3 lost and 1e-3 corrupted bytes one answer in eight arrives whole. Each line carries
@@ -17,8 +18,15 @@ come from lines that each passed their own CRC, so the order only serves that ch
 
 from __future__ import annotations
 
+from typing import Any
+
 from chair import protocol as p
+from chair.errors import LinkError
 from chair.limits import Limit, table_crc
+
+#: Tagged refusals our own well-formed lines can only earn when damaged on the way: resend
+#: (the link's rule for sequenced lines; for a query, ask again).
+GARBLED = frozenset({p.ErrorCode.NEED_CRC, p.ErrorCode.BAD_ARGS, p.ErrorCode.UNKNOWN_COMMAND})
 
 #: How long each attempt of a handshake query waits for its answer, in seconds: attempt k
 #: waits ATTEMPT_S[k] (the last figure from then on) unless the answer comes sooner, within
@@ -157,3 +165,80 @@ class LimitsTable:
             return True
 
         return found if walk() else []
+
+
+class _Garbled(Exception):
+    """A handshake answer that lost or damaged lines on the way: worth another try."""
+
+
+class _NoAnswer(_Garbled):
+    """No answer at all within one attempt's wait."""
+
+
+def ask(link: Any, query: p.Command, deadline: float, what: str,
+        table: LimitsTable | None = None) -> list:
+    """Send the unsequenced `query` through `link` until its answer arrives whole, or
+    `deadline` (clock time); return what arrived in the last attempt.
+
+    An attempt that hears nothing waits `attempt_s` (0.25, 0.5, 1 s ...: the device may be
+    slow); an answer that arrives damaged or incomplete is asked for again at once, and the
+    wait starts from its first figure again. `table` collects a LIMITS answer across
+    attempts. Raises LinkError at the deadline, or when the device refuses the query."""
+    start, tries, quiet, problem, silent = link.clock.now(), 0, 0, "", True
+    while (left := deadline - link.clock.now()) > 0:
+        tries += 1
+        try:
+            return _exchange(link, query, min(attempt_s(quiet), left), what, table,
+                             flush=tries > 1)
+        except _NoAnswer as exc:
+            problem, quiet = str(exc), quiet + 1
+        except _Garbled as exc:
+            problem, silent, quiet = str(exc), False, 0
+    took = f"{deadline - start:g} s ({tries} attempt{'s' if tries != 1 else ''})"
+    if silent:
+        raise LinkError(f"no answer to {what} from {link.port.port} within {took}: is a "
+                        "chair (or `chair sim`) on that port, at the right baud rate? "
+                        "Check the cable")
+    raise LinkError(f"{problem}; gave up after {took}: check the cable, the baud rate and "
+                    "that a chair is on that port")
+
+
+def _exchange(link: Any, query: p.Command, timeout_s: float, what: str,
+              table: LimitsTable | None, *, flush: bool = False) -> list:
+    """One attempt: send `query`, collect what arrives until its answer is whole.
+
+    `flush` sends an LF first: an earlier try that lost its own LF left a partial line in
+    the device, which the LF ends (one E01 for it, tolerated) instead of our query running
+    into it; with nothing pending the device ignores the empty line."""
+    clock = link.clock
+    link.write_query(query, flush=flush)
+    if table is not None:
+        table.new_answer()
+    deadline = clock.now() + timeout_s
+    damaged = link.damaged + flush
+    seen: list = []
+    while clock.now() < deadline:
+        answered = False
+        for message in link.poll():
+            seen.append(message)
+            if table is not None:
+                try:
+                    table.feed(message)
+                except TableCorrupt as exc:
+                    raise LinkError(str(exc)) from None
+            if isinstance(message, p.Error) and message.seq is None:
+                if message.code in GARBLED:  # our line, damaged into another valid one
+                    raise _Garbled(f"device refused {what} as malformed: "
+                                   f"{message.code.wire} {message.detail}")
+                raise LinkError(f"device refused {what}: {message.code.wire} {message.detail}")
+            answered = answered or (isinstance(message, p.Ok) and message.seq is None)
+        if (table.complete if table is not None
+                else any(isinstance(m, p.Banner) for m in seen)):
+            return seen
+        if answered:
+            raise _Garbled(f"the answer to {what} from {link.port.port} arrived incomplete"
+                           + (f" ({table.missing()})" if table else ""))
+        if link.damaged > damaged:
+            raise _Garbled(f"{what} reached the device on {link.port.port} damaged")
+        clock.sleep_until(min(clock.now() + 0.01, deadline))
+    raise _NoAnswer(f"no answer to {what} from {link.port.port}")

@@ -24,7 +24,7 @@ import serial
 from chair import protocol as p
 from chair.clock import Clock, ProgressGuard
 from chair.errors import LinkError
-from chair.handshake import LimitsTable, TableCorrupt, attempt_s
+from chair.handshake import GARBLED, LimitsTable, ask
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,6 @@ class DeviceInfo:
 
 
 READ_CHUNK = 4096
-#: Tagged refusals our own well-formed lines can only earn when damaged on the way: resend.
-GARBLED = frozenset({p.ErrorCode.NEED_CRC, p.ErrorCode.BAD_ARGS, p.ErrorCode.UNKNOWN_COMMAND})
 #: Untagged refusals of a line the device could not read at all: resend what is unanswered.
 DAMAGED = frozenset({p.ErrorCode.BAD_CRC, p.ErrorCode.BAD_BYTE, p.ErrorCode.LINE_TOO_LONG})
 #: Resends of one line before the link gives up on it (a refused-as-damaged line is then
@@ -193,6 +191,10 @@ class Link:
     def _patience(self, pending: _Pending) -> float:
         """How long `pending` waits for its reply before it is resent (backing off)."""
         return self.ack_timeout_s * min(2 ** pending.tries, RESEND_BACKOFF_MAX)
+
+    def write_query(self, query: p.Command, *, flush: bool = False) -> None:
+        """An unsequenced query line (INFO, LIMITS); `flush` puts an LF before it."""
+        self._write((b"\n" if flush else b"") + p.encode_command(query))
 
     def _write(self, data: bytes) -> None:
         try:
@@ -348,77 +350,11 @@ class Link:
 
     # ------------------------------------------------------------------ handshake
 
-    def _ask(self, query: p.Command, deadline: float, what: str,
-             table: LimitsTable | None = None) -> list:
-        """Send the unsequenced `query` until its answer arrives whole, or `deadline`.
-
-        An attempt that hears nothing waits `handshake.attempt_s` (0.25, 0.5, 1 s ...: the
-        device may be slow); an answer that arrives damaged or incomplete is asked for again
-        at once, and the wait starts from its first figure again. `table` collects a
-        LIMITS answer across attempts. Raises LinkError at the deadline."""
-        start, tries, quiet, problem, silent = self.clock.now(), 0, 0, "", True
-        while (left := deadline - self.clock.now()) > 0:
-            tries += 1
-            try:
-                return self._exchange(query, min(attempt_s(quiet), left), what, table,
-                                      flush=tries > 1)
-            except _NoAnswer as exc:
-                problem, quiet = str(exc), quiet + 1
-            except _Garbled as exc:
-                problem, silent, quiet = str(exc), False, 0
-        took = f"{deadline - start:g} s ({tries} attempts)"
-        if silent:
-            raise LinkError(f"no answer to {what} from {self.port.port} within {took}: is a "
-                            "chair (or `chair sim`) on that port, at the right baud rate? "
-                            "Check the cable")
-        raise LinkError(f"{problem}; gave up after {took}: check the cable, the baud rate "
-                        "and that a chair is on that port")
-
-    def _exchange(self, query: p.Command, timeout_s: float, what: str,
-                  table: LimitsTable | None, *, flush: bool = False) -> list:
-        """One attempt: send `query`, collect what arrives until its answer is whole.
-
-        `flush` sends an LF first: an earlier try that lost its own LF left a partial line
-        in the device, which the LF ends (one E01 for it, tolerated) instead of our query
-        running into it; with nothing pending the device ignores the empty line."""
-        self._write((b"\n" if flush else b"") + p.encode_command(query))
-        if table is not None:
-            table.new_answer()
-        deadline = self.clock.now() + timeout_s
-        damaged = self.damaged + flush
-        seen: list = []
-        while self.clock.now() < deadline:
-            answered = False
-            for message in self.poll():
-                seen.append(message)
-                if table is not None:
-                    try:
-                        table.feed(message)
-                    except TableCorrupt as exc:
-                        raise LinkError(str(exc)) from None
-                if isinstance(message, p.Error) and message.seq is None:
-                    if message.code in GARBLED:  # our line, damaged into another valid one
-                        raise _Garbled(f"device refused {what} as malformed: "
-                                       f"{message.code.wire} {message.detail}")
-                    raise LinkError(f"device refused {what}: {message.code.wire} "
-                                    f"{message.detail}")
-                answered = answered or (isinstance(message, p.Ok) and message.seq is None)
-            if (table.complete if table is not None
-                    else any(isinstance(m, p.Banner) for m in seen)):
-                return seen
-            if answered:
-                raise _Garbled(f"the answer to {what} from {self.port.port} arrived "
-                               f"incomplete" + (f" ({table.missing()})" if table else ""))
-            if self.damaged > damaged:
-                raise _Garbled(f"{what} reached the device on {self.port.port} damaged")
-            self.clock.sleep_until(min(self.clock.now() + 0.01, deadline))
-        raise _NoAnswer(f"no answer to {what} from {self.port.port}")
-
     def connect(self, timeout_s: float = 3.0) -> DeviceInfo:
         """Check the banner, the protocol version and the limits table; start a session.
 
         Each step (INFO, LIMITS, SYNC, REPORT) is tried again until answered, within
-        `timeout_s` in all: queries with a growing wait for their answer (`_ask`), SYNC and
+        `timeout_s` in all: queries with a growing wait for their answer (`handshake.ask`), SYNC and
         REPORT by the link's resends with their backoff. A limits table is put together from
         the lines of every answer (`chair.handshake.LimitsTable`); one that arrives whole
         but fails its CRC is corrupt, and that is final. A new session: lines still
@@ -438,14 +374,14 @@ class Link:
         return info
 
     def _handshake(self, deadline: float) -> DeviceInfo:
-        seen = self._ask(p.QueryInfo(), deadline, "INFO")
+        seen = ask(self, p.QueryInfo(), deadline, "INFO")
         banners = [m for m in seen if isinstance(m, p.Banner)]
         banner = banners[-1]
         if banner.proto != p.PROTOCOL_VERSION:
             raise LinkError(f"device speaks protocol {banner.proto}, this host speaks "
                             f"{p.PROTOCOL_VERSION}: update the firmware or the host")
         table = LimitsTable(banner.limits_crc)
-        self._ask(p.QueryLimits(), deadline, "LIMITS", table)
+        ask(self, p.QueryLimits(), deadline, "LIMITS", table)
         return DeviceInfo(banner, table.limits())
 
     def _until_answered(self, deadline: float, timeout_s: float, what: str) -> None:
@@ -460,10 +396,3 @@ class Link:
                                     f"{message.error.detail}")
             self.clock.sleep_until(self.clock.now() + 0.01)
 
-
-class _Garbled(Exception):
-    """A handshake answer that lost or damaged lines on the way: worth another try."""
-
-
-class _NoAnswer(_Garbled):
-    """No answer at all within one attempt's wait."""

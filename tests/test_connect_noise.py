@@ -125,7 +125,7 @@ def test_a_silent_device_in_real_time_fails_within_a_few_seconds(tmp_path: Path,
     code = main(["run", "lumbar", "--link-fault", "rx.drop=1",
                  "--trace", str(tmp_path / "t.jsonl")])
     took = time.monotonic() - started
-    assert code == 4 and 2.9 <= took <= 4.5
+    assert code == 4 and 2.9 <= took <= 6.0  # 3 s, plus starting Python under load
     assert "no answer to INFO" in capsys.readouterr().err
 
 
