@@ -355,10 +355,10 @@ class Link:
 
         Each step (INFO, LIMITS, SYNC, REPORT) is tried again until answered, within
         `timeout_s` in all: queries with a growing wait for their answer (`handshake.ask`),
-        SYNC and REPORT by the link's resends with their backoff. A limits table is put together from
-        the lines of every answer (`chair.handshake.LimitsTable`); one that arrives whole
-        but fails its CRC is corrupt, and that is final. A new session: lines still
-        unanswered from an earlier one are dropped (SYNC renumbers and stops everything).
+        SYNC and REPORT by the link's resends with their backoff. A limits table is put
+        together from the lines of every answer (`chair.handshake.LimitsTable`); one that
+        arrives whole but fails its CRC is corrupt, and that is final. A new session: lines
+        still unanswered from an earlier one are dropped (SYNC renumbers, stops everything).
         """
         deadline = self.clock.now() + timeout_s
         self.port.reset_input_buffer()
