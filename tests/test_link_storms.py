@@ -277,3 +277,38 @@ def test_resends_stay_within_their_share_of_the_line(rig) -> None:
         assert resent <= burst + rate * clock.now() + 1e-9
         clock.advance(0.01)
     assert resent > 0.9 * rate * clock.now() and sent > resent
+
+
+class Strip:
+    """A port that takes the CRC off the first RENEW written from `at` on, and off every
+    resend of it (one bit, `*` to `:`, each time): the device refuses it (E03, the CRC is
+    read as an argument) and, the line carrying no trustworthy number, keeps expecting it.
+    Fails after `budget` writes."""
+
+    def __init__(self, inner, at: float, budget: int = 20_000) -> None:
+        self.inner, self.at, self.budget = inner, at, budget
+        self.frame: bytes | None = None
+        self.writes = 0
+
+    def write(self, data: bytes) -> int:
+        self.writes += 1
+        if self.writes > self.budget:
+            raise serial.SerialException(f"resend storm: over {self.budget} writes")
+        if self.frame is None and b"RENEW" in data and self.inner.clock.now() >= self.at:
+            self.frame = data
+        if data == self.frame:
+            data = data.replace(b"*", b":")
+        return self.inner.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_a_line_given_up_in_a_run_ends_it_as_a_link_fault(tmp_path: Path,
+                                                          monkeypatch) -> None:
+    code, records, ports = run(tmp_path, monkeypatch, lambda port: Strip(port, 30.0), "--fast")
+    assert code == 4, records[-1]
+    assert "gave up after 5 resends" in records[-1]["reason"]
+    assert ports[-1].writes < 1_000
+    refused = [r for r in records if r.get("event") == "device-refused"]
+    assert refused and refused[0]["code"] == "E03 bad-args"  # `RENEW 1500:CRC`: no CRC
