@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from chair import limits
 from chair import protocol as p
 from chair.controller import MOTION_STATES, TICK_S, Controller
-from chair.errors import ChairError
+from chair.errors import ChairError, LinkError
 from chair.faults import PLANT_FAULTS
 from chair.link import Link
 from chair.ports import open_port
@@ -579,6 +579,8 @@ class Rig:
         if self.crashed is None:
             try:
                 self.controller.tick()
+            except LinkError as exc:
+                self.link_lost(exc)
             except ChairError:
                 raise
             except Exception as exc:  # any crash of the host is a finding
@@ -586,6 +588,24 @@ class Rig:
                 self.inv._fail(f"the controller raised {exc!r}")
         self.inv.check()
         self.wait(TICK_S)
+
+    def fire(self, event: str, **info: object) -> bool:
+        """`controller.fire`, with a link that fails on the way handled as `chair run` does."""
+        try:
+            return self.controller.fire(event, **info)
+        except LinkError as exc:
+            self.link_lost(exc)
+            return False
+
+    def link_lost(self, exc: LinkError) -> None:
+        """The link gave up (a desync, or a line never answered): the controller records it
+        and ends disconnected, touching no port (as chair.runner does); the device, left
+        alone, brings itself to rest."""
+        controller = self.controller
+        controller.reason = f"link lost: {exc}"
+        controller.trace.event(controller.t, "fault", source="link", detail=controller.reason)
+        if controller.state != "disconnected":
+            controller.fire("disconnect")
 
     def wait(self, seconds: float) -> None:
         """Let `seconds` pass with no controller tick (the host is busy or silent)."""
@@ -687,8 +707,8 @@ def _drive(rig: Rig, rng: random.Random, seconds: float) -> str:
             if state in ("fault", "estop") and restarts < 10 and rng.random() < 0.8:
                 restarts += 1
                 rig.wait(rng.uniform(0.5, 5.0))
-                if controller.fire("reset"):
-                    controller.fire("start")
+                if rig.fire("reset"):
+                    rig.fire("start")
                 rig.inv.check()
                 continue
             break

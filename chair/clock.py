@@ -7,7 +7,16 @@ somebody waits on it, which is what makes fast-forward fast and deterministic.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
+
+from chair.errors import Stalled
+
+#: How many turns in a row a fast-forward loop may take at one virtual time before it is
+#: stopped as stuck. A healthy run takes a few at one instant (at most 3 in a row in the
+#: six programs and the fault-injection, link-fault and run tests, measured for issue 9); a
+#: loop that makes no progress takes thousands a second, so this trips within seconds.
+STALL_TURNS = 10_000
 
 
 class Clock(Protocol):
@@ -57,3 +66,33 @@ class VirtualClock:
     def advance(self, seconds: float) -> None:
         """Move time forward by `seconds` (never backward)."""
         self.sleep_until(self._now + max(0.0, seconds))
+
+
+class ProgressGuard:
+    """Counts the turns of a loop that should move a virtual clock on.
+
+    `turn` raises `chair.errors.Stalled` after `limit` turns in a row at one clock time,
+    naming what the loop was doing (`describe(*args)`, called only then). On a real clock
+    it does nothing: real time moves by itself. `most` is the longest run seen (tests)."""
+
+    def __init__(self, clock: Clock, limit: int = STALL_TURNS) -> None:
+        self.clock = clock
+        self.limit = limit
+        self.active = bool(getattr(clock, "virtual", False))
+        self._at = float("nan")
+        self._turns = 0
+        self.most = 0
+
+    def turn(self, describe: Callable[..., str], *args: object) -> None:
+        if not self.active:
+            return
+        now = self.clock.now()
+        if now != self._at:
+            self._at, self._turns = now, 0
+            return
+        self._turns += 1
+        if self._turns > self.most:
+            self.most = self._turns
+            if self._turns >= self.limit:
+                raise Stalled(f"internal error: no progress in simulated time, {self._turns} "
+                              f"turns at t={now:.3f} s: {describe(*args)}")

@@ -14,7 +14,7 @@ from transitions import EventData, Machine, MachineError
 
 from chair import protocol as p
 from chair.clock import Clock
-from chair.errors import LinkError
+from chair.errors import LinkError, Stalled
 from chair.executor import Executor, off_command
 from chair.landmarks import landmark_positions
 from chair.limits import HOST
@@ -326,7 +326,12 @@ class Controller:
         device's next line: sleep until the first of `next_due` and that line.
         """
         if self.link.can_wait:
-            self.link.wait(self.next_due())
+            due = self.next_due()
+            try:
+                self.link.wait(due)
+            except Stalled as exc:
+                raise Stalled(f"{exc}; the controller was {self.state}, next due at "
+                              f"t={due:.3f} s") from None
             return self.clock.now()
         self.clock.sleep_until(tick_at)
         return tick_at

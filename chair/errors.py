@@ -27,7 +27,8 @@ class Exit(IntEnum):
 EXIT_MEANINGS: dict[Exit, str] = {
     Exit.OK: "done: the program completed (or its session timer ended it) and the chair "
              "parked; the check passed; the device reset",
-    Exit.UNEXPECTED: "an unexpected error (a bug: please report it with its traceback)",
+    Exit.UNEXPECTED: "an unexpected error, or a fast-forward run that stopped advancing (a bug: "
+                     "please report it with its message or traceback)",
     Exit.USAGE: "bad program, arguments, port URL or output file: nothing moved",
     Exit.FAULT: "a safety fault stopped the session, the chair refused to start or to reset, "
                 "or a conformance check failed (the trace or report says which)",
@@ -83,3 +84,10 @@ class SafetyFault(ChairError):
     """A safety rule tripped; the chair has been sent to its safe state."""
 
     exit_code = Exit.FAULT
+
+
+class Stalled(ChairError):
+    """Internal error: a fast-forward loop stopped making progress in simulated time (a bug,
+    not the chair's or the user's doing); the chair was sent a STOP."""
+
+    exit_code = Exit.UNEXPECTED

@@ -4,6 +4,13 @@ Commands go out with a sequence number and a CRC, at most `window` unanswered at
 A gap error (`E05 ... expect=N`) or a reply that does not come within `ack_timeout_s` makes
 the link resend from the oldest unanswered line (go-back-N); the device answers duplicates
 from memory, so nothing is executed twice. Pushed messages are handed up by `poll`.
+
+Resends are bounded three ways: a line is resent at most `MAX_TRIES` times (then the link
+has failed: `LinkError`); later `E05`s naming a number already resent are answers to lines
+sent before the resend and are not acted on (docs/protocol.md section 2.2); and all resends
+together stay within `RESEND_SHARE` of the line's bytes per second (`ResendBudget`). An
+`E05` naming a number that is not in flight (never sent, already answered, or given up) is
+a desync: nothing the host can resend helps, so it is a `LinkError`, not a resend.
 """
 
 from __future__ import annotations
@@ -15,9 +22,9 @@ from dataclasses import dataclass
 import serial
 
 from chair import protocol as p
-from chair.clock import Clock
+from chair.clock import Clock, ProgressGuard
 from chair.errors import LinkError
-from chair.limits import Limit, table_crc
+from chair.handshake import GARBLED, LimitsTable, ask
 from chair.ports import PORT_ERRORS
 
 
@@ -47,13 +54,50 @@ class DeviceInfo:
 
 
 READ_CHUNK = 4096
-#: Tagged refusals our own well-formed lines can only earn when damaged on the way: resend.
-GARBLED = frozenset({p.ErrorCode.NEED_CRC, p.ErrorCode.BAD_ARGS, p.ErrorCode.UNKNOWN_COMMAND})
 #: Untagged refusals of a line the device could not read at all: resend what is unanswered.
 DAMAGED = frozenset({p.ErrorCode.BAD_CRC, p.ErrorCode.BAD_BYTE, p.ErrorCode.LINE_TOO_LONG})
+#: Resends of one line before the link gives up on it (a refused-as-damaged line is then
+#: handed up as refused; one that is never answered is a LinkError).
 MAX_TRIES = 5
+#: A line unanswered for `ack_timeout_s` is resent; each further resend waits twice as long
+#: as the one before, up to this many times `ack_timeout_s` (0.3, 0.6, 1.2, 1.2 ... s).
+RESEND_BACKOFF_MAX = 4
+#: Resends may use at most this share of the line's bytes per second, after a burst of one
+#: window of longest lines: at 115,200 baud (8N1, 11,520 B/s) 2,880 B/s after 776 B, so
+#: over any second at most 3,656 B, 32 % of the line. Assumed (a lossy line at 1e-3 needs
+#: about 1 %); it keeps new lines and the device's replies flowing while a storm lasts.
+RESEND_SHARE = 0.25
+#: The line rate when the port does not say (docs/protocol.md section 0).
+DEFAULT_BAUD = 115_200
 REPORT_MS = 100
 _EXPECT = re.compile(r"expect=(\d+)")
+
+
+class ResendBudget:
+    """A token bucket of resend bytes on the link's clock: `rate` bytes per second, at most
+    `burst` saved up. Over any T seconds the link resends at most burst + rate * T bytes."""
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self._level, self._at = burst, now
+
+    def _fill(self, now: float) -> None:
+        if now > self._at:
+            self._level = min(self.burst, self._level + (now - self._at) * self.rate)
+            self._at = now
+
+    def take(self, size: int, now: float) -> bool:
+        """Spend `size` bytes if the budget has them; False (nothing spent) if not."""
+        self._fill(now)
+        if size > self._level:
+            return False
+        self._level -= size
+        return True
+
+    def ready_at(self, size: int, now: float) -> float:
+        """The clock time from which `size` bytes can be spent."""
+        self._fill(now)
+        return now if size <= self._level else now + (size - self._level) / self.rate
 
 
 class Link:
@@ -74,6 +118,14 @@ class Link:
         self.bytes_in = 0
         self.bad_lines = 0
         self.resends = 0
+        self.damaged = 0  # untagged E01/E09/E13: a line of ours arrived damaged
+        self._gave_up: deque[int] = deque(maxlen=window)  # refused-as-damaged, not resent
+        baud = getattr(port, "baudrate", None)
+        line_bps = (baud if isinstance(baud, int) and baud > 0 else DEFAULT_BAUD) / 10
+        self.resend_budget = ResendBudget(RESEND_SHARE * line_bps,
+                                          window * (p.MAX_HOST_LINE + 1), clock.now())
+        #: Stops a fast-forward wait that makes no progress in simulated time (see `wait`).
+        self.progress = ProgressGuard(clock)
         # A port on this very (virtual) clock that can move time on to its next byte: the
         # simulated chair can, so fast-forward sleeps from event to event (see `wait`).
         waiter = getattr(port, "wait_for_input", None)
@@ -110,14 +162,40 @@ class Link:
             self._write(pending.frame)
 
     def _resend_from(self, seq: int | None) -> None:
-        """Go back N: resend every unanswered line from `seq` (or the oldest)."""
+        """Go back N: resend every unanswered line from `seq` (or the oldest), if the resend
+        budget allows (if not, the reply timeout tries again once it does).
+
+        Raises LinkError when one of them has been resent `MAX_TRIES` times already."""
+        lines = [q for q in self._pending if seq is None or p.seq_distance(q.seq, seq) >= 0]
+        for pending in lines:
+            if pending.tries >= MAX_TRIES:
+                self._end_session()
+                raise LinkError(
+                    f"line {pending.seq} ({pending.command.VERB}) still unanswered after "
+                    f"{MAX_TRIES} resends to {self.port.port}: the device no longer hears "
+                    "this host or its replies are lost; check the cable and the baud rate")
         now = self.clock.now()
-        for pending in self._pending:
-            if seq is None or p.seq_distance(pending.seq, seq) >= 0:
-                pending.sent_at = now
-                pending.tries += 1
-                self.resends += 1
-                self._write(pending.frame)
+        if not lines or not self.resend_budget.take(sum(len(q.frame) for q in lines), now):
+            return
+        for pending in lines:
+            pending.sent_at = now
+            pending.tries += 1
+            self.resends += 1
+            self._write(pending.frame)
+
+    def _end_session(self) -> None:
+        """The link has failed: drop what is unsent and unanswered (nothing more is resent;
+        `connect` starts a new session)."""
+        self._queue.clear()
+        self._pending.clear()
+
+    def _patience(self, pending: _Pending) -> float:
+        """How long `pending` waits for its reply before it is resent (backing off)."""
+        return self.ack_timeout_s * min(2 ** pending.tries, RESEND_BACKOFF_MAX)
+
+    def write_query(self, query: p.Command, *, flush: bool = False) -> None:
+        """An unsequenced query line (INFO, LIMITS); `flush` puts an LF before it."""
+        self._write((b"\n" if flush else b"") + p.encode_command(query))
 
     def _write(self, data: bytes) -> None:
         try:
@@ -138,21 +216,41 @@ class Link:
         """Sleep until `deadline`, or (when `can_wait`) until a message arrives before it.
 
         Replies to our own lines are settled on the way and do not end the wait: only what
-        `poll` would hand up does (it is held for the next `poll`)."""
+        `poll` would hand up does (it is held for the next `poll`).
+
+        Every turn counts on `progress`: a wait that keeps turning without the virtual clock
+        moving (a port that wakes it for ever at one instant) raises `chair.errors.Stalled`.
+        """
         waiter = self._waiter
         if waiter is None:
             self.clock.sleep_until(deadline)
             return
-        while not self._held:
+        while True:
+            self.progress.turn(self._waiting, deadline)
+            if self._held:
+                return
             waiter(deadline)
             if self.clock.now() >= deadline:
                 return
             self._held = self.poll()
 
+    def _waiting(self, deadline: float) -> str:
+        """What the link was doing, for the no-progress error."""
+        what = f"the link was waiting for the device until t={deadline:.3f} s"
+        if self._pending:
+            oldest = self._pending[0]
+            what += (f", {len(self._pending)} lines unanswered (oldest {oldest.seq} "
+                     f"{oldest.command.VERB}, sent at t={oldest.sent_at:.3f} s, "
+                     f"{oldest.tries} resends)")
+        return f"{what}, {len(self._queue)} queued, {self.resends} resends in all"
+
     def next_due(self) -> float:
         """When `poll` must run to resend an unanswered line if no reply comes (or `inf`)."""
         if self._pending:
-            return self._pending[0].sent_at + self.ack_timeout_s
+            oldest = self._pending[0]
+            size = sum(len(q.frame) for q in self._pending)
+            return max(oldest.sent_at + self._patience(oldest),
+                       self.resend_budget.ready_at(size, self.clock.now()))
         return float("inf")
 
     # ------------------------------------------------------------------ receiving
@@ -173,8 +271,10 @@ class Link:
             self.bytes_in += len(data)
             for message in self._decoder.feed(data):
                 events.extend(self._settle(message))
-        if self._pending and self.clock.now() - self._pending[0].sent_at > self.ack_timeout_s:
-            self._resend_from(None)
+        if self._pending:
+            oldest = self._pending[0]
+            if self.clock.now() - oldest.sent_at > self._patience(oldest):
+                self._resend_from(None)
         self._transmit()
         return events
 
@@ -191,8 +291,7 @@ class Link:
             return []
         if isinstance(message, p.Error) and message.seq is not None:
             if message.code is p.ErrorCode.SEQ_GAP:
-                match = _EXPECT.search(message.detail)
-                self._resend_from(int(match.group(1)) if match else None)
+                self._gap(message)
                 return []
             pending = self._find(message.seq)
             if pending is None:
@@ -201,11 +300,43 @@ class Link:
                 self._resend_from(message.seq)  # we never send such a line: it was damaged
                 return []
             self._pending.remove(pending)
+            if message.code in GARBLED:
+                self._gave_up.append(pending.seq)
             return [Refused(pending.command, message)]
         if isinstance(message, p.Error) and message.code in DAMAGED:
+            self.damaged += 1
             self._resend_from(None)
             return []
         return [message]
+
+    def _gap(self, error: p.Error) -> None:
+        """`E05 expect=N`: resend from N the first time; a desync if N is not in flight."""
+        match = _EXPECT.search(error.detail)
+        if match is None:  # not what the protocol says: go back to the oldest, once
+            if self._pending and self._pending[0].tries == 0:
+                self._resend_from(None)
+            return
+        expect = int(match.group(1))
+        pending = self._find(expect)
+        if pending is None:
+            why = self._desync(expect)
+            self._end_session()
+            raise LinkError(why)
+        if pending.tries == 0:  # later E05s naming it answer lines sent before the resend
+            self._resend_from(expect)
+
+    def _desync(self, expect: int) -> str:
+        if expect in self._gave_up:
+            why = f"which this host gave up after {MAX_TRIES} resends refused as damaged"
+        elif p.seq_distance(expect, self._pending[0].seq if self._pending
+                            else self._next_seq) < 0:
+            why = "which it has answered already"
+        else:
+            why = "which this host never sent"
+        return (f"link out of step with the device on {self.port.port}: the device expects "
+                f"line {expect}, {why}, so no resend can help. Another program may have "
+                "written to the port (a SYNC) or the device was re-synced; close other "
+                "programs using the port, then run again")
 
     def _find(self, seq: int) -> _Pending | None:
         for pending in self._pending:
@@ -220,30 +351,17 @@ class Link:
 
     # ------------------------------------------------------------------ handshake
 
-    def _exchange(self, line: bytes, timeout_s: float, what: str) -> list:
-        """Send one unsequenced query; collect what arrives up to its (untagged) reply."""
-        self._write(line)
-        deadline = self.clock.now() + timeout_s
-        seen: list = []
-        while self.clock.now() < deadline:
-            for message in self.poll():
-                seen.append(message)
-                if isinstance(message, p.Error) and message.seq is None:
-                    raise LinkError(f"device refused {what}: {message.code.wire} "
-                                    f"{message.detail}")
-                if isinstance(message, p.Ok) and message.seq is None:
-                    return seen
-            self.clock.sleep_until(self.clock.now() + 0.01)
-        raise _Garbled(f"no answer to {what} from {self.port.port} within {timeout_s:g} s: "
-                       "is a chair (or `chair sim`) on that port, at the right baud rate?")
-
-    def connect(self, timeout_s: float = 3.0, attempts: int = 3) -> DeviceInfo:
+    def connect(self, timeout_s: float = 3.0) -> DeviceInfo:
         """Check the banner, the protocol version and the limits table; start a session.
 
-        A handshake garbled on the way (lines lost or damaged) is tried again, up to
-        `attempts` times within `timeout_s`; a table that arrives whole but fails its CRC
-        is corrupt, and that is final.
+        Each step (INFO, LIMITS, SYNC, REPORT) is tried again until answered, within
+        `timeout_s` in all: queries with a growing wait for their answer (`handshake.ask`),
+        SYNC and REPORT by the link's resends with their backoff. A limits table is put
+        together from the lines of every answer (`chair.handshake.LimitsTable`); one that
+        arrives whole but fails its CRC is corrupt, and that is final. A new session: lines
+        still unanswered from an earlier one are dropped (SYNC renumbers, stops everything).
         """
+        deadline = self.clock.now() + timeout_s
         try:
             self.port.reset_input_buffer()
         except PORT_ERRORS as exc:  # a tty that vanished raises termios.error here
@@ -251,45 +369,28 @@ class Link:
                             "not a serial port") from exc
         self._decoder = p.DeviceDecoder()
         self._held = []
-        problem = ""
-        for _ in range(attempts):
-            try:
-                info = self._handshake(timeout_s / attempts)
-                break
-            except _Garbled as exc:
-                problem = str(exc)
-        else:
-            raise LinkError(f"{problem}; gave up after {attempts} attempts: check the cable, "
-                            "the baud rate and that a chair is on that port")
+        self._end_session()
+        self._gave_up.clear()
+        info = self._handshake(deadline)
         self.send(p.Sync())  # SYNC first and alone: a resent SYNC would renumber what follows
-        self._until_answered(timeout_s, "SYNC")
+        self._until_answered(deadline, timeout_s, "SYNC")
         self.send(p.SetReport(REPORT_MS))
+        self._until_answered(deadline, timeout_s, "REPORT")
         return info
 
-    def _handshake(self, timeout_s: float) -> DeviceInfo:
-        seen = self._exchange(p.encode_command(p.QueryInfo()), timeout_s, "INFO")
+    def _handshake(self, deadline: float) -> DeviceInfo:
+        seen = ask(self, p.QueryInfo(), deadline, "INFO")
         banners = [m for m in seen if isinstance(m, p.Banner)]
-        if not banners:
-            raise _Garbled(f"{self.port.port} answered INFO without a banner")
         banner = banners[-1]
         if banner.proto != p.PROTOCOL_VERSION:
             raise LinkError(f"device speaks protocol {banner.proto}, this host speaks "
                             f"{p.PROTOCOL_VERSION}: update the firmware or the host")
-        seen = self._exchange(p.encode_command(p.QueryLimits()), timeout_s, "LIMITS")
-        lines = [m for m in seen if isinstance(m, p.LimitLine)]
-        claimed = dict(pair.split("=", 1) for pair in seen[-1].data.split() if "=" in pair)
-        if claimed.get("n") != str(len(lines)):
-            raise _Garbled(f"device sent {len(lines)} limits lines but its reply claims "
-                           f"{seen[-1].data!r}: lines were lost")
-        crc = table_crc([Limit(m.name, m.value, "", "", "") for m in lines])
-        if crc != banner.limits_crc or claimed.get("crc") != f"{crc:04X}":
-            raise LinkError(f"device limits table CRC {crc:04X} does not match its banner's "
-                            f"{banner.limits_crc:04X}: the table is corrupt; do not use it")
-        return DeviceInfo(banner, {m.name: m.value for m in lines})
+        table = LimitsTable(banner.limits_crc)
+        ask(self, p.QueryLimits(), deadline, "LIMITS", table)
+        return DeviceInfo(banner, table.limits())
 
-    def _until_answered(self, timeout_s: float, what: str) -> None:
-        """Poll until every line sent has its reply (resending as needed)."""
-        deadline = self.clock.now() + timeout_s
+    def _until_answered(self, deadline: float, timeout_s: float, what: str) -> None:
+        """Poll until every line sent has its reply (resending as needed), or `deadline`."""
         while not self.idle:
             if self.clock.now() >= deadline:
                 raise LinkError(f"no answer to {what} from {self.port.port} within "
@@ -300,6 +401,3 @@ class Link:
                                     f"{message.error.detail}")
             self.clock.sleep_until(self.clock.now() + 0.01)
 
-
-class _Garbled(Exception):
-    """A handshake answer that lost or damaged lines on the way: worth another try."""

@@ -16,7 +16,7 @@ from chair import __version__
 from chair import protocol as p
 from chair.clock import Clock, MonotonicClock
 from chair.controller import PARK_MM, TICK_S, Controller
-from chair.errors import Exit, LinkError, UsageError
+from chair.errors import Exit, LinkError, Stalled, UsageError
 from chair.faults import parse_fault, parse_link_fault
 from chair.limits import DEVICE
 from chair.link import Link
@@ -141,6 +141,10 @@ def run(program: Program, options: RunOptions) -> Outcome:
     controller = Controller(Link(port, clock), clock, trace, program, caps_for)
     try:
         return _run(controller, options)
+    except Stalled as exc:  # a fast-forward loop stuck in simulated time: stop, then say so
+        controller.reason = str(exc)
+        _stop_untraced(controller)
+        raise
     except OSError as exc:
         if isinstance(exc, serial.SerialException):
             raise

@@ -291,9 +291,9 @@ def test_byte_errors_both_ways_complete_or_fault_safely(tmp_path: Path, truth: T
                                                         ports: list, actuations: list,
                                                         seed: int,
                                                         noise_at: float | None) -> None:
-    """1e-3 per byte lost and 1e-3 corrupted, both ways. From the start the one-shot
-    connect handshake (about 1 kB) mostly fails; from 2 s on, the session runs until a
-    damaged byte ends it safely (an estop made by a bit flip, F03, a refused line)."""
+    """1e-3 per byte lost and 1e-3 corrupted, both ways, from the start or from 2 s on: the
+    handshake gets through (tests/test_connect_noise.py), then the session runs until a
+    damaged byte may end it safely (an estop made by a bit flip, F03, a refused line)."""
     specs = ["drop=0.001", "corrupt=0.001", f"seed={seed}"]
     if noise_at is not None:
         specs.append(f"noise@{noise_at:g}")

@@ -103,7 +103,7 @@ class ChairMachine(RuleBasedStateMachine):
     def user(self, action: str) -> None:
         controller = self.rig.controller
         before = controller.state
-        accepted = controller.fire(action)
+        accepted = self.rig.fire(action)  # a link that fails on the way: disconnected
         if action == "reset" and accepted:
             # idle, or fault/estop again when a report pushed before the reset is read
             # during it (the controller stays conservative): never in motion
