@@ -7,6 +7,7 @@ device reports is plausible for what we commanded (docs/safety.md lists each rul
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -161,6 +162,20 @@ class _Watch:
     start_value: float
 
 
+def _not_finite(status: p.StatusReport) -> str:
+    """The first reading of `status` that is nan or infinite, as ``name=value``, or ''.
+
+    The codec never decodes one (docs/protocol.md §1.1); this is the second line."""
+    values = (status.t, status.pos_mm, status.force_n, status.back_pct, status.leg_pct,
+              *status.air_kpa, *status.heat_c)
+    if math.isfinite(sum(values)):  # nan or inf anywhere makes the sum so
+        return ""
+    names = ("t", "pos", "force", "back", "leg", *(f"air.{z}" for z in ZONES[:len(
+        status.air_kpa)]), *(f"heat.{h}" for h in HEATERS[:len(status.heat_c)]))
+    return next((f"{name}={value}" for name, value in zip(names, values, strict=False)
+                 if not math.isfinite(value)), "a reading")
+
+
 class Supervisor:
     """Clamps every setpoint to the caps and checks each status report against them."""
 
@@ -214,6 +229,9 @@ class Supervisor:
 
     def check(self, status: p.StatusReport, now: float) -> str | None:
         """The first implausible or unsafe reading in `status`, as a reason, or None."""
+        unreadable = _not_finite(status)
+        if unreadable:  # every comparison with nan is false: it would pass every check
+            return f"device reported {unreadable}, not a finite number"
         if status.faults:
             return "device fault " + ",".join(f.wire for f in status.faults)
         if status.pinch:
