@@ -78,6 +78,7 @@ class Link:
         waiter = getattr(port, "wait_for_input", None)
         self._waiter = waiter if getattr(port, "clock", None) is clock else None
         self._held: list[p.DeviceMessage | Refused] = []  # read by `wait`, for `poll`
+        self.proto: int | None = None  # the device's protocol version, from its banner
 
     # ------------------------------------------------------------------ sending
 
@@ -87,8 +88,13 @@ class Link:
         self._transmit()
 
     def estop(self) -> None:
-        """The emergency-stop byte, ahead of everything queued."""
-        self._write(bytes([p.ESTOP_BYTE]))
+        """The emergency-stop byte of the device's protocol, ahead of everything queued.
+
+        Before the banner has told the version, both: protocol 2's byte and ``!``."""
+        if self.proto is None:
+            self._write(bytes([p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE]))
+        else:
+            self._write(bytes([p.estop_byte(self.proto)]))
 
     def request_status(self) -> None:
         """The real-time status byte: the device answers with one status line."""
@@ -267,9 +273,11 @@ class Link:
         if not banners:
             raise _Garbled(f"{self.port.port} answered INFO without a banner")
         banner = banners[-1]
-        if banner.proto != p.PROTOCOL_VERSION:
+        if banner.proto not in p.PROTOCOL_VERSIONS:
             raise LinkError(f"device speaks protocol {banner.proto}, this host speaks "
-                            f"{p.PROTOCOL_VERSION}: update the firmware or the host")
+                            f"{' and '.join(map(str, p.PROTOCOL_VERSIONS))}: update the "
+                            "firmware or the host")
+        self.proto = banner.proto  # which emergency-stop byte `estop` sends
         seen = self._exchange(p.encode_command(p.QueryLimits()), timeout_s, "LIMITS")
         lines = [m for m in seen if isinstance(m, p.LimitLine)]
         claimed = dict(pair.split("=", 1) for pair in seen[-1].data.split() if "=" in pair)

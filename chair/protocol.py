@@ -3,10 +3,11 @@
 Bytes go in, small frozen messages come out, and back. Nothing here reads a port or a
 clock, and the decoders never raise on input: a bad line becomes a `BadLine` event.
 
-Host to device: ``[seq ]VERB[ arg...][*CRC]`` lines, plus the real-time bytes ``?`` and
-``!`` that are acted on wherever they appear. Device to host: every line ends in ``*CRC``
-and its first character says what it is (``o``k, ``e``rror, ``<`` status, ``!`` fault,
-``#`` banner, ``$`` limit, ``[`` info).
+Host to device: ``[seq ]VERB[ arg...][*CRC]`` lines, plus the real-time bytes that are acted
+on wherever they appear: ``?`` (status) and the emergency stops, 0x9E in protocol 2 and the
+``!`` a person types (protocol 1's only stop; see `HostDecoder`). Device to host: every
+line ends in ``*CRC`` and its first character says what it is (``o``k, ``e``rror, ``<``
+status, ``!`` fault, ``#`` banner, ``$`` limit, ``[`` info).
 """
 
 from __future__ import annotations
@@ -18,13 +19,26 @@ from dataclasses import dataclass, fields
 from enum import Enum, IntEnum
 from typing import ClassVar
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+#: Every version this codec speaks (docs/protocol.md, "Versions").
+PROTOCOL_VERSIONS = (1, 2)
 CRC_INIT = 0xFFFF
 SEQ_MOD = 1 << 16
 MAX_HOST_LINE = 96
 MAX_DEVICE_LINE = 256
 STATUS_BYTE = ord("?")
-ESTOP_BYTE = ord("!")
+#: Protocol 2's emergency stop. Its bit-7-clear neighbour 0x1E and its other single-bit
+#: neighbours (all >= 0x80) are none of them line traffic (printable ASCII, CR, LF), so no
+#: single bit error in a line can make it (docs/protocol.md §10.1 has the table).
+ESTOP_BYTE = 0x9E
+#: The emergency stop a person types: protocol 1's only one, one bit from ' ' and '1'. In
+#: protocol 2 it stops only outside a host session (`HostDecoder.session`).
+TYPED_ESTOP_BYTE = ord("!")
+
+
+def estop_byte(proto: int) -> int:
+    """The emergency-stop byte a host sends to a device that speaks protocol `proto`."""
+    return TYPED_ESTOP_BYTE if proto < 2 else ESTOP_BYTE
 
 
 def crc16(data: bytes) -> int:
@@ -290,7 +304,7 @@ class Frame:
 
 @dataclass(frozen=True)
 class RealTime:
-    """A real-time byte (``?`` or ``!``), reported where it stood in the stream."""
+    """A real-time byte (``?`` or an emergency stop), reported where it stood in the stream."""
 
     byte: int
 
@@ -409,6 +423,10 @@ class _LineSplitter:
         self._max = max_line
         self._buf = bytearray()
         self._overflow = False
+        self._realtime(realtime)
+
+    def _realtime(self, realtime: bytes) -> None:
+        """Make the bytes of `realtime` the ones pulled out of the stream from now on."""
         self._split = re.compile(b"[\r\n" + re.escape(realtime) + b"]")
         self._odd = re.compile(b"[\r" + re.escape(realtime) + b"]")  # all but LF
 
@@ -482,12 +500,43 @@ class _LineSplitter:
 
 
 class HostDecoder(_LineSplitter):
-    """The device's decoder: host bytes in, `Frame`, `RealTime` and `BadLine` events out."""
+    """The device's decoder: host bytes in, `Frame`, `RealTime` and `BadLine` events out.
 
-    def __init__(self) -> None:
-        super().__init__(MAX_HOST_LINE, bytes([STATUS_BYTE, ESTOP_BYTE]))
+    `proto` is the version the device speaks. Protocol 1: ``?`` and ``!`` are real-time
+    bytes. Protocol 2: ``?`` and `ESTOP_BYTE` always are; ``!`` is one too (a person typing
+    the stop) except while `session` is set, when it is an ordinary byte of a line, so that
+    noise on a host's lines cannot stop the chair. The device sets `session` before each
+    feed (docs/protocol.md §10.1).
+    """
+
+    def __init__(self, proto: int = PROTOCOL_VERSION) -> None:
+        if proto not in PROTOCOL_VERSIONS:
+            raise ValueError(f"protocol {proto}: this codec speaks {PROTOCOL_VERSIONS}")
+        self.proto = proto
+        self._session = False
+        super().__init__(MAX_HOST_LINE, _REALTIME[proto, False])
+
+    @property
+    def session(self) -> bool:
+        """True while a host session is live: ``!`` is then line data (protocol 2)."""
+        return self._session
+
+    @session.setter
+    def session(self, live: bool) -> None:
+        if live != self._session:
+            self._session = live
+            self._realtime(_REALTIME[self.proto, live])
 
     parse = staticmethod(parse_host_line)
+
+
+#: The real-time bytes by (protocol, host session live).
+_REALTIME = {
+    (1, False): bytes([STATUS_BYTE, TYPED_ESTOP_BYTE]),
+    (1, True): bytes([STATUS_BYTE, TYPED_ESTOP_BYTE]),
+    (2, False): bytes([STATUS_BYTE, ESTOP_BYTE, TYPED_ESTOP_BYTE]),
+    (2, True): bytes([STATUS_BYTE, ESTOP_BYTE]),
+}
 
 
 # --------------------------------------------------------------------------- device -> host

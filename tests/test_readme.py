@@ -245,7 +245,7 @@ def test_readme_sim_on_a_pty_with_miniterm() -> None:
             os.write(master, b"?")
             _read_until(read, rb"<Estop [^>]*flt=F01>")  # latched
             os.write(master, b"INFO\r")
-            _read_until(read, rb"#CHAIR proto=1 ")
+            _read_until(read, rb"#CHAIR proto=2 ")
             os.write(master, b"LIMITS\r")
             _read_until(read, rb"(?s)\$deadman_ms=500.*ok - crc=[0-9A-F]{4} n=\d+")
             os.write(master, b"\x1d")  # Ctrl-]
