@@ -266,11 +266,20 @@ ARGUMENTS: dict[str, tuple[tuple[str, type], ...]] = {
 
 def _format(value: object) -> str:
     """An argument as the wire writes it; ValueError for a number outside the grammar."""
+    kind = type(value)
+    if kind is float and -_BIG < value < _BIG:  # finite, at most 9 digits before the point
+        return f"{value:.1f}"
+    if kind is int and -_IBIG < value < _IBIG:
+        return str(value)
     if isinstance(value, float):
         return _checked(f"{value:.1f}", _FLOAT, value)
-    if isinstance(value, int):
+    if isinstance(value, int):  # a bool as 0 or 1
         return _checked(str(int(value)), _INT, value)
     return str(value)
+
+
+_IBIG = 1_000_000_000
+_BIG = 999_999_999.9  # a float below this in magnitude prints inside the grammar
 
 
 def _checked(text: str, grammar: re.Pattern, value: object) -> str:
@@ -664,9 +673,8 @@ class StatusReport:
     def payload(self) -> str:
         # one %-format for the whole line (the hot path: ten of these a second)
         air, heat, faults = self.air_kpa, self.heat_c, self.faults
-        values = (self.t, self.pos_mm, self.force_n, self.back_pct, self.leg_pct, self.width,
-                  self.depth, self.speed, self.foot, *air, *heat)
-        if not (_isfinite(sum(values)) and min(values) > -_SMALL and max(values) < _SMALL):
+        if not _hypot(self.t, self.pos_mm, self.force_n, self.back_pct, self.leg_pct,
+                      self.width, self.depth, self.speed, self.foot, *air, *heat) < _SMALL:
             _check_numbers(self)  # nan, inf or a huge value: raise unless it still fits
         form = _STATUS_FORMATS.get((len(air), len(heat)))
         if form is None:
@@ -681,7 +689,7 @@ class StatusReport:
 
 
 _STATUS_FORMATS: dict[tuple[int, int], str] = {}
-_isfinite = math.isfinite
+_hypot = math.hypot  # nan or inf anywhere makes it nan or inf; each |value| <= hypot
 _SMALL = 1e8  # values this small always fit the number grammar, once formatted
 
 
@@ -848,9 +856,11 @@ def _parse_device_payload(text: str) -> DeviceMessage:
 
 _HEX4 = re.compile(r"[0-9A-F]{4}")
 _V = rb"([!-)+-~]*)"  # a value: printable, no space, no '*'
-_D = rb"(" + DECIMAL_GRAMMAR.encode() + rb")"  # a decimal of the number grammar
-_I = rb"(" + INT_GRAMMAR.encode() + rb")"  # an integer of the number grammar
-_DS = rb"((?:%s(?:,%s)*)?)" % (DECIMAL_GRAMMAR.encode(), DECIMAL_GRAMMAR.encode())
+# The grammar again, with possessive quantifiers (the same language; no backtracking)
+_DP = rb"-?+[0-9]{1,9}+(?:\.[0-9]{1,3}+)?+"
+_D = rb"(%s)" % _DP  # a decimal of the number grammar
+_I = rb"(-?+[0-9]{1,9}+)"  # an integer of the number grammar
+_DS = rb"((?:%s(?:,%s)*+)?+)" % (_DP, _DP)  # a list of decimals
 #: A whole status line as `encode_device` writes it, CRC included (the fast path). A match
 #: is printable, its numbers are in the grammar and its only '*' is the CRC's, so it parses
 #: as the generic path would.
