@@ -34,8 +34,8 @@ REAL_TIME = bytes([p.STATUS_BYTE, p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE])
 # --------------------------------------------------------------------------- strategies
 
 ints = st.integers(-999_999_999, 999_999_999)
-#: Floats as the wire carries them: one decimal, up to six digits before the point.
-floats1 = st.integers(-9_999_999, 9_999_999).map(lambda k: k / 10)
+#: Floats as the wire carries them: one decimal, up to nine digits before the point.
+floats1 = st.integers(-9_999_999_999, 9_999_999_999).map(lambda k: k / 10)
 tokens = st.one_of(st.sampled_from(limits.ZONES + limits.HEATERS + limits.TECHNIQUES),
                    st.from_regex(r"[a-z][a-z0-9-]{0,15}", fullmatch=True))
 ARGUMENT = {int: ints, float: floats1, str: tokens}
@@ -333,6 +333,19 @@ def test_a_flipped_bit_in_a_host_frame_is_never_a_different_valid_frame(frame, d
                                                                      False)
     else:
         assert len(events) == 1 and isinstance(events[0], p.BadLine)
+
+
+@FAST
+@given(frames(st.just(True)), st.integers(0, 200), st.integers(0, 7))
+def test_in_a_host_session_a_flipped_bit_never_makes_a_stop(frame, index, bit):
+    """Protocol 2 (docs/protocol.md §10.1): no single bit error in a host's line is a stop
+    while its session is live; in protocol 1 a flip to `!` was."""
+    line = bytearray(encode(frame))
+    line[min(index, len(line) - 1)] ^= 1 << bit
+    decoder = p.HostDecoder()
+    decoder.session = True
+    for event in decoder.feed(bytes(line) + b"\n"):
+        assert not (isinstance(event, p.RealTime) and event.byte != p.STATUS_BYTE), event
 
 
 @FIXED
