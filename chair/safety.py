@@ -162,18 +162,23 @@ class _Watch:
     start_value: float
 
 
-def _not_finite(status: p.StatusReport) -> str:
-    """The first reading of `status` that is nan or infinite, as ``name=value``, or ''.
-
-    The codec never decodes one (docs/protocol.md §1.1); this is the second line."""
+def _unreadable(status: p.StatusReport) -> str:
+    """Why `status` cannot be checked, or '': a reading missing (fewer pressures or
+    temperatures than the chair has zones and heaters), or nan or infinite. The codec
+    never decodes a non-finite number (docs/protocol.md §1.1); this is the second line."""
+    if len(status.air_kpa) != len(ZONES) or len(status.heat_c) != len(HEATERS):
+        return (f"device reported {len(status.air_kpa)} airbag pressures and "
+                f"{len(status.heat_c)} temperatures; the chair has {len(ZONES)} zones and "
+                f"{len(HEATERS)} heaters")
     values = (status.t, status.pos_mm, status.force_n, status.back_pct, status.leg_pct,
               *status.air_kpa, *status.heat_c)
     if math.isfinite(sum(values)):  # nan or inf anywhere makes the sum so
         return ""
-    names = ("t", "pos", "force", "back", "leg", *(f"air.{z}" for z in ZONES[:len(
-        status.air_kpa)]), *(f"heat.{h}" for h in HEATERS[:len(status.heat_c)]))
-    return next((f"{name}={value}" for name, value in zip(names, values, strict=False)
-                 if not math.isfinite(value)), "a reading")
+    names = ("t", "pos", "force", "back", "leg", *(f"air.{z}" for z in ZONES),
+             *(f"heat.{h}" for h in HEATERS))
+    bad = next((f"{name}={value}" for name, value in zip(names, values, strict=True)
+                if not math.isfinite(value)), "a reading")
+    return f"device reported {bad}, not a finite number"
 
 
 class Supervisor:
@@ -229,9 +234,9 @@ class Supervisor:
 
     def check(self, status: p.StatusReport, now: float) -> str | None:
         """The first implausible or unsafe reading in `status`, as a reason, or None."""
-        unreadable = _not_finite(status)
-        if unreadable:  # every comparison with nan is false: it would pass every check
-            return f"device reported {unreadable}, not a finite number"
+        unreadable = _unreadable(status)
+        if unreadable:  # nan compares false and a missing value is never compared: a pass
+            return unreadable
         if status.faults:
             return "device fault " + ",".join(f.wire for f in status.faults)
         if status.pinch:

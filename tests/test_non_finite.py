@@ -122,6 +122,16 @@ def test_the_supervisor_faults_on_a_reading_that_is_not_finite(change) -> None:
     assert reason and "not a finite number" in reason
 
 
+@pytest.mark.parametrize("change", [
+    {"air_kpa": ()}, {"air_kpa": (0.0,) * 5}, {"heat_c": ()}, {"heat_c": (30.0,)}])
+def test_the_supervisor_faults_on_a_missing_reading(change) -> None:
+    """`air=` with no values parses (a chair may have no heaters), but for this chair a
+    reading is missing: zip() would check the ones there are and pass."""
+    supervisor = Supervisor(make_caps(DEVICE))
+    reason = supervisor.check(dataclasses.replace(BASE, **change), 0.1)
+    assert reason and "the chair has 6 zones and 2 heaters" in reason
+
+
 def test_the_trace_never_writes_nan(tmp_path) -> None:
     path = tmp_path / "t.jsonl"
     trace = Trace(str(path))
