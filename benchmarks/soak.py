@@ -1,16 +1,19 @@
 """Soak: hours of fast-forwarded random sessions on a noisy wire, every invariant checked.
 
     python -m benchmarks.soak [--hours 2] [--seed N] [--error-rate 1e-3] [--json]
-                              [--tracemalloc]
+                              [--tracemalloc] [--flips-only] [--proto 1|2]
 
 Back-to-back sessions, each on a fresh simulated chair on the virtual clock: a random
 program (the shipped ones and a short one that uses every actuator), random options
 (intensity, cautions, minutes), a random plant fault or power cycle in about half of them,
 random user pauses, resumes and stops, and a byte error rate on the wire both ways (a bit
-flipped, a byte dropped or a byte inserted). The invariants below are checked after every
+flipped, a byte dropped or a byte inserted; with `--flips-only`, only flipped bits: the
+`corrupt` link fault). The invariants below are checked after every
 controller tick (50 ms) and on every status report; the run prints the sessions, simulated
-hours, wall time, invariant violations (must be 0), peak RSS and RSS growth per simulated
-hour, and exits 1 on any violation.
+hours, wall time, invariant violations (must be 0), emergency stops latched per simulated
+hour (the soak never asks for one: each is noise on the wire; docs/protocol.md §10.1),
+peak RSS and RSS growth per simulated hour, and exits 1 on any violation. `--proto 1` runs
+the sessions on a chair that speaks protocol 1 (whose stop is `!`), for comparison.
 
 The harness (`FlakyPort`, `Rig`, `Invariants`) is shared with the property tests
 (tests/test_properties.py). Its checks read the device and the plant from outside: the
@@ -141,8 +144,9 @@ class FlakyPort:
     """
 
     def __init__(self, inner, rng: random.Random, rate_out: float = 0.0,
-                 rate_in: float = 0.0) -> None:
+                 rate_in: float = 0.0, *, flips_only: bool = False) -> None:
         self.inner = inner
+        self.flips_only = flips_only  # every error a flipped bit, none dropped or inserted
         self.port = inner.port
         self.rng = rng
         self.rate_out = rate_out
@@ -178,7 +182,7 @@ class FlakyPort:
                 out += data[pos:at]
                 byte = data[at]
                 kind = self.rng.random()
-                if kind < 0.6:
+                if kind < 0.6 or self.flips_only:
                     out.append(byte ^ (1 << self.rng.randrange(8)))
                 elif kind < 0.8:
                     pass  # dropped
@@ -503,13 +507,16 @@ class Rig:
     def __init__(self, seed: int, prog: Program, *, intensity: int = 5,
                  cautions: tuple[str, ...] = (), minutes: float | None = None,
                  rate_out: float = 0.0, rate_in: float = 0.0, height: float = 175.0,
-                 slack_s: float = TICK_S, defects: tuple[str, ...] = ()) -> None:
-        url = f"sim://?clock=virtual&seed={seed}&height={height:g}"
+                 slack_s: float = TICK_S, defects: tuple[str, ...] = (),
+                 proto: int = p.PROTOCOL_VERSION, flips_only: bool = False) -> None:
+        url = f"sim://?clock=virtual&seed={seed}&height={height:g}&proto={proto}"
         self.raw = open_port(url + "".join(f"&defect={name}" for name in defects))
         self.clock = self.raw.clock
         self.dev = self.raw.device
         self.plant = self.dev.plant
-        self.port = FlakyPort(self.raw, random.Random(seed), rate_out, rate_in)
+        self.port = FlakyPort(self.raw, random.Random(seed), rate_out, rate_in,
+                              flips_only=flips_only)
+        self.estops = 0  # emergency stops latched (F01 set where it was not)
         self.fine = slack_s <= DEVICE_TICK_S + 1e-9
         self.handshake_failures = 0
         self.crashed: Exception | None = None
@@ -543,6 +550,13 @@ class Rig:
             return reply
 
         self.dev._execute = executed
+        latch = self.dev._latch
+
+        def latched(code: p.FaultCode, detail: str) -> None:
+            self.estops += code is p.FaultCode.ESTOP and code not in self.dev.latched
+            latch(code, detail)
+
+        self.dev._latch = latched
 
     def _record(self, record: dict) -> None:
         if record["type"] == "sample":
@@ -632,6 +646,7 @@ class Result:
     device_faults: Counter = field(default_factory=Counter)
     wire_errors: int = 0
     handshake_failures: int = 0
+    estops: int = 0  # F01 latched: never asked for, so each one came from the noise
     tally: Tally = field(default_factory=Tally)
     peak_rss_kb: int = 0
     rss_start_kb: int = 0
@@ -651,7 +666,9 @@ class Result:
             "max_rest_latency_s": round(tally.max_rest_latency_s, 3),
             "outcomes": dict(self.outcomes), "faults_injected": dict(self.faults_injected),
             "device_faults": dict(self.device_faults),
-            "wire_errors": self.wire_errors,
+            "wire_errors": self.wire_errors, "estops": self.estops,
+            "estops_per_h": round(self.estops / (self.simulated_s / 3600), 2)
+            if self.simulated_s else None,
             "handshake_failures": self.handshake_failures, "peak_rss_kb": self.peak_rss_kb,
             "rss_start_kb": self.rss_start_kb, "rss_end_kb": self.rss_end_kb,
             "rss_growth_kb_per_h": round(self.rss_growth_kb_per_h, 1),
@@ -663,14 +680,15 @@ class Result:
 FAULT_CHOICES = (*sorted(PLANT_FAULTS), "power-cycle")
 
 
-def session(rng: random.Random, seed: int, error_rate: float, result: Result) -> None:
+def session(rng: random.Random, seed: int, error_rate: float, result: Result, *,
+            proto: int = p.PROTOCOL_VERSION, flips_only: bool = False) -> None:
     """One random session to its end, with random faults and user actions."""
     name = rng.choice(("quick", *SHIPPED))
     minutes = rng.choice((0.5, 1, 2, 3, 5, 10, 15))
     cautions = tuple(c for c in CAUTIONS if rng.random() < 0.15)
     rig = Rig(seed, program(name), intensity=rng.randint(1, 5), cautions=cautions,
               minutes=minutes, rate_out=error_rate, rate_in=error_rate,
-              height=rng.uniform(150, 210))
+              height=rng.uniform(150, 210), proto=proto, flips_only=flips_only)
     start = rig.clock.now()
     try:
         if rng.random() < 0.5:
@@ -686,6 +704,7 @@ def session(rng: random.Random, seed: int, error_rate: float, result: Result) ->
     result.sessions += 1
     result.simulated_s += rig.clock.now() - start
     result.wire_errors += rig.port.errors
+    result.estops += rig.estops
     result.device_faults.update(code.wire for code in rig.inv.latched_ever)
     result.handshake_failures += rig.handshake_failures
     result.tally.merge(rig.tally)
@@ -728,7 +747,8 @@ def _drive(rig: Rig, rng: random.Random, seconds: float) -> str:
 
 
 def run(hours: float, seed: int, error_rate: float = 1e-3, *,
-        use_tracemalloc: bool = False, progress=None) -> Result:
+        use_tracemalloc: bool = False, progress=None, proto: int = p.PROTOCOL_VERSION,
+        flips_only: bool = False) -> Result:
     """Back-to-back sessions for `hours` of simulated time."""
     rng = random.Random(seed)
     result = Result()
@@ -738,7 +758,8 @@ def run(hours: float, seed: int, error_rate: float = 1e-3, *,
     result.rss_start_kb = rss_kb()
     marks: list[tuple[float, int, int]] = []  # (simulated s, rss kB, traced kB)
     while result.simulated_s < hours * 3600.0:
-        session(rng, rng.randrange(1 << 30), error_rate, result)
+        session(rng, rng.randrange(1 << 30), error_rate, result, proto=proto,
+                flips_only=flips_only)
         traced = tracemalloc.get_traced_memory()[0] // 1024 if use_tracemalloc else 0
         marks.append((result.simulated_s, rss_kb(), traced))
         if progress is not None:
@@ -779,6 +800,8 @@ def render(result: Result) -> str:
         ("excused (see the module's docstring)", d["excused"] or 0),
         ("slowest controller-rest to device-rest (s)", d["max_rest_latency_s"]),
         ("wire errors injected", d["wire_errors"]),
+        ("emergency stops latched by the noise", d["estops"]),
+        ("  per simulated hour", d["estops_per_h"]),
         ("handshakes spoiled by the noise (retried)", d["handshake_failures"]),
         ("outcomes", d["outcomes"]),
         ("faults injected", d["faults_injected"]),
@@ -805,6 +828,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="byte error rate on the wire, both ways (1e-3)")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="also measure Python allocations (slower)")
+    parser.add_argument("--flips-only", action="store_true",
+                        help="every wire error a flipped bit (none dropped or inserted)")
+    parser.add_argument("--proto", type=int, choices=p.PROTOCOL_VERSIONS,
+                        default=p.PROTOCOL_VERSION,
+                        help=f"protocol the simulated chair speaks ({p.PROTOCOL_VERSION})")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--progress", action="store_true", help="a line per session on stderr")
     args = parser.parse_args(argv)
@@ -816,7 +844,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(result.tally.violations)} violations", file=sys.stderr)
 
     result = run(args.hours, args.seed, args.error_rate, use_tracemalloc=args.tracemalloc,
-                 progress=progress if args.progress else None)
+                 progress=progress if args.progress else None, proto=args.proto,
+                 flips_only=args.flips_only)
     print(json.dumps(result.as_dict()) if args.json else render(result))
     return 1 if result.tally.violations else 0
 

@@ -458,13 +458,13 @@ def check(name: str, rule: str, title: str) -> Callable:
     return register
 
 
-@check("banner", "rule 12 restart", "INFO answers #CHAIR proto=1 with every field, then ok")
+@check("banner", "rule 12 restart", "INFO answers #CHAIR proto=1 or 2 with every field, then ok")
 def check_banner(c: Context) -> tuple[str, str]:
     w = c.wire
     w.banners_asked += 1
     before, reply = w.query(p.QueryInfo())
     banners = [m for m in before if isinstance(m, p.Banner)]
-    hint = ("send `#CHAIR proto=1 fw=... zones=... heaters=... track=... seat=... "
+    hint = ("send `#CHAIR proto=2 fw=... zones=... heaters=... track=... seat=... "
             "limits=XXXX*CRC` at every start and in answer to INFO (protocol section 6)")
     if not banners or not isinstance(reply, p.Ok):
         if not banners:
@@ -473,14 +473,16 @@ def check_banner(c: Context) -> tuple[str, str]:
                           f"{_text(reply)}", hint)
     b = banners[-1]
     problems = []
-    if b.proto != p.PROTOCOL_VERSION:
-        problems.append(f"proto={b.proto} (this host speaks {p.PROTOCOL_VERSION})")
+    if b.proto not in p.PROTOCOL_VERSIONS:
+        problems.append(f"proto={b.proto} (this host speaks "
+                        f"{' and '.join(map(str, p.PROTOCOL_VERSIONS))})")
     if not b.zones:
         problems.append("no airbag zones")
     if not b.track_mm > 0 or not 0 <= b.seat_mm <= b.track_mm:
         problems.append(f"track={b.track_mm:g} seat={b.seat_mm:g}")
     if problems:
-        raise CheckFailed(f"protocol {p.PROTOCOL_VERSION} and a plausible chair",
+        raise CheckFailed(f"protocol {' or '.join(map(str, p.PROTOCOL_VERSIONS))} and a "
+                          "plausible chair",
                           "; ".join(problems), hint)
     return (f"proto={b.proto} fw={b.firmware}",
             f"{len(b.zones)} zones, {len(b.heaters)} heaters, track {b.track_mm:g} mm; "
@@ -817,10 +819,11 @@ def check_deadman(c: Context) -> tuple[str, str]:
                     f"{REPORT_MS} ms; F02 latched; {vent}")
 
 
-@check("estop", "rule 3 e-stop", "`!` mid-line beats queued lines: safe within one tick, F01 "
-       "latched, actuation refused E08 until RESET")
+@check("estop", "rule 3 e-stop", "the stop byte (0x9E; `!` in protocol 1) mid-line beats "
+       "queued lines: safe within one tick, F01 latched, actuation refused E08 until RESET")
 def check_estop(c: Context) -> tuple[str, str]:
     w = c.wire
+    stop = _estop_byte(c)
     s = begin(c, report_ms=REPORT_MS, seated=True)
     start_probe(c, s, LEASE_MAX_MS)
     ref = w.status()
@@ -831,7 +834,7 @@ def check_estop(c: Context) -> tuple[str, str]:
     half = len(middle) // 2
     after = p.encode_command(p.SetAir(c.zone, 10.0, LEASE_MAX_MS), s3)
     mark = w.mark()
-    w.write(b"?" + queued + middle[:half] + b"!" + middle[half:] + after + b"?")
+    w.write(b"?" + queued + middle[:half] + stop + middle[half:] + after + b"?")
 
     def reply_to(seq: int) -> p.Ok | p.Error | None:
         return w.wait(lambda m: isinstance(m, p.Ok | p.Error) and m.seq == seq, REPLY_S, mark)
@@ -842,16 +845,16 @@ def check_estop(c: Context) -> tuple[str, str]:
         raise CheckFailed("a status line for `?`", "none", "answer `?` at once")
     watch(c, first.t + TICK_S + VENT_S + 0.05)
     statuses = w.since(mark, p.StatusReport)
-    hint = ("catch `!` in the receive interrupt, before any line is finished or queued; go "
-            "to the safe state at once and latch F01")
+    hint = (f"catch the stop byte 0x{stop[0]:02X} in the receive interrupt, before any line "
+            "is finished or queued; go to the safe state at once and latch F01")
     bad = [f"{seq}: {_text(r) if r else 'no reply'}" for seq, r in replies.items()
            if seq != s1 and not _refused(r, p.ErrorCode.ESTOPPED)]
     if bad:
         stop_all(c)
         then = f"; then {_show(c, statuses[-1])}" if statuses else ""
-        raise CheckFailed(f"E08 for the line with `!` inside it ({s2}) and the line after it "
+        raise CheckFailed(f"E08 for the line with the stop inside it ({s2}) and the line after it "
                           f"({s3})", "; ".join(bad) + then, hint)
-    safe = _stopped(c, statuses, first.t, TICK_S, "the safe state after `!`", hint)
+    safe = _stopped(c, statuses, first.t, TICK_S, "the safe state after the stop byte", hint)
     took = safe.t - first.t
     figure = f"stop {_ms(took)}"
     pushed = [m for m in w.since(mark, p.FaultReport) if m.code is p.FaultCode.ESTOP]
@@ -902,6 +905,11 @@ def _conditions(c: Context, s: p.StatusReport) -> list[str]:
     return found
 
 
+def _estop_byte(c: Context) -> bytes:
+    """The emergency stop of the protocol the device's banner names (`!` if unknown)."""
+    return bytes([p.estop_byte(c.banner.proto if c.banner else 1)])
+
+
 @check("reset", "rule 12 reset", "RESET is refused while a fault condition is present, returns to "
        "Idle and never starts motion")
 def check_reset(c: Context) -> tuple[str, str]:
@@ -941,10 +949,10 @@ def check_reset(c: Context) -> tuple[str, str]:
     # after a latched fault, RESET must not restart what the fault stopped
     start_probe(c, s, LEASE_MAX_MS)
     mark = w.mark()
-    w.write(b"!")
+    w.write(_estop_byte(c))
     if w.wait(lambda m: isinstance(m, p.FaultReport), REPLY_S, mark) is None:
-        raise CheckFailed("`!F01` pushed after `!` (a latched fault to test RESET with)",
-                          "nothing", "latch F01 on `!`")
+        raise CheckFailed("`!F01` pushed after the stop byte (a latched fault to test RESET "
+                          "with)", "nothing", "latch F01 on the stop byte")
     reset = w.send(p.Reset())
     _ok(reset, "RESET", "F01 has no lasting condition: RESET clears it")
     ref = w.status()

@@ -284,9 +284,9 @@ class Controller:
         now = self.clock.now()
         for message in self.link.poll():
             self._handle(message)
-        if self.state in _LIVE and now - self.link.last_rx > HOST["link_timeout_s"]:
+        if self.state in _LIVE and now - self.link.last_report > HOST["link_timeout_s"]:
             self.fire("fault", reason=f"link lost: no valid report for "
-                      f"{now - self.link.last_rx:.1f} s", source="link")
+                      f"{now - self.link.last_report:.1f} s", source="link")
             return
         work = getattr(self, f"_tick_{self.state}", None)
         if work is not None:
@@ -306,7 +306,7 @@ class Controller:
         link = self.link
         due = link.next_due()
         if self.state in _LIVE:
-            due = min(due, link.last_rx + HOST["link_timeout_s"])
+            due = min(due, link.last_report + HOST["link_timeout_s"])
         if self._sent:
             due = min(due, self._last_renew + RENEW_S)
         state = self.state

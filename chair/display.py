@@ -397,7 +397,7 @@ class JsonStream:
         if self.closed:
             return
         try:
-            self.stream.write(json.dumps(record, separators=(",", ":")) + "\n")
+            self.stream.write(json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n")
             self.stream.flush()  # a reader sees each record as it happens
         except BrokenPipeError:
             self.closed = True

@@ -113,7 +113,10 @@ class Link:
         self._next_seq = first_seq
         self._queue: deque[p.Command] = deque()
         self._pending: deque[_Pending] = deque()
-        self.last_rx = clock.now()
+        self.last_rx = clock.now()  # the last line the host could read, of any kind
+        #: The last readable status report: the host's link timeout (safety.md rule 1) runs
+        #: from it, as replies to our own lines say nothing about the chair.
+        self.last_report = clock.now()
         self.bytes_out = 0
         self.bytes_in = 0
         self.bad_lines = 0
@@ -131,6 +134,7 @@ class Link:
         waiter = getattr(port, "wait_for_input", None)
         self._waiter = waiter if getattr(port, "clock", None) is clock else None
         self._held: list[p.DeviceMessage | Refused] = []  # read by `wait`, for `poll`
+        self.proto: int | None = None  # the device's protocol version, from its banner
 
     # ------------------------------------------------------------------ sending
 
@@ -140,8 +144,13 @@ class Link:
         self._transmit()
 
     def estop(self) -> None:
-        """The emergency-stop byte, ahead of everything queued."""
-        self._write(bytes([p.ESTOP_BYTE]))
+        """The emergency-stop byte of the device's protocol, ahead of everything queued.
+
+        Before the banner has told the version, both: protocol 2's byte and ``!``."""
+        if self.proto is None:
+            self._write(bytes([p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE]))
+        else:
+            self._write(bytes([p.estop_byte(self.proto)]))
 
     def request_status(self) -> None:
         """The real-time status byte: the device answers with one status line."""
@@ -280,7 +289,7 @@ class Link:
 
     def _settle(self, message: p.DeviceMessage | p.BadLine) -> list:
         if type(message) is p.StatusReport:  # the common case, ten a second
-            self.last_rx = self.clock.now()
+            self.last_rx = self.last_report = self.clock.now()
             return [message]
         if isinstance(message, p.BadLine):
             self.bad_lines += 1
@@ -369,6 +378,7 @@ class Link:
                             "not a serial port") from exc
         self._decoder = p.DeviceDecoder()
         self._held = []
+        self.last_report = self.clock.now()
         self._end_session()
         self._gave_up.clear()
         info = self._handshake(deadline)
@@ -382,9 +392,11 @@ class Link:
         seen = ask(self, p.QueryInfo(), deadline, "INFO")
         banners = [m for m in seen if isinstance(m, p.Banner)]
         banner = banners[-1]
-        if banner.proto != p.PROTOCOL_VERSION:
+        if banner.proto not in p.PROTOCOL_VERSIONS:
             raise LinkError(f"device speaks protocol {banner.proto}, this host speaks "
-                            f"{p.PROTOCOL_VERSION}: update the firmware or the host")
+                            f"{' and '.join(map(str, p.PROTOCOL_VERSIONS))}: update the "
+                            "firmware or the host")
+        self.proto = banner.proto  # which emergency-stop byte `estop` sends
         table = LimitsTable(banner.limits_crc)
         ask(self, p.QueryLimits(), deadline, "LIMITS", table)
         return DeviceInfo(banner, table.limits())

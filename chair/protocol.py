@@ -3,27 +3,42 @@
 Bytes go in, small frozen messages come out, and back. Nothing here reads a port or a
 clock, and the decoders never raise on input: a bad line becomes a `BadLine` event.
 
-Host to device: ``[seq ]VERB[ arg...][*CRC]`` lines, plus the real-time bytes ``?`` and
-``!`` that are acted on wherever they appear. Device to host: every line ends in ``*CRC``
-and its first character says what it is (``o``k, ``e``rror, ``<`` status, ``!`` fault,
-``#`` banner, ``$`` limit, ``[`` info).
+Host to device: ``[seq ]VERB[ arg...][*CRC]`` lines, plus the real-time bytes that are acted
+on wherever they appear: ``?`` (status) and the emergency stops, 0x9E in protocol 2 and the
+``!`` a person types (protocol 1's only stop; see `HostDecoder`). Device to host: every
+line ends in ``*CRC`` and its first character says what it is (``o``k, ``e``rror, ``<``
+status, ``!`` fault, ``#`` banner, ``$`` limit, ``[`` info).
 """
 
 from __future__ import annotations
 
 import binascii
+import math
 import re
 from dataclasses import dataclass, fields
 from enum import Enum, IntEnum
 from typing import ClassVar
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+#: Every version this codec speaks (docs/protocol.md, "Versions").
+PROTOCOL_VERSIONS = (1, 2)
 CRC_INIT = 0xFFFF
 SEQ_MOD = 1 << 16
 MAX_HOST_LINE = 96
 MAX_DEVICE_LINE = 256
 STATUS_BYTE = ord("?")
-ESTOP_BYTE = ord("!")
+#: Protocol 2's emergency stop. Its bit-7-clear neighbour 0x1E and its other single-bit
+#: neighbours (all >= 0x80) are none of them line traffic (printable ASCII, CR, LF), so no
+#: single bit error in a line can make it (docs/protocol.md §10.1 has the table).
+ESTOP_BYTE = 0x9E
+#: The emergency stop a person types: protocol 1's only one, one bit from ' ' and '1'. In
+#: protocol 2 it stops only outside a host session (`HostDecoder.session`).
+TYPED_ESTOP_BYTE = ord("!")
+
+
+def estop_byte(proto: int) -> int:
+    """The emergency-stop byte a host sends to a device that speaks protocol `proto`."""
+    return TYPED_ESTOP_BYTE if proto < 2 else ESTOP_BYTE
 
 
 def crc16(data: bytes) -> int:
@@ -252,9 +267,29 @@ ARGUMENTS: dict[str, tuple[tuple[str, type], ...]] = {
 
 
 def _format(value: object) -> str:
-    if isinstance(value, float):
+    """An argument as the wire writes it; ValueError for a number outside the grammar."""
+    kind = type(value)
+    if kind is float and -_BIG < value < _BIG:  # finite, at most 9 digits before the point
         return f"{value:.1f}"
+    if kind is int and -_IBIG < value < _IBIG:
+        return str(value)
+    if isinstance(value, float):
+        return _checked(f"{value:.1f}", _FLOAT, value)
+    if isinstance(value, int):  # a bool as 0 or 1
+        return _checked(str(int(value)), _INT, value)
     return str(value)
+
+
+_IBIG = 1_000_000_000
+_BIG = 999_999_999.9  # a float below this in magnitude prints inside the grammar
+
+
+def _checked(text: str, grammar: re.Pattern, value: object) -> str:
+    """`text` if it is in `grammar`; else ValueError (nan, inf, too many digits ...)."""
+    if grammar.fullmatch(text) is None:
+        raise ValueError(f"{value!r} cannot go on the wire: not a number of the protocol's "
+                         "grammar (finite, at most 9 digits before the point)")
+    return text
 
 
 def _framed(payload: str) -> bytes:
@@ -280,7 +315,7 @@ class Frame:
 
 @dataclass(frozen=True)
 class RealTime:
-    """A real-time byte (``?`` or ``!``), reported where it stood in the stream."""
+    """A real-time byte (``?`` or an emergency stop), reported where it stood in the stream."""
 
     byte: int
 
@@ -294,8 +329,13 @@ class BadLine:
     seq: int | None = None
 
 
-_INT = re.compile(r"-?\d{1,9}")
-_FLOAT = re.compile(r"-?\d{1,6}(\.\d{1,3})?")
+#: The number grammar of docs/protocol.md §1.1, for every number in either direction: an
+#: optional '-', 1 to 9 ASCII digits, and (decimals only) a point and 1 to 3 digits. Nothing
+#: else: no '+', exponent, '_', hex, space, 'nan' or 'inf', no leading or trailing point.
+INT_GRAMMAR = r"-?[0-9]{1,9}"
+DECIMAL_GRAMMAR = r"-?[0-9]{1,9}(?:\.[0-9]{1,3})?"
+_INT = re.compile(INT_GRAMMAR)
+_FLOAT = re.compile(DECIMAL_GRAMMAR)
 _TOKEN = re.compile(r"[a-z][a-z0-9-]{0,15}")
 _CRC_BYTES = re.compile(rb"[0-9A-F]{4}")
 
@@ -394,6 +434,10 @@ class _LineSplitter:
         self._max = max_line
         self._buf = bytearray()
         self._overflow = False
+        self._realtime(realtime)
+
+    def _realtime(self, realtime: bytes) -> None:
+        """Make the bytes of `realtime` the ones pulled out of the stream from now on."""
         self._split = re.compile(b"[\r\n" + re.escape(realtime) + b"]")
         self._odd = re.compile(b"[\r" + re.escape(realtime) + b"]")  # all but LF
 
@@ -467,12 +511,43 @@ class _LineSplitter:
 
 
 class HostDecoder(_LineSplitter):
-    """The device's decoder: host bytes in, `Frame`, `RealTime` and `BadLine` events out."""
+    """The device's decoder: host bytes in, `Frame`, `RealTime` and `BadLine` events out.
 
-    def __init__(self) -> None:
-        super().__init__(MAX_HOST_LINE, bytes([STATUS_BYTE, ESTOP_BYTE]))
+    `proto` is the version the device speaks. Protocol 1: ``?`` and ``!`` are real-time
+    bytes. Protocol 2: ``?`` and `ESTOP_BYTE` always are; ``!`` is one too (a person typing
+    the stop) except while `session` is set, when it is an ordinary byte of a line, so that
+    noise on a host's lines cannot stop the chair. The device sets `session` before each
+    feed (docs/protocol.md §10.1).
+    """
+
+    def __init__(self, proto: int = PROTOCOL_VERSION) -> None:
+        if proto not in PROTOCOL_VERSIONS:
+            raise ValueError(f"protocol {proto}: this codec speaks {PROTOCOL_VERSIONS}")
+        self.proto = proto
+        self._session = False
+        super().__init__(MAX_HOST_LINE, _REALTIME[proto, False])
+
+    @property
+    def session(self) -> bool:
+        """True while a host session is live: ``!`` is then line data (protocol 2)."""
+        return self._session
+
+    @session.setter
+    def session(self, live: bool) -> None:
+        if live != self._session:
+            self._session = live
+            self._realtime(_REALTIME[self.proto, live])
 
     parse = staticmethod(parse_host_line)
+
+
+#: The real-time bytes by (protocol, host session live).
+_REALTIME = {
+    (1, False): bytes([STATUS_BYTE, TYPED_ESTOP_BYTE]),
+    (1, True): bytes([STATUS_BYTE, TYPED_ESTOP_BYTE]),
+    (2, False): bytes([STATUS_BYTE, ESTOP_BYTE, TYPED_ESTOP_BYTE]),
+    (2, True): bytes([STATUS_BYTE, ESTOP_BYTE]),
+}
 
 
 # --------------------------------------------------------------------------- device -> host
@@ -528,9 +603,10 @@ class Banner:
     limits_crc: int
 
     def payload(self) -> str:
-        return (f"#CHAIR proto={self.proto} fw={self.firmware} zones={','.join(self.zones)} "
-                f"heaters={','.join(self.heaters)} track={self.track_mm:g} "
-                f"seat={self.seat_mm:g} limits={self.limits_crc:04X}")
+        return (f"#CHAIR proto={_checked(str(self.proto), _INT, self.proto)} "
+                f"fw={self.firmware} zones={','.join(self.zones)} "
+                f"heaters={','.join(self.heaters)} track={_g(self.track_mm)} "
+                f"seat={_g(self.seat_mm)} limits={self.limits_crc:04X}")
 
 
 @dataclass(frozen=True)
@@ -541,7 +617,12 @@ class LimitLine:
     value: float
 
     def payload(self) -> str:
-        return f"${self.name}={self.value:g}"
+        return f"${self.name}={_g(self.value)}"
+
+
+def _g(value: float) -> str:
+    """`value` as C's %g writes it, checked against the number grammar (ValueError)."""
+    return _checked(f"{value:g}", _FLOAT, value)
 
 
 @dataclass(frozen=True)
@@ -594,6 +675,9 @@ class StatusReport:
     def payload(self) -> str:
         # one %-format for the whole line (the hot path: ten of these a second)
         air, heat, faults = self.air_kpa, self.heat_c, self.faults
+        if not _hypot(self.t, self.pos_mm, self.force_n, self.back_pct, self.leg_pct,
+                      self.width, self.depth, self.speed, self.foot, *air, *heat) < _SMALL:
+            _check_numbers(self)  # nan, inf or a huge value: raise unless it still fits
         form = _STATUS_FORMATS.get((len(air), len(heat)))
         if form is None:
             form = _status_format(len(air), len(heat))
@@ -607,6 +691,18 @@ class StatusReport:
 
 
 _STATUS_FORMATS: dict[tuple[int, int], str] = {}
+_hypot = math.hypot  # nan or inf anywhere makes it nan or inf; each |value| <= hypot
+_SMALL = 1e8  # values this small always fit the number grammar, once formatted
+
+
+def _check_numbers(status: StatusReport) -> None:
+    """ValueError unless every number of `status` fits the grammar once formatted."""
+    for name in ("t", "pos_mm", "force_n", "back_pct", "leg_pct", "air_kpa", "heat_c"):
+        value = getattr(status, name)
+        for x in value if isinstance(value, tuple) else (value,):
+            _checked(f"{x:.3f}" if name == "t" else f"{x:.1f}", _FLOAT, x)
+    for name in ("width", "depth", "speed", "foot"):
+        _checked(str(getattr(status, name)), _INT, getattr(status, name))
 _NEGATIVE_ZERO = re.compile(r"(?<=[=,])-0\.0(?=[ ,>])")
 
 
@@ -649,13 +745,37 @@ def _pairs(text: str) -> dict[str, str]:
 def _parse_seq(token: str) -> int | None:
     if token == "-":
         return None
-    if not token.isdigit() or int(token) >= SEQ_MOD:
-        raise ValueError(f"bad sequence number {token!r}")
+    if _SEQ.fullmatch(token) is None or int(token) >= SEQ_MOD:
+        raise ValueError(f"bad sequence number {token[:16]!r}")
     return int(token)
 
 
-def _floats(text: str) -> tuple[float, ...]:
-    return tuple(map(float, text.split(","))) if text else ()
+_SEQ = re.compile(r"[0-9]{1,5}")
+
+
+def _dec(text: str, what: str) -> float:
+    """A decimal of the number grammar; ValueError naming `what` for anything else."""
+    if _FLOAT.fullmatch(text) is None:
+        raise ValueError(f"{what}={text[:16]!r} is not a number")
+    return float(text)
+
+
+def _int(text: str, what: str) -> int:
+    """An integer of the number grammar; ValueError naming `what` for anything else."""
+    if _INT.fullmatch(text) is None:
+        raise ValueError(f"{what}={text[:16]!r} is not an integer")
+    return int(text)
+
+
+def _flag(text: str, what: str) -> bool:
+    """``0`` or ``1``; ValueError for anything else."""
+    if text != "0" and text != "1":
+        raise ValueError(f"{what}={text[:16]!r} is not 0 or 1")
+    return text == "1"
+
+
+def _floats(text: str, what: str) -> tuple[float, ...]:
+    return tuple(_dec(x, what) for x in text.split(",")) if text else ()
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -679,10 +799,11 @@ def _parse_status_line(text: str) -> StatusReport:
      flt) = match.groups()
     # converted in the generic parser's order, so a bad value fails the same way
     return StatusReport(
-        state=state, t=float(t), pos_mm=float(pos), technique=tech, width=int(w),
-        depth=int(d), speed=int(spd), force_n=float(force), air_kpa=_floats(air),
-        heat_c=_floats(heat), foot=int(foot), back_pct=float(back), leg_pct=float(leg),
-        occupied=occ == "1", pinch=pinch == "1",
+        state=state, t=_dec(t, "t"), pos_mm=_dec(pos, "pos"), technique=tech,
+        width=_int(w, "w"), depth=_int(d, "d"), speed=_int(spd, "spd"),
+        force_n=_dec(force, "force"), air_kpa=_floats(air, "air"),
+        heat_c=_floats(heat, "heat"), foot=_int(foot, "foot"), back_pct=_dec(back, "back"),
+        leg_pct=_dec(leg, "leg"), occupied=_flag(occ, "occ"), pinch=_flag(pinch, "pinch"),
         faults=() if flt == "-" else tuple(FaultCode.parse(f) for f in flt.split(",")))
 
 
@@ -693,11 +814,13 @@ def _parse_status(body: str) -> StatusReport:
     kv = _pairs(rest)
     flt = kv["flt"]
     return StatusReport(
-        state=state, t=float(kv["t"]), pos_mm=float(kv["pos"]), technique=kv["tech"],
-        width=int(kv["w"]), depth=int(kv["d"]), speed=int(kv["spd"]),
-        force_n=float(kv["force"]), air_kpa=_floats(kv["air"]), heat_c=_floats(kv["heat"]),
-        foot=int(kv["foot"]), back_pct=float(kv["back"]), leg_pct=float(kv["leg"]),
-        occupied=kv["occ"] == "1", pinch=kv["pinch"] == "1",
+        state=state, t=_dec(kv["t"], "t"), pos_mm=_dec(kv["pos"], "pos"),
+        technique=kv["tech"], width=_int(kv["w"], "w"), depth=_int(kv["d"], "d"),
+        speed=_int(kv["spd"], "spd"), force_n=_dec(kv["force"], "force"),
+        air_kpa=_floats(kv["air"], "air"), heat_c=_floats(kv["heat"], "heat"),
+        foot=_int(kv["foot"], "foot"), back_pct=_dec(kv["back"], "back"),
+        leg_pct=_dec(kv["leg"], "leg"), occupied=_flag(kv["occ"], "occ"),
+        pinch=_flag(kv["pinch"], "pinch"),
         faults=() if flt == "-" else tuple(FaultCode.parse(f) for f in flt.split(",")))
 
 
@@ -720,23 +843,33 @@ def _parse_device_payload(text: str) -> DeviceMessage:
         return FaultReport(FaultCode.parse(parts[0]), parts[2] if len(parts) > 2 else "")
     if text.startswith("#CHAIR "):
         kv = _pairs(text[7:])
-        return Banner(int(kv["proto"]), kv["fw"], _names(kv["zones"]),
-                      _names(kv["heaters"]), float(kv["track"]), float(kv["seat"]),
-                      int(kv["limits"], 16))
+        if _HEX4.fullmatch(kv["limits"]) is None:
+            raise ValueError(f"limits={kv['limits'][:16]!r} is not four upper-case hex digits")
+        return Banner(_int(kv["proto"], "proto"), kv["fw"], _names(kv["zones"]),
+                      _names(kv["heaters"]), _dec(kv["track"], "track"),
+                      _dec(kv["seat"], "seat"), int(kv["limits"], 16))
     if head == "$":
         name, _, value = text[1:].partition("=")
-        return LimitLine(name, float(value))
+        return LimitLine(name, _dec(value, name))
     if head == "[" and text.endswith("]"):
         return Info(text[1:-1])
     raise ValueError(f"unknown message {text[:16]!r}")
 
 
+_HEX4 = re.compile(r"[0-9A-F]{4}")
 _V = rb"([!-)+-~]*)"  # a value: printable, no space, no '*'
+# The grammar again, with possessive quantifiers (the same language; no backtracking)
+_DP = rb"-?+[0-9]{1,9}+(?:\.[0-9]{1,3}+)?+"
+_D = rb"(%s)" % _DP  # a decimal of the number grammar
+_I = rb"(-?+[0-9]{1,9}+)"  # an integer of the number grammar
+_DS = rb"((?:%s(?:,%s)*+)?+)" % (_DP, _DP)  # a list of decimals
 #: A whole status line as `encode_device` writes it, CRC included (the fast path). A match
-#: is printable and its only '*' is the CRC's, so it parses as the generic path would.
+#: is printable, its numbers are in the grammar and its only '*' is the CRC's, so it parses
+#: as the generic path would.
 _STATUS_BYTES = re.compile(
     rb"<(Idle|Run|Fault|Estop) t=%s pos=%s tech=%s w=%s d=%s spd=%s force=%s air=%s heat=%s "
-    rb"foot=%s back=%s leg=%s occ=%s pinch=%s flt=%s>\*([0-9A-F]{4})" % ((_V,) * 15))
+    rb"foot=%s back=%s leg=%s occ=([01]) pinch=([01]) flt=%s>\*([0-9A-F]{4})"
+    % (_D, _D, _V, _I, _I, _I, _D, _DS, _DS, _I, _D, _D, _V))
 
 
 def _status_from(groups: tuple[bytes, ...]) -> StatusReport:

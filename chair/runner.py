@@ -196,7 +196,7 @@ def _header(controller: Controller, options: RunOptions) -> None:
     info, caps = controller.info, controller.caps
     assert info is not None and caps is not None
     controller.trace.header(
-        versions={"chair": __version__, "protocol": p.PROTOCOL_VERSION,
+        versions={"chair": __version__, "protocol": info.banner.proto,
                   "firmware": info.banner.firmware},
         limits=caps.header(), device_limits=info.limits, intensity=options.intensity,
         cautions=[{"name": name, "text": CAUTIONS[name].text} for name in caps.cautions],

@@ -193,6 +193,25 @@ class _Watch:
     start_value: float
 
 
+def _unreadable(status: p.StatusReport) -> str:
+    """Why `status` cannot be checked, or '': a reading missing (fewer pressures or
+    temperatures than the chair has zones and heaters), or nan or infinite. The codec
+    never decodes a non-finite number (docs/protocol.md §1.1); this is the second line."""
+    if len(status.air_kpa) != len(ZONES) or len(status.heat_c) != len(HEATERS):
+        return (f"device reported {len(status.air_kpa)} airbag pressures and "
+                f"{len(status.heat_c)} temperatures; the chair has {len(ZONES)} zones and "
+                f"{len(HEATERS)} heaters")
+    values = (status.t, status.pos_mm, status.force_n, status.back_pct, status.leg_pct,
+              *status.air_kpa, *status.heat_c)
+    if math.isfinite(sum(values)):  # nan or inf anywhere makes the sum so
+        return ""
+    names = ("t", "pos", "force", "back", "leg", *(f"air.{z}" for z in ZONES),
+             *(f"heat.{h}" for h in HEATERS))
+    bad = next((f"{name}={value}" for name, value in zip(names, values, strict=True)
+                if not math.isfinite(value)), "a reading")
+    return f"device reported {bad}, not a finite number"
+
+
 class Supervisor:
     """Clamps every setpoint to the caps and checks each status report against them."""
 
@@ -256,6 +275,9 @@ class Supervisor:
         Called on every report from the start of a session until the chair is confirmed
         in its safe state (`unsafe`), parking and the settling after it included.
         """
+        unreadable = _unreadable(status)
+        if unreadable:  # nan compares false and a missing value is never compared: a pass
+            return unreadable
         if status.faults:
             return "device fault " + ",".join(f.wire for f in status.faults)
         if status.pinch:

@@ -20,7 +20,18 @@ Record = dict
 Listener = Callable[[Record], None]
 
 #: One encoder for every line (`json.dumps` with separators builds a new one each call).
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+#: JSON has no NaN or Infinity: a record holding one is refused, never written as `NaN`.
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _line(record: Record) -> str:
+    """`record` as one JSON line; ValueError naming the record if a number is not finite."""
+    try:
+        return _encode(record)
+    except ValueError as exc:
+        raise ValueError(f"trace record {record.get('type')!r} at t={record.get('t')} holds "
+                         f"a number that is not finite ({exc}); JSON has no NaN or "
+                         "Infinity, so it was not written") from None
 
 
 #: The plausible thermistor range (°C, low and high) from the limits table, for a sample
@@ -96,7 +107,7 @@ class Trace:
 
     def _write(self, record: Record) -> None:
         if self._file is not None:
-            self._file.write(_encode(record) + "\n")
+            self._file.write(_line(record) + "\n")
         for listener in self.listeners:
             listener(record)
 

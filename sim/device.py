@@ -113,8 +113,8 @@ class _SeqBad(NamedTuple):
 class _Decoder(p.HostDecoder):
     """The codec's host decoder, plus what the firmware needs to know about bad lines."""
 
-    def __init__(self, ignore_crc: bool) -> None:
-        super().__init__()
+    def __init__(self, ignore_crc: bool, proto: int) -> None:
+        super().__init__(proto)
         self.ignore_crc = ignore_crc
 
     def parse(self, line: bytes):  # type: ignore[override]
@@ -160,7 +160,7 @@ class Device:
     def __init__(self, clock: Clock, plant: Plant, *, defects: frozenset[str] = frozenset(),
                  table: tuple[limits.Limit, ...] = limits.DEVICE_TABLE,
                  table_crc: int = limits.DEVICE_TABLE_CRC, firmware: str = FIRMWARE,
-                 quiet: bool = True) -> None:
+                 quiet: bool = True, proto: int = p.PROTOCOL_VERSION) -> None:
         unknown = sorted(set(defects) - set(DEFECTS) - set(RULE_DEFECTS))
         if unknown:
             raise ValueError(f"unknown defect {unknown[0]!r}; valid defects: "
@@ -170,6 +170,7 @@ class Device:
         self.defects = frozenset(defects)
         self.firmware = firmware
         self.quiet = quiet
+        self.proto = proto  # 1: `!` always stops; 2: 0x9E, and `!` outside a host session
         table = tuple(table)
         if "corrupt-limits" in self.defects:
             name, delta = CORRUPT_ENTRY
@@ -183,7 +184,7 @@ class Device:
         self._limit_lines = b"".join(p.encode_device(p.LimitLine(lim.name, lim.value))
                                      for lim in table)
         self._banner = p.encode_device(p.Banner(
-            p.PROTOCOL_VERSION, firmware, limits.ZONES, limits.HEATERS, limits.TRACK_MM,
+            proto, firmware, limits.ZONES, limits.HEATERS, limits.TRACK_MM,
             limits.SEAT_BEND_MM, table_crc))
 
         self._no_deadman = "no-deadman" in self.defects
@@ -270,7 +271,8 @@ class Device:
         self._report_next = _INF
         self._query_next = -_INF  # the earliest a `?` is answered at once
         self._query_owed = False  # a `?` came sooner: answered at _query_next
-        self._decoder = _Decoder("ignore-crc" in self.defects)
+        self._decoder = _Decoder("ignore-crc" in self.defects, self.proto)
+        self._crc_at = -_INF  # when the last valid line with a CRC came (host session)
         self._replies: dict[int, bytes] = {}
         self._reply_order: deque[int] = deque()
         self._bad_times: deque[float] = deque()
@@ -331,13 +333,17 @@ class Device:
         """Host bytes, arriving at `clock.now()`: real-time bytes first, then the lines."""
         now = self.clock.now()
         self.advance_to(now)
-        events = self._decoder.feed(bytes(data))
+        decoder = self._decoder
+        # protocol 2: while a host session is live (a line with a valid CRC within the
+        # dead-man time, console mode off), `!` is line data, not a stop
+        decoder.session = not self.console and now - self._crc_at < self.deadman_s
+        events = decoder.feed(bytes(data))
         if not events:
             return
         rt = p.RealTime
-        late = self._estop_queued  # defect: `!` waits behind the lines read with it
+        late = self._estop_queued  # defect: the stop waits behind the lines read with it
         for event in events:
-            if type(event) is rt and not (late and event.byte == p.ESTOP_BYTE):
+            if type(event) is rt and not (late and event.byte != p.STATUS_BYTE):
                 self._realtime(event.byte, now)
         for event in events:
             kind = type(event)
@@ -347,8 +353,9 @@ class Device:
                 self._bad_line(event, None, now)
             elif kind is _SeqBad:
                 self._bad_line(event.bad, event, now)
-        if late and p.RealTime(p.ESTOP_BYTE) in events:
-            self._realtime(p.ESTOP_BYTE, now)
+        for event in events if late else ():
+            if type(event) is rt and event.byte != p.STATUS_BYTE:
+                self._realtime(event.byte, now)
 
     def read_output(self, limit: int | None = None) -> bytes:
         """What the device sends next: whole lines, fault pushes first, up to `limit` bytes
@@ -500,7 +507,7 @@ class Device:
     def _realtime(self, byte: int, now: float) -> None:
         if byte == p.STATUS_BYTE:
             self._query(now)
-        elif byte == p.ESTOP_BYTE:
+        else:  # an emergency stop (the decoder reports only the stop bytes in force)
             if self._no_estop_latch:  # defect: stops, latches nothing
                 self._safe_outputs()
                 self._recompute(now)
@@ -540,7 +547,7 @@ class Device:
         seq = frame.seq
         kind = command.KIND
         if frame.crc:
-            self._last_valid = now
+            self._last_valid = self._crc_at = now
         if kind is _QUERY or kind is _MODE:
             if not frame.crc and self.console:
                 self._last_valid = now

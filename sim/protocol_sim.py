@@ -16,6 +16,8 @@ URL options (all optional, repeat ``fault`` and ``defect`` as needed)::
     fault=NAME@S      inject a fault S seconds after the port opens (chair.faults.FAULTS)
     defect=NAME       a firmware defect for tests (sim.device.DEFECTS, RULE_DEFECTS)
     quiet=1           1 lets the device step the plant across quiet stretches, 0 never
+    proto=2           protocol version the firmware speaks: 2, or 1 (whose only emergency
+                      stop is `!`; see docs/protocol.md, "Versions")
 
 The device (firmware and plant) is created when the port opens; its banner is the first
 thing to read. The port exposes `.clock` and `.device` (the latter for tests only).
@@ -33,6 +35,7 @@ import threading
 
 from serial.serialutil import PortNotOpenError, SerialException, to_bytes
 
+from chair import protocol as p
 from chair.clock import MonotonicClock, VirtualClock
 from chair.faults import parse_fault
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
@@ -41,7 +44,7 @@ from sim.physics import Plant
 from sim.virtual_port import BadURL, VirtualPort, query_pairs
 
 OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",
-           "quiet")
+           "quiet", "proto")
 _REPEATABLE = ("fault", "defect")
 _BOOL = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False}
 
@@ -75,7 +78,7 @@ def parse_url(url: str) -> dict:
     pairs = query_pairs(url, "sim", "sim://?height=175&clock=virtual")
     options: dict = {"height": 175.0, "stiffness": 1.0, "seated": True, "seed": 0,
                      "ambient": 24.0, "clock": "real", "fault": [], "defect": [],
-                     "quiet": True}
+                     "quiet": True, "proto": p.PROTOCOL_VERSION}
     seen: set[str] = set()
     for name, value in pairs:
         if name not in OPTIONS:
@@ -97,6 +100,11 @@ def parse_url(url: str) -> dict:
             if value.lower() not in _BOOL:
                 raise _bad(name, value, "1 or 0")
             options[name] = _BOOL[value.lower()]
+        elif name == "proto":
+            versions = [str(v) for v in p.PROTOCOL_VERSIONS]
+            if value not in versions:
+                raise _bad(name, value, " or ".join(versions))
+            options[name] = int(value)
         elif name == "clock":
             if value not in ("real", "virtual"):
                 raise _bad(name, value, "real or virtual")
@@ -136,7 +144,7 @@ class Serial(VirtualPort):
         body = Body(options["height"], options["stiffness"], options["seated"])
         plant = Plant(body, seed=options["seed"], ambient_c=options["ambient"])
         device = Device(clock, plant, defects=frozenset(options["defect"]),
-                        quiet=options["quiet"])
+                        quiet=options["quiet"], proto=options["proto"])
         start = clock.now()
         for name, seconds in options["fault"]:
             device.schedule(name, start + seconds)

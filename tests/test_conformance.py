@@ -53,11 +53,20 @@ def test_a_conforming_device_passes_every_check(capsys: pytest.CaptureFixture) -
     assert [r["check"] for r in report["checks"]] == NAMES
     assert by_result(report, "PASS") == set(NAMES)
     assert report["summary"] | {"seconds": 0} == {
-        "port": VIRTUAL, "firmware": "sim-0.1.0", "proto": 1, "occupied": True, "passed": 11,
+        "port": VIRTUAL, "firmware": "sim-0.1.0", "proto": 2, "occupied": True, "passed": 11,
         "failed": 0, "skipped": 0, "complete": True, "ok": True, "exit": 0, "seconds": 0}
     figures = {r["check"]: r["figure"] for r in report["checks"]}
     assert figures["deadman"] == "dead-man 500 ms" and figures["estop"] == "stop 0 ms"
     assert figures["lease"] == "lease 300 ms"
+
+
+def test_a_protocol_1_device_passes_every_check_with_its_own_stop_byte(
+        capsys: pytest.CaptureFixture) -> None:
+    """The estop check sends the stop of the version the banner names: `!` to protocol 1
+    (which does not know 0x9E), 0x9E to protocol 2 (which ignores `!` in a host session)."""
+    code, report = run_json(capsys, f"{VIRTUAL}&proto=1")
+    assert code == 0, [r["detail"] for r in report["checks"] if r["result"] != "PASS"]
+    assert report["summary"]["proto"] == 1 and by_result(report, "PASS") == set(NAMES)
 
 
 def test_every_defect_has_a_row() -> None:

@@ -137,8 +137,8 @@ def test_estop_is_one_byte_ahead_of_the_queue(rig) -> None:
     link, port, _ = rig
     for _ in range(8):
         link.send(p.Renew(1000))
-    link.estop()
-    assert port.written[-1] == b"!"
+    link.estop()  # the banner has not told the version yet: both stops (tests/test_estop.py)
+    assert port.written[-1] == bytes([p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE])
     assert len(port.frames()) == 4
 
 

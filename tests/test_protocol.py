@@ -8,6 +8,9 @@ different valid frame. Nothing here reads a clock or times anything.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import re
 from dataclasses import fields
 
 import pytest
@@ -25,13 +28,14 @@ FAST = settings(max_examples=200, deadline=None,
 FIXED = settings(FAST, derandomize=True)
 
 TERMINATORS = (b"\n", b"\r", b"\r\n")
-REAL_TIME = bytes([p.STATUS_BYTE, p.ESTOP_BYTE])
+#: The real-time bytes of a protocol 2 device outside a host session (as it starts).
+REAL_TIME = bytes([p.STATUS_BYTE, p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE])
 
 # --------------------------------------------------------------------------- strategies
 
 ints = st.integers(-999_999_999, 999_999_999)
-#: Floats as the wire carries them: one decimal, up to six digits before the point.
-floats1 = st.integers(-9_999_999, 9_999_999).map(lambda k: k / 10)
+#: Floats as the wire carries them: one decimal, up to nine digits before the point.
+floats1 = st.integers(-9_999_999_999, 9_999_999_999).map(lambda k: k / 10)
 tokens = st.one_of(st.sampled_from(limits.ZONES + limits.HEATERS + limits.TECHNIQUES),
                    st.from_regex(r"[a-z][a-z0-9-]{0,15}", fullmatch=True))
 ARGUMENT = {int: ints, float: floats1, str: tokens}
@@ -103,9 +107,9 @@ device_messages = st.one_of(
               st.integers(0, 9), readings, st.lists(readings, max_size=8).map(tuple),
               st.lists(readings, max_size=4).map(tuple), st.integers(0, 9), readings,
               readings, st.booleans(), st.booleans(),
-              # at most 15 codes: with 8 zones and 4 heaters of the widest readings, every
-              # code would pass MAX_DEVICE_LINE (the reference chair's worst is ~237 bytes)
-              st.lists(fault_codes, max_size=15, unique=True).map(lambda f: tuple(sorted(f)))),
+              # at most 10 codes: with 8 zones and 4 heaters of the widest readings, 15 codes
+              # pass MAX_DEVICE_LINE (275 bytes; the reference chair's worst is ~237 bytes)
+              st.lists(fault_codes, max_size=10, unique=True).map(lambda f: tuple(sorted(f)))),
 )
 
 
@@ -331,6 +335,19 @@ def test_a_flipped_bit_in_a_host_frame_is_never_a_different_valid_frame(frame, d
         assert len(events) == 1 and isinstance(events[0], p.BadLine)
 
 
+@FAST
+@given(frames(st.just(True)), st.integers(0, 200), st.integers(0, 7))
+def test_in_a_host_session_a_flipped_bit_never_makes_a_stop(frame, index, bit):
+    """Protocol 2 (docs/protocol.md §10.1): no single bit error in a host's line is a stop
+    while its session is live; in protocol 1 a flip to `!` was."""
+    line = bytearray(encode(frame))
+    line[min(index, len(line) - 1)] ^= 1 << bit
+    decoder = p.HostDecoder()
+    decoder.session = True
+    for event in decoder.feed(bytes(line) + b"\n"):
+        assert not (isinstance(event, p.RealTime) and event.byte != p.STATUS_BYTE), event
+
+
 @FIXED
 @given(device_messages, st.data())
 def test_a_flipped_bit_in_a_device_line_is_never_accepted(message, data):
@@ -399,10 +416,11 @@ def test_real_time_bytes_mid_line_come_out_in_order_and_the_line_still_parses(fr
 
 
 def test_real_time_bytes_are_reported_in_stream_order_around_lines():
-    events = p.HostDecoder().feed(b"!STOP\n?ST!ATUS\r\n?")
-    assert events == [p.RealTime(p.ESTOP_BYTE), p.Frame(None, p.Stop(), False),
-                      p.RealTime(p.STATUS_BYTE), p.RealTime(p.ESTOP_BYTE),
-                      p.Frame(None, p.QueryStatus(), False), p.RealTime(p.STATUS_BYTE)]
+    events = p.HostDecoder().feed(b"!STOP\n?ST!ATUS\r\n?\x9e")
+    assert events == [p.RealTime(p.TYPED_ESTOP_BYTE), p.Frame(None, p.Stop(), False),
+                      p.RealTime(p.STATUS_BYTE), p.RealTime(p.TYPED_ESTOP_BYTE),
+                      p.Frame(None, p.QueryStatus(), False), p.RealTime(p.STATUS_BYTE),
+                      p.RealTime(p.ESTOP_BYTE)]
 
 
 def test_the_device_decoder_has_no_real_time_bytes():
@@ -481,3 +499,198 @@ def test_noise_just_under_zero_is_sent_as_zero() -> None:
     assert b"-0.0" not in line
     assert b"air=0.0,0.0,0.0 " in line and b"back=0.0 " in line
     assert p.DeviceDecoder().feed(line)[0].air_kpa == (0.0, 0.0, 0.0)
+
+
+# --------------------------------------------------------------------------- numbers
+# docs/protocol.md §1.1: every number in either direction is ["-"] 1*9DIGIT, and a decimal
+# may add "." 1*3DIGIT. float() and int() read far more (nan, inf, 1e5, 1_0, +1, " 1"): a
+# status line with air=nan once parsed, and every comparison the supervisor made with it
+# was false.
+
+GRAMMAR = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,3})?")
+INTEGER = re.compile(r"-?[0-9]{1,9}")
+#: Texts that float() or int() would read, or that are merely malformed.
+BAD_NUMBERS = ["nan", "NaN", "-nan", "inf", "-inf", "Infinity", "1e5", "1E5", "1e-3", "0x10",
+               "1_0", "+1", "", " 1", "1 ", ".5", "5.", "-", "--1", "1.5.5", "1.2345",
+               "1234567890", "1" * 40, "0b1", "1.", "١", "\u00bd", "- 1"]
+#: Texts the grammar refuses, drawn from the characters numbers are misspelt with.
+bad_number_texts = st.sampled_from(BAD_NUMBERS) | st.text(
+    "0123456789-+._eExXnaifNIy ", max_size=14).filter(lambda t: not GRAMMAR.fullmatch(t))
+
+#: The reference status line, field by field, and where each number stands in it.
+_STATUS = p.StatusReport("Run", 12.34, 512.0, "knead", 2, 3, 4, 41.3, (0.0, 11.8, 2.5),
+                         (37.5, 22.4), 2, 40.0, 60.0, True, False, ())
+STATUS_FIELDS = {"t": "dec", "pos": "dec", "w": "int", "d": "int", "spd": "int",
+                 "force": "dec", "air": "list", "heat": "list", "foot": "int", "back": "dec",
+                 "leg": "dec", "occ": "flag", "pinch": "flag"}
+_BANNER = p.Banner(2, "sim-0.1.0", ("lumbar", "seat"), ("lumbar",), 1250.0, 850.0, 0x216B)
+
+
+def _replaced(payload: str, key: str, text: str, element: int = 0) -> str:
+    """`payload` with the value of `key=` (or one element of a list value) set to `text`."""
+    tokens = payload.split(" ")
+    for i, token in enumerate(tokens):
+        name, eq, value = token.partition("=")
+        if eq and name.lstrip("<#$") == key:
+            if "," in value:
+                parts = value.split(",")
+                parts[element % len(parts)] = text
+                text = ",".join(parts)
+            tokens[i] = f"{name}={text}{'>' if value.endswith('>') else ''}"
+            return " ".join(tokens)
+    raise AssertionError(f"no {key}= in {payload!r}")
+
+
+def _framed_line(payload: str) -> bytes:
+    data = payload.encode("utf-8")
+    return data + b"*%04X\n" % p.crc16(data)
+
+
+def _number_sites() -> list[tuple[str, str]]:
+    """(message, field) for every number a device line carries."""
+    return ([("status", name) for name in STATUS_FIELDS]
+            + [("banner", key) for key in ("proto", "track", "seat", "limits")]
+            + [("limit", "value"), ("ok", "seq"), ("error", "seq")])
+
+
+def _device_payload(site: tuple[str, str], text: str, element: int) -> str:
+    kind, key = site
+    if kind == "status":
+        return _replaced(_STATUS.payload(), key, text, element)
+    if kind == "banner":
+        return _replaced(_BANNER.payload(), key, text)
+    if kind == "limit":
+        return f"$deadman_ms={text}"
+    if kind == "ok":
+        return f"ok {text}"
+    return f"error {text} E04 out-of-range AIR kpa 50.0 above cap 35 (lumbar)"
+
+
+def _spaced(text: str) -> str:
+    """`text` as a tokenizer sees it: the one token between spaces (or `text` itself)."""
+    words = text.split()
+    return words[0] if len(words) == 1 and text.strip() != text else text
+
+
+def _every_way(decoder_class, data: bytes, cuts: list[int]) -> list[list]:
+    """The events of `data` fed whole, split at `cuts`, and byte by byte."""
+    return [decoder_class().feed(data), feed_all(decoder_class(), chunked(data, cuts)),
+            feed_all(decoder_class(), [bytes([b]) for b in data])]
+
+
+@FAST
+@given(st.sampled_from(_number_sites()), bad_number_texts, st.integers(0, 5),
+       st.lists(st.integers(0, 300), max_size=6))
+@example(("status", "air"), "nan", 1, [])
+@example(("status", "heat"), "nan", 0, [])
+@example(("status", "t"), "inf", 0, [])
+@example(("banner", "track"), "1e5", 0, [])
+@example(("limit", "value"), "1_0", 0, [])
+def test_a_number_outside_the_grammar_never_parses_from_a_device(site, text, element, cuts):
+    """Valid CRC, one number misspelt: the host reads a BadLine, whole, split or byte by byte,
+    and the next line still parses."""
+    text_ok = (INTEGER if site[1] in ("w", "d", "spd", "foot", "proto") else GRAMMAR)
+    if site[0] != "limit" and text_ok.fullmatch(_spaced(text)):
+        return  # a valid number, or one with spaces around it (the fields are spaced)
+    if site in (("ok", "seq"), ("error", "seq")) and text == "-":
+        return  # `-` is the untagged reply
+    if site[1] in ("occ", "pinch") and text in ("0", "1"):
+        return
+    if site[1] == "limits" and re.fullmatch(r"[0-9A-F]{4}", text):
+        return
+    line = _framed_line(_device_payload(site, text, element))
+    sentinel = p.encode_device(p.Ok(1))
+    for events in _every_way(p.DeviceDecoder, line + sentinel, cuts):
+        assert events[-1] == p.Ok(1)
+        assert len(events) == 2 and isinstance(events[0], p.BadLine), (site, text, events)
+
+
+@FAST
+@given(st.sampled_from([(cls, i) for cls in p.COMMANDS.values()
+                        for i, (_, kind) in enumerate(p.ARGUMENTS[cls.VERB])
+                        if kind is not str]),
+       bad_number_texts, st.booleans(), st.lists(st.integers(0, 120), max_size=6))
+@example((p.SetAir, 1), "nan", True, [])
+@example((p.SetHeat, 1), "inf", True, [])
+@example((p.SetRoller, 0), "1e3", False, [])
+def test_a_number_outside_the_grammar_never_parses_from_a_host(site, text, crc, cuts):
+    cls, index = site
+    kind = p.ARGUMENTS[cls.VERB][index][1]
+    if (INTEGER if kind is int else GRAMMAR).fullmatch(_spaced(text)):
+        return  # a valid number, with spaces around it (tokens may be spaced)
+    args = [{int: "1", float: "1.0", str: "lumbar"}[k] for _, k in p.ARGUMENTS[cls.VERB]]
+    args[index] = text
+    payload = " ".join(["7", cls.VERB, *args])
+    line = _framed_line(payload) if crc else payload.encode("utf-8") + b"\n"
+    sentinel = p.encode_command(p.QueryInfo(), 1)
+    for events in _every_way(p.HostDecoder, line + sentinel, cuts):
+        assert events[-1] == p.Frame(1, p.QueryInfo(), True)
+        assert events[:-1] and all(isinstance(e, p.BadLine) for e in events[:-1]), \
+            (payload, events)
+
+
+#: Finite values written with one decimal (or three, for `t`) that fit the grammar.
+in_range1 = st.integers(-9_999_999_999, 9_999_999_999).map(lambda k: k / 10)
+in_range3 = st.integers(0, 999_999_999_999).map(lambda k: k / 1000)
+
+
+@FAST
+@given(st.builds(p.StatusReport, st.sampled_from(p.STATES), in_range3, in_range1,
+                 st.sampled_from(limits.TECHNIQUES), ints, ints, ints, in_range1,
+                 st.lists(in_range1, max_size=6).map(tuple),
+                 st.lists(in_range1, max_size=2).map(tuple), ints, in_range1, in_range1,
+                 st.booleans(), st.booleans(), st.just(())),
+       st.lists(st.integers(0, 300), max_size=6))
+def test_every_finite_number_in_range_round_trips(status, cuts):
+    line = p.encode_device(status)
+    for events in _every_way(p.DeviceDecoder, line, cuts):
+        assert events == [status]
+
+
+@FAST
+@given(st.floats(allow_nan=True, allow_infinity=True, width=64), st.sampled_from(
+    [lambda x: p.SetAir("lumbar", x, 1000), lambda x: p.SetRecline(x, 0.0, 1000),
+     lambda x: p.SetRoller(x, "knead", 1, 1, 1, 1000)]))
+@example(math.nan, lambda x: p.SetHeat("seat", x, 1000))
+@example(math.inf, lambda x: p.SetAir("lumbar", x, 1000))
+@example(1e9, lambda x: p.SetAir("lumbar", x, 1000))
+def test_a_host_encoder_never_writes_a_number_outside_the_grammar(value, make):
+    """Any float: either the encoder refuses it (ValueError), or the device reads back the
+    value rounded to one decimal."""
+    command = make(value)
+    text = f"{value:.1f}"
+    if not (math.isfinite(value) and GRAMMAR.fullmatch(text)):
+        with pytest.raises(ValueError, match="grammar"):
+            p.encode_command(command, 3)
+        return
+    (frame,) = p.HostDecoder().feed(p.encode_command(command, 3))
+    assert frame.command == dataclasses.replace(command, **{
+        f.name: float(text) for f in fields(command) if getattr(command, f.name) is value})
+
+
+@FAST
+@given(st.floats(allow_nan=True, allow_infinity=True, width=64),
+       st.sampled_from(["t", "pos_mm", "force_n", "back_pct", "leg_pct", "air_kpa", "heat_c"]))
+@example(math.nan, "air_kpa")
+@example(math.nan, "heat_c")
+@example(-math.inf, "t")
+def test_a_device_encoder_never_writes_a_number_outside_the_grammar(value, name):
+    change = {name: (0.0, value) if name in ("air_kpa", "heat_c") else value}
+    status = dataclasses.replace(_STATUS, **change)
+    text = f"{value:.3f}" if name == "t" else f"{value:.1f}"
+    if not (math.isfinite(value) and GRAMMAR.fullmatch(text)):
+        with pytest.raises(ValueError, match="grammar"):
+            p.encode_device(status)
+        return
+    (parsed,) = p.DeviceDecoder().feed(p.encode_device(status))
+    assert math.isfinite(getattr(parsed, name)[1] if name in ("air_kpa", "heat_c")
+                         else getattr(parsed, name))
+
+
+@pytest.mark.parametrize("message", [
+    p.LimitLine("x", math.nan), p.LimitLine("x", math.inf), p.LimitLine("x", 1e6),
+    p.LimitLine("x", 0.0001), p.Banner(2, "x", (), (), math.nan, 1.0, 0),
+    p.Banner(2, "x", (), (), 1.0, 1e12, 0)])
+def test_banner_and_limit_numbers_outside_the_grammar_are_refused(message):
+    with pytest.raises(ValueError, match="grammar"):
+        p.encode_device(message)

@@ -91,12 +91,15 @@ class Vector:
     data: bytes
     expected: str
     reply: bytes | None = None
+    mode: str = ""  # "" protocol 2 outside a host session, "v1", or "session" (§12)
 
     def __str__(self) -> str:
-        return f"{DOC.name}:{self.line} {self.direction}"
+        return f"{DOC.name}:{self.line} {self.direction}{'@' + self.mode if self.mode else ''}"
 
 
 DIRECTIONS = {"host", "byte", "host-stream", "bad", "device", "device-stream"}
+#: The decoder states a `byte` or `host-stream` vector may name after `@`.
+MODES = {"v1", "session"}
 
 
 def read_vectors() -> list[Vector]:
@@ -106,11 +109,14 @@ def read_vectors() -> list[Vector]:
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             columns = line.split(" | ")
-            direction = columns[0].strip()
+            direction, _, mode = columns[0].strip().partition("@")
             assert direction in DIRECTIONS, f"{DOC.name}:{number}: direction {direction!r}"
+            assert not mode or (mode in MODES and direction in ("byte", "host-stream")), \
+                f"{DOC.name}:{number}: mode {mode!r}"
             assert len(columns) == (4 if direction == "bad" else 3), f"{DOC.name}:{number}"
             reply = unescape(columns[3]) if direction == "bad" else None
-            vectors.append(Vector(number, direction, unescape(columns[1]), columns[2], reply))
+            vectors.append(Vector(number, direction, unescape(columns[1]), columns[2], reply,
+                                  mode))
     return vectors
 
 
@@ -127,8 +133,11 @@ def host_frame(vector: Vector) -> p.Frame:
     return p.Frame(seq, command, b"*" in vector.data)
 
 
-def decode_host(data: bytes) -> list:
-    return p.HostDecoder().feed(data)
+def decode_host(data: bytes, mode: str = "") -> list:
+    """What a device decodes: protocol 2 outside a host session unless `mode` says."""
+    decoder = p.HostDecoder(1 if mode == "v1" else 2)
+    decoder.session = mode == "session"
+    return decoder.feed(data)
 
 
 def decode_device(data: bytes) -> list:
@@ -136,6 +145,9 @@ def decode_device(data: bytes) -> list:
 
 
 # --------------------------------------------------------------------------- the vectors
+
+
+REAL_TIME = {p.STATUS_BYTE, p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE}
 
 
 def test_the_document_has_vectors_of_every_direction():
@@ -152,10 +164,10 @@ def test_vector(vector: Vector):
         assert vector.data.endswith(b"\n") and vector.data.count(b"\n") == 1
     elif vector.direction == "byte":
         event = expected(vector.expected)
-        assert vector.data in (bytes([p.STATUS_BYTE]), bytes([p.ESTOP_BYTE]))
-        assert decode_host(vector.data) == [event]
+        assert len(vector.data) == 1 and vector.data[0] in REAL_TIME
+        assert decode_host(vector.data, vector.mode) == [event]
     elif vector.direction == "host-stream":
-        assert decode_host(vector.data) == expected(vector.expected)
+        assert decode_host(vector.data, vector.mode) == expected(vector.expected)
     elif vector.direction == "device-stream":
         assert decode_device(vector.data) == expected(vector.expected)
     elif vector.direction == "bad":
@@ -186,8 +198,13 @@ def test_the_vectors_cover_every_message_kind():
     assert {m.code for m in device if isinstance(m, p.Error)} == set(p.ErrorCode)
     assert {m.code for m in device if isinstance(m, p.FaultReport)} == set(p.FaultCode)
     assert {m.state for m in device if isinstance(m, p.StatusReport)} == set(p.STATES)
-    rt = {expected(v.expected).byte for v in VECTORS if v.direction == "byte"}
-    assert rt == {p.STATUS_BYTE, p.ESTOP_BYTE}
+    for mode, stops in (("", {p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE}), ("v1", {p.TYPED_ESTOP_BYTE}),
+                        ("session", {p.ESTOP_BYTE})):
+        rt = {expected(v.expected).byte for v in VECTORS
+              if v.direction == "byte" and v.mode == mode}
+        assert rt == {p.STATUS_BYTE} | stops, mode
+    streams = {v.mode for v in VECTORS if v.direction == "host-stream"}
+    assert streams == {"", *MODES}
     bad = {expected(v.expected).code for v in VECTORS if v.direction == "bad"}
     assert bad == {p.ErrorCode.BAD_CRC, p.ErrorCode.UNKNOWN_COMMAND, p.ErrorCode.BAD_ARGS,
                    p.ErrorCode.LINE_TOO_LONG, p.ErrorCode.BAD_BYTE}
@@ -227,12 +244,13 @@ def transcript_lines(block: list[tuple[int, str]]) -> list[tuple[int, str, bytes
         if line.startswith("-- ") or not line.strip():
             continue
         assert line[:2] in ("> ", "< "), f"{DOC.name}:{number}: {line!r}"
-        body = line[2:].encode("ascii")
-        lines.append((number, line[0], body if body in (b"?", b"!") else body + b"\n"))
+        body = unescape(line[2:])  # a real-time byte stands alone: `?`, `!` or `\x9e`
+        lines.append((number, line[0], body if body in REAL_TIME_ALONE else body + b"\n"))
     return lines
 
 
 TRANSCRIPTS = fenced("transcript")
+REAL_TIME_ALONE = {bytes([b]) for b in (p.STATUS_BYTE, p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE)}
 
 
 def test_the_document_has_transcripts():

@@ -243,7 +243,7 @@ def test_readme_sim_on_a_pty_with_miniterm() -> None:
             os.write(master, b"?")
             _read_until(read, rb"<Estop [^>]*flt=F01>")  # latched
             os.write(master, b"INFO\r")
-            _read_until(read, rb"#CHAIR proto=1 ")
+            _read_until(read, rb"#CHAIR proto=2 ")
             os.write(master, b"LIMITS\r")
             _read_until(read, rb"(?s)\$deadman_ms=500.*ok - crc=[0-9A-F]{4} n=\d+")
             os.write(master, b"\x1d")  # Ctrl-]
@@ -285,6 +285,9 @@ def test_readme_sim_on_tcp_driven_by_chair_run() -> None:
         assert "stopped by the user" in text
         assert "-> parking (stopped by the user)" in text and "parking -> idle" in text
         for command in after:  # `chair reset`, after an emergency stop typed at the chair
+            # a typed `!` stops only outside a live host session: 500 ms after the host's
+            # last line with a CRC (protocol 2, docs/protocol.md §10.1), as a person would be
+            time.sleep(0.6)
             with socket.create_connection(("127.0.0.1", int(port)), timeout=2) as conn:
                 conn.sendall(b"!")
                 _read_until(lambda c=conn: c.recv(4096), rb"!F01")

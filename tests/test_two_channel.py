@@ -251,7 +251,8 @@ class TwoChannel:
             size = draw.integer(1, 40)
             data = bytes(draw.integer(0, 255) for _ in range(size))
             if draw.chance(0.3):
-                data = data.replace(b"!", b"")  # an estop byte in most bursts would mask all
+                # a stop byte in most bursts would mask all (0x9E, or `!` outside a session)
+                data = data.replace(b"!", b"").replace(bytes([p.ESTOP_BYTE]), b"")
             self.burst(data + (b"\n" if draw.chance(0.5) else b""))
         else:
             self.wait(draw.choice((0.0, TICK_S, 0.05, 0.3, 1.0)))

@@ -23,6 +23,8 @@ F = p.FaultCode
 E = p.ErrorCode
 TICK = limits.DEVICE["tick_ms"] / 1000.0
 LUMBAR = limits.ZONES.index("lumbar")
+#: The emergency stop a host sends (protocol 2); `!` is what a person types.
+STOP = bytes([p.ESTOP_BYTE])
 
 
 def table_with(**values: float) -> tuple[tuple[limits.Limit, ...], int]:
@@ -248,7 +250,7 @@ def test_estop_mid_line_latches_before_the_line() -> None:
     b.run(0.3, renew_ms=2000)
     line = p.encode_command(air(30.0), b.next_seq())
     b.dev.receive(line[:5])
-    messages = b.raw(line[5:9] + b"!" + line[9:])
+    messages = b.raw(line[5:9] + STOP + line[9:])
     assert messages[0] == p.FaultReport(F.ESTOP, messages[0].detail)
     assert messages[1].code is E.ESTOPPED
     assert b.outputs_safe() and b.dev.state == "Estop"
@@ -257,7 +259,7 @@ def test_estop_mid_line_latches_before_the_line() -> None:
 
 def test_estop_after_a_line_in_the_same_chunk_still_goes_first() -> None:
     b = Bench()
-    messages = b.raw(p.encode_command(air(), b.next_seq()) + b"!")
+    messages = b.raw(p.encode_command(air(), b.next_seq()) + STOP)
     assert isinstance(messages[0], p.FaultReport) and messages[1].code is E.ESTOPPED
     assert b.dev.air_target[LUMBAR] == 0.0
 
@@ -266,7 +268,7 @@ def test_estop_with_a_full_line_buffer() -> None:
     b = Bench()
     start_session(b)
     b.raw(b"X" * (p.MAX_HOST_LINE + 50))  # an over-long line fills the buffer
-    messages = b.raw(b"!")
+    messages = b.raw(STOP)
     assert messages == [p.FaultReport(F.ESTOP, messages[0].detail)]
     assert b.outputs_safe()
     assert b.raw(b"\n")[0].code is E.LINE_TOO_LONG  # the long line is reported after
@@ -276,8 +278,8 @@ def test_estop_with_a_full_line_buffer() -> None:
 def test_estop_latches_until_reset_and_reset_starts_nothing() -> None:
     b = Bench()
     start_session(b)
-    b.raw(b"!")
-    b.raw(b"!")
+    b.raw(STOP)
+    b.raw(STOP)
     assert b.faults_pushed() == [F.ESTOP]  # pushed once
     assert isinstance(b.cmd(p.Reset()), p.Ok)
     assert b.dev.state == "Idle" and b.outputs_safe() and not b.dev.setpoints()
@@ -289,7 +291,7 @@ def test_estop_latches_until_reset_and_reset_starts_nothing() -> None:
 def test_defect_no_estop_latch() -> None:
     b = Bench(defects=("no-estop-latch",))
     start_session(b)
-    b.raw(b"!")
+    b.raw(STOP)
     assert b.outputs_safe()  # it still stops
     assert not b.dev.faults and not b.faults_pushed()
     assert isinstance(b.cmd(air()), p.Ok)
@@ -466,7 +468,7 @@ def test_garbage_never_raises_and_only_whole_frames_act() -> None:
     valid = p.encode_command(air(), b.next_seq())
     for _ in range(300):
         junk = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 120)))
-        b.dev.receive(junk.replace(b"!", b"").replace(b"?", b""))
+        b.dev.receive(junk.replace(STOP, b"").replace(b"!", b"").replace(b"?", b""))
         b.clock.advance(0.001)
     b.raw(b"\n" + valid)
     assert b.dev.air_target[LUMBAR] == 20.0 or F.BAD_FRAMES in b.dev.faults
@@ -892,7 +894,7 @@ def test_power_cycle_restarts_idle_and_unsynced() -> None:
     start_session(b)
     b.cmd(p.SetReport(100))
     b.run(1.0, renew_ms=2000)
-    b.raw(b"!")
+    b.raw(STOP)
     b.dev.schedule("power-cycle", 1.5)
     b.run(0.6)
     banners = b.pushed(p.Banner)
@@ -951,7 +953,7 @@ def probe_crc(b: Bench) -> bool:
 
 
 def probe_estop(b: Bench) -> bool:
-    b.raw(b"!")
+    b.raw(STOP)
     return F.ESTOP in b.dev.faults
 
 
@@ -999,13 +1001,13 @@ def probe_bad_frame_latch(b: Bench) -> bool:
 def probe_estop_first(b: Bench) -> bool:
     """A line read with the `!` is not executed ahead of the stop (E08 if it latches)."""
     line = p.encode_command(p.SetFoot(1, 2000), b.next_seq())
-    reply = [m for m in b.raw(line[:4] + b"!" + line[4:]) if isinstance(m, p.Ok | p.Error)]
+    reply = [m for m in b.raw(line[:4] + STOP + line[4:]) if isinstance(m, p.Ok | p.Error)]
     return not (isinstance(reply[0], p.Ok) and b.plant.foot_speed == 0)
 
 
 def probe_reset_never_starts(b: Bench) -> bool:
     b.cmd(p.SetFoot(1, 2000))
-    b.raw(b"!")
+    b.raw(STOP)
     b.cmd(p.Reset())
     return b.plant.foot_speed == 0
 
