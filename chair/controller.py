@@ -264,6 +264,8 @@ class Controller:
         self.reported_since_stop = False
         self.reason = str(event.kwargs.get("reason", "emergency stop"))
         self._forget_sent()
+        if self.supervisor is not None:  # everything is to rest now: bags must vent
+            self.supervisor.commanded(p.Stop(), self.clock.now())
 
     def _safe(self) -> None:
         """Everything to rest with one STOP (the supervisor then expects it at rest)."""

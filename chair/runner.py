@@ -300,7 +300,10 @@ def _drive(controller: Controller, options: RunOptions) -> Outcome:
                 controller.fire("stop", reason="stopped by the user")
                 continue
             controller.trace.event(controller.t, "user", action="stop-now")
-            controller.link.estop()
+            if not controller.fire("estop", reason="stopped at once by the user"):
+                controller.link.estop()  # whatever the machine says: the byte goes out
+            with contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C: leave at once
+                _settle(controller)  # read the chair until it is confirmed at rest (or not)
             return Outcome("stopped", controller.state, "stopped at once by the user")
     with contextlib.suppress(KeyboardInterrupt):
         _settle(controller)

@@ -35,6 +35,7 @@ class SessionView:
         self._step: Record | None = None
         self._step_at = 0.0  # program time at which the step began
         self._stop_now_t: float | None = None  # a second Ctrl-C sent the estop byte then
+        self._safe: Record | None = None  # the runner's verdict (`safe` event), if it gave one
 
     def __call__(self, record: Record) -> None:
         kind = record["type"]
@@ -58,6 +59,8 @@ class SessionView:
                              f"{record['zone']}: {record['name']}")
             elif name == "user" and record.get("action") == "stop-now":
                 self._stop_now_t = t
+            elif name == "safe":
+                self._safe = record
 
     @property
     def counting(self) -> bool:
@@ -105,7 +108,16 @@ class SessionView:
         and the foot rollers stopped. After a second Ctrl-C only a report that came after
         the emergency stop counts.
         """
-        sample, stop_now = self.latest, self._stop_now_t
+        sample, stop_now, verdict = self.latest, self._stop_now_t, self._safe
+        if verdict is not None and (stop_now is None or verdict["t"] >= stop_now):
+            if not verdict["confirmed"]:  # the controller's own judgement (Supervisor.unsafe)
+                return (f"NOT confirmed safe ({verdict.get('why', 'no reason given')}); "
+                        "check the chair", False)
+            if sample is not None:
+                latched = ", ".join(sample.get("faults") or [])
+                return (f"safe (confirmed): device {sample['device_state']}, airbags vented, "
+                        "roller off" + (f"; latched: {latched} (clear with `chair reset`)"
+                                        if latched else ""), True)
         if sample is None or (stop_now is not None and sample["t"] < stop_now):
             what = "emergency stop sent" if stop_now is not None else "no report"
             return (f"{what}, and no report from the chair since: it is NOT confirmed "

@@ -60,6 +60,23 @@ def test_second_ctrl_c_stops_at_once_with_an_estop(tmp_path: Path, ports: list) 
     assert not device.active
 
 
+def test_second_ctrl_c_reads_the_chair_until_it_is_confirmed_at_rest(tmp_path: Path,
+                                                                     ports: list) -> None:
+    """Before: the run ended right after the stop byte, never saying whether the chair was
+    safe. Now it reads the chair until the supervisor confirms it at rest (bags vented)."""
+    trace = tmp_path / "t.jsonl"
+    outcome = run(load_program("lumbar"), RunOptions(fast=True, trace=str(trace),
+                                                     listeners=[CtrlC(60.0, 60.5)]))
+    assert outcome.exit_code == 130 and outcome.state == "estop"
+    records = read_trace(str(trace))
+    stop_now = next(r["t"] for r in records if r.get("action") == "stop-now")
+    safe = [r for r in records if r.get("event") == "safe"]
+    assert len(safe) == 1 and safe[0]["confirmed"] and safe[0]["t"] >= stop_now
+    last = [r for r in records if r["type"] == "sample"][-1]
+    assert last["device_state"] == "Estop" and max(last["airbags"].values()) < 1.0
+    assert ports[0].device.plant.bag_kpa.max() < 1.0  # the plant's truth, not only the reading
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
