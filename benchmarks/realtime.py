@@ -73,6 +73,10 @@ def _drain(fd: int, quiet_s: float = 0.1) -> None:
         os.read(fd, 4096)
 
 
+#: Longer than the device's shortest answer period for `?` (REPORT_MIN_MS, 20 ms).
+QUERY_GAP_S = 0.025
+
+
 def round_trips(n: int) -> tuple[list[float], list[float]]:
     """`n` round trips of `?` to its status line, and `n` raw echoes, interleaved (seconds)."""
     from chair.serve import serve_pty
@@ -90,11 +94,15 @@ def round_trips(n: int) -> tuple[list[float], list[float]]:
         _drain(chair_fd)  # the banner
         status, echoed = [], []
         for i in range(n + 5):
+            # a `?` within 20 ms of the last answer waits for the end of that period (the
+            # flood rule, docs/protocol.md §3): space the probes to time the answer itself
+            time.sleep(QUERY_GAP_S)
             started = time.perf_counter()
             os.write(chair_fd, b"?")
             line = _read_until(chair_fd, b"\n")
             took = time.perf_counter() - started
             assert line.startswith(b"<"), line
+            time.sleep(QUERY_GAP_S)  # the echo gets the same pause: both start from rest
             started = time.perf_counter()
             os.write(echo_fd, b"?")
             _read_until(echo_fd, b"?")
