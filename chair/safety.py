@@ -230,8 +230,8 @@ HEAT_OFF_RISE_S = 10.0
 STALL_S = 2.0  # a carriage commanded to move must move 1 mm in this window
 DWELL_MM = 15.0
 #: A report within this many mm of a region boundary may show the deeper region's cap:
-#: the executor turns a sweep within 5 mm of its end (chair.executor.ARRIVED_MM) and the
-#: simulated carriage overshoots a turn by up to about 8 mm (a 10 Hz report is 8 mm apart).
+#: twice the executor's arrival band (chair.executor.ARRIVED_MM, 5 mm), room for a real
+#: carriage's overshoot at a turn (assumed; the simulated one stops within 1 mm).
 REGION_TOLERANCE_MM = 10.0
 
 

@@ -241,3 +241,20 @@ def test_herniated_disc_says_what_it_changes(traces, capsys) -> None:
 def test_without_a_caution_the_recline_is_the_programs(traces) -> None:
     _, records = traces["gluteal", None]
     assert max(s["recline"]["back_pct"] for s in records if s["type"] == "sample") == 0.0
+
+
+@pytest.mark.parametrize("program", SHIPPED)
+def test_a_fast_forwarded_carriage_turns_where_it_is_told(traces, program) -> None:
+    """The simulated carriage stops at its target within its 1 mm band, fast-forwarded too:
+    a new target behind a moving carriage used to leave it running the old way for up to a
+    report period (~8 mm past a sweep's end, in the deep region's direction)."""
+    _, records = traces[program, None]
+    steps = load_program(program).steps
+    marks = _landmarks(records)
+    for sample in _running(records):
+        roller = sample["roller"]
+        if roller["technique"] == "off":
+            continue
+        step = steps[sample["step"] - 1]
+        low, high = sorted((marks[step.roller.start], marks[step.roller.end]))
+        assert low - 2.0 <= roller["pos_mm"] <= high + 2.0, (sample["t"], roller, (low, high))
