@@ -85,6 +85,7 @@ class Summary:
                 f"{z} {c:.1f}" for z, c in self.implausible_c.items()) + " °C")
         for caution in self.header.get("cautions", []):
             lines.append(f"caution   {caution['text']}")
+            lines.extend(f"          - {change}" for change in caution.get("changes", []))
         if self.faults:
             lines.append(f"faults    {'; '.join(dict.fromkeys(self.faults))}")
         lines.append(f"end       {self.end.get('state', '?')}: {self.end.get('reason', '?')}")
@@ -149,6 +150,8 @@ class LiveDisplay:
             self._print(f"running {record.get('program', '?')} on {record.get('port', '?')}")
             for caution in record.get("cautions", []):
                 self._print(f"caution: {caution['text']}")
+                for change in caution.get("changes", []):
+                    self._print(f"  - {change}")
         elif kind == "event":
             self._event(record)
         elif kind == "sample":

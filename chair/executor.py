@@ -56,6 +56,8 @@ class Executor:
         self._made: tuple | None = None  # what the last `setpoints` answer was made from
         self._change_span = (math.inf, -math.inf)  # `next_change` answers alike in [a, b)
         self._wanted: dict[Hashable, p.Command] = {}
+        supervisor.place(landmarks)  # the same regions clamp the setpoints and check reports
+        self._reclines = self._recline_in_force()
 
     def step_at(self, elapsed: float) -> tuple[int, Step] | None:
         """The index and step running `elapsed` seconds into the program, or None at the end."""
@@ -100,9 +102,10 @@ class Executor:
                 wanted[("heat", zone)] = p.SetHeat(zone, target, lease)
         if step.foot:
             wanted["foot"] = p.SetFoot(step.foot, lease)
-        if step.recline is not None:
-            wanted["recline"] = p.SetRecline(float(step.recline[0]), float(step.recline[1]),
-                                              lease)
+        recline = self._reclines[index]
+        if recline is not None:
+            back, leg = sup.recline(*recline)
+            wanted["recline"] = p.SetRecline(float(back), float(leg), lease)
         self._made, self._wanted = made, wanted
         return wanted
 
@@ -130,6 +133,21 @@ class Executor:
             change = min(change, start + (into - phase) + (filled if phase < filled else period))
         self._change_span = (elapsed, change)
         return change
+
+    def _recline_in_force(self) -> list[tuple[float, float] | None]:
+        """Per step, the recline to command: the step's own; with a caution bounding the
+        recline (`Supervisor.recline_bounded`), every step's, the last one set carried on
+        (upright, 0 %, before any), so the bounds hold from the first step on."""
+        bounded = self.supervisor.recline_bounded
+        wanted: list[tuple[float, float] | None] = []
+        last = (0.0, 0.0)
+        for step in self.program.steps:
+            if step.recline is not None:
+                last = (float(step.recline[0]), float(step.recline[1]))
+                wanted.append(last)
+            else:
+                wanted.append(last if bounded else None)
+        return wanted
 
     def in_transit(self) -> bool:
         """True while the roller moves to its step's start, heads in (not yet working)."""
@@ -170,6 +188,7 @@ class Executor:
         roller = step.roller
         assert roller is not None
         sup = self.supervisor
+        span = (self.landmarks[roller.start], self.landmarks[roller.end])
         return p.SetRoller(round(toward, 1), sup.technique(roller.technique),
-                           roller.width, sup.depth(step.zone, roller.depth), roller.speed,
-                           self.lease_ms)
+                           roller.width, sup.depth(step.zone, roller.depth, span),
+                           roller.speed, self.lease_ms)

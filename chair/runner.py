@@ -199,7 +199,8 @@ def _header(controller: Controller, options: RunOptions) -> None:
         versions={"chair": __version__, "protocol": info.banner.proto,
                   "firmware": info.banner.firmware},
         limits=caps.header(), device_limits=info.limits, intensity=options.intensity,
-        cautions=[{"name": name, "text": CAUTIONS[name].text} for name in caps.cautions],
+        cautions=[{"name": name, "text": CAUTIONS[name].text,
+                   "changes": CAUTIONS[name].changes()} for name in caps.cautions],
         program_cautions=list(controller.program.cautions),
         program_seconds=sum(step.seconds for step in controller.program.steps),
         program_steps=len(controller.program.steps))

@@ -15,6 +15,14 @@ from chair import airtime
 from chair import protocol as p
 from chair.errors import ProgramError, UsageError
 from chair.limits import DEVICE, HEATERS, HOST, ZONES
+from chair.regions import (
+    Region,
+    depth_max_near,
+    place_regions,
+    region_at,
+    region_caps,
+    span_depth_max,
+)
 
 if TYPE_CHECKING:
     from chair.program import Program
@@ -32,6 +40,34 @@ class Caution:
     depth_max: dict[str, int] = field(default_factory=dict)
     banned_techniques: frozenset[str] = frozenset()
     no_heat: bool = False
+    back_pct_min: float = 0.0  # backrest reclined at least this far (% of travel) all run
+    leg_pct_max: float = 100.0  # leg rest raised at most this far (% of travel)
+
+    def changes(self) -> list[str]:
+        """What this caution changes in a run, in words (shown before the run starts)."""
+        said: list[str] = []
+        for zone, scale in self.airbag_scale.items():
+            said.append(f"no {zone} airbags" if scale <= 0 else
+                        f"{zone} airbags at {scale:.0%} of their cap")
+        depths: dict[int, list[str]] = {}
+        for zone, depth in self.depth_max.items():
+            depths.setdefault(depth, []).append(zone)
+        for depth, zones in sorted(depths.items()):
+            where = "everywhere" if set(zones) >= set(PROGRAM_ZONES) else \
+                f"in the {', '.join(zones)} zones and regions"
+            said.append(f"roller depth at most {depth} {where} (by where the roller is)")
+        for technique in sorted(self.banned_techniques):
+            said.append(f"no {_TECHNIQUE_WORDS.get(technique, technique)}: kneading instead")
+        if self.no_heat:
+            said.append("heat off")
+        if self.back_pct_min > 0:
+            said.append(f"backrest reclined at least {self.back_pct_min:g} % for the whole run")
+        if self.leg_pct_max < 100:
+            said.append(f"leg rest raised at most {self.leg_pct_max:g} %")
+        return said
+
+
+_TECHNIQUE_WORDS = {"tap": "tapping", "press": "static pressing"}
 
 
 CAUTIONS: dict[str, Caution] = {
@@ -39,9 +75,12 @@ CAUTIONS: dict[str, Caution] = {
         "herniated or slipped disc: massage may make it worse; lumbar and gluteal caps "
         "lowered (airbags at half, roller depth at most 1, no tapping). Stop if pain "
         "spreads down the leg.",
-        airbag_scale={"lumbar": 0.5, "seat": 0.5},
-        depth_max={"lumbar": 1, "gluteal": 1, "piriformis": 1},
-        banned_techniques=frozenset({"tap"}),
+        # numbers: docs/programs.md, "The herniated-disc caution" (Wilke 1999 for the recline)
+        airbag_scale={"lumbar": 0.0, "seat": 0.5},
+        depth_max={"lumbar": 1, "gluteal": 1, "piriformis": 1, "legs": 1, "feet": 1},
+        banned_techniques=frozenset({"tap", "press"}),
+        back_pct_min=50.0,
+        leg_pct_max=20.0,
     ),
     "osteoporosis": Caution(
         "osteoporosis: a listed contraindication; see a doctor first. Roller depth at most 1 "
@@ -72,6 +111,8 @@ class Caps:
     dwell_s_max: float
     banned_techniques: frozenset[str]
     cautions: tuple[str, ...]
+    back_pct_min: float = 0.0
+    leg_pct_max: float = 100.0
 
     def header(self) -> dict:
         """The caps as the trace header's `limits` object."""
@@ -84,6 +125,9 @@ class Caps:
             "intensity_max": self.level_max,
             "airbag_hold_s_max": self.hold_s_max,
             "roller_dwell_s_max": self.dwell_s_max,
+            "roller_region_depth_max": region_caps(self.depth_max),
+            "back_pct_min": self.back_pct_min,
+            "leg_pct_max": self.leg_pct_max,
         }
 
 
@@ -123,6 +167,8 @@ def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[s
         dwell_s_max=HOST["roller_dwell_s_max"],
         banned_techniques=frozenset().union(*(c.banned_techniques for c in chosen)),
         cautions=tuple(cautions),
+        back_pct_min=max([0.0, *(c.back_pct_min for c in chosen)]),
+        leg_pct_max=min([100.0, *(c.leg_pct_max for c in chosen)]),
     )
 
 
@@ -183,6 +229,10 @@ HEAT_OFF_RISE_C = 1.0
 HEAT_OFF_RISE_S = 10.0
 STALL_S = 2.0  # a carriage commanded to move must move 1 mm in this window
 DWELL_MM = 15.0
+#: A report within this many mm of a region boundary may show the deeper region's cap:
+#: twice the executor's arrival band (chair.executor.ARRIVED_MM, 5 mm), room for a real
+#: carriage's overshoot at a turn (assumed; the simulated one stops within 1 mm).
+REGION_TOLERANCE_MM = 10.0
 
 
 @dataclass
@@ -229,6 +279,12 @@ class Supervisor:
         # heaters commanded off: the last reading (time, °C), and the lowest in the window
         self._cool_last: list[tuple[float, float] | None] = [None] * len(HEATERS)
         self._cool_low: list[_Watch | None] = [None] * len(HEATERS)
+        self.regions: tuple[Region, ...] = ()  # placed from the body scan (`place`)
+
+    def place(self, landmarks: dict[str, float]) -> None:
+        """Place the body regions from the scanned `landmarks` (mm): from here on depth is
+        clamped and checked by the region under the roller too (chair.regions)."""
+        self.regions = place_regions(landmarks, self.caps.depth_max)
 
     # ---- clamping: what the program asks for, within the caps
 
@@ -236,8 +292,23 @@ class Supervisor:
         """Target pressure for an airbag level 1..5 (0 = vent), within the caps."""
         return round(self.caps.airbag_kpa[zone] * min(level, self.caps.level_max) / 5.0, 1)
 
-    def depth(self, program_zone: str, depth: int) -> int:
-        return max(1, min(depth, self.caps.depth_max[program_zone]))
+    def depth(self, program_zone: str, depth: int,
+              span: tuple[float, float] | None = None) -> int:
+        """`depth` within the step zone's cap and, once placed, the lowest cap of every
+        region the sweep `span` (mm, either order) crosses; at least 1."""
+        cap = self.caps.depth_max[program_zone]
+        if span is not None and self.regions:
+            cap = min(cap, span_depth_max(self.regions, *span))
+        return max(1, min(depth, cap))
+
+    def recline(self, back_pct: float, leg_pct: float) -> tuple[float, float]:
+        """Backrest and leg rest (% of travel) within the cautions' recline bounds."""
+        return max(back_pct, self.caps.back_pct_min), min(leg_pct, self.caps.leg_pct_max)
+
+    @property
+    def recline_bounded(self) -> bool:
+        """True when a caution sets the recline (every step then commands it)."""
+        return self.caps.back_pct_min > 0 or self.caps.leg_pct_max < 100
 
     def technique(self, technique: str) -> str:
         return "knead" if technique in self.caps.banned_techniques else technique
@@ -283,7 +354,8 @@ class Supervisor:
         if status.pinch:
             return "pinch sensor: something is caught at the leg rest"
         return (self._check_air(status, now) or self._check_heat(status, now)
-                or self._check_cooling(status, now) or self._check_roller(status, now))
+                or self._check_cooling(status, now) or self._check_roller(status, now)
+                or self._check_region(status))
 
     def unsafe(self, status: p.StatusReport | None, home_mm: float | None) -> str | None:
         """What keeps the chair from its confirmed safe state, or None when it is there.
@@ -384,6 +456,18 @@ class Supervisor:
             return False
         watch.start_value = min(watch.start_value, temp)
         return now - watch.since > HEAT_FOLLOW_S
+
+    def _check_region(self, status: p.StatusReport) -> str | None:
+        """The heads deeper than the cap of the body region under the roller (within
+        `REGION_TOLERANCE_MM` of a boundary, the deeper neighbour's cap), once placed."""
+        if not self.regions or status.technique == "off" or status.depth <= 0:
+            return None
+        cap = depth_max_near(self.regions, status.pos_mm, REGION_TOLERANCE_MM)
+        if status.depth <= cap:
+            return None
+        region = region_at(self.regions, status.pos_mm)
+        return (f"roller at depth {status.depth} at {status.pos_mm:.0f} mm, in the "
+                f"{region.name} region, whose cap is {region.depth_max}")
 
     def _check_roller(self, status: p.StatusReport, now: float) -> str | None:
         target = self._roller_target

@@ -1348,6 +1348,8 @@ class Device:
             return 1  # an axis started or stopped: its speed is not known yet
         if self.roller is not None:
             remaining = abs(self.roller[0] - plant.encoder_mm) - CARRIAGE_TOL_MM
+            if drives[0] * (self.roller[0] - plant.encoder_mm) < 0:
+                return 1  # a new target behind the carriage: it reverses at the next tick
             if drives[0]:
                 speed = motion[1] * drives[0]  # mm per tick, in the drive's direction
                 if speed < ENCODER_STILL_MM:

@@ -26,9 +26,11 @@ class FakeTerminal(io.StringIO):
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory) -> list[dict]:
-    """The records of a lumbar run whose vent valve sticks shut at 100 s (a fault at the end)."""
+    """The records of a lumbar run whose vent valve sticks shut at 100 s (a fault at the end).
+
+    (With osteoporosis: the herniated-disc caution now turns the lumbar airbags off.)"""
     path = tmp_path_factory.mktemp("display") / "t.jsonl"
-    assert main(["run", "lumbar", "--fast", "--caution", "herniated-disc",
+    assert main(["run", "lumbar", "--fast", "--caution", "osteoporosis",
                  "--fault", "vent-stuck-closed@100", "--trace", str(path)]) == 3
     return read_trace(str(path))
 
@@ -50,7 +52,7 @@ def test_not_a_terminal_gives_plain_lines(records: list[dict]) -> None:
     assert "\x1b" not in out and "\r" not in out, "no escapes in a file or a pipe"
     lines = out.splitlines()
     assert lines[0].startswith("running lumbar on sim://")
-    assert any(line.startswith("caution: herniated") for line in lines)
+    assert any(line.startswith("caution: osteoporosis") for line in lines)
     steps = records[0]["program_steps"]  # the display says step n of m
     assert any(f"step 1 of {steps} lumbar: warm and settle" in line for line in lines)
     # the device's F19 or the supervisor, whichever notices the stuck vent first
@@ -87,7 +89,7 @@ def test_a_terminal_with_rich_gets_a_live_panel(records: list[dict]) -> None:
     for label in ("session", "step", "roller", "airbags", "heat", "state"):
         assert f"│ {label}" in out, label
     assert "@ l5" in out or "@ l3" in out or "@ sacrum" in out, "the roller's place on the body"
-    assert "/14 kPa" in out, "airbags against the cap in force (herniated disc: 14 kPa)"
+    assert "/28 kPa" in out, "airbags against the cap in force (lumbar: 28 kPa)"
     assert "cut-off 43 °C" in out
     assert "fault  (device" in out, "the panel shows the controller's state after a fault"
     assert f"step 3 of {records[0]['program_steps']} lumbar: gentle kneading" in out, \
@@ -124,7 +126,7 @@ def test_the_summary_reads_well(records: list[dict]) -> None:
     text = summary.render(wall_s=0.5)
     assert "-0.0" not in text, "no negative zeros"
     assert "simulated 1.8 min in 0.50 s wall" in text
-    assert "caution   herniated or slipped disc" in text
+    assert "caution   osteoporosis" in text
     faults = next(line for line in text.splitlines() if line.startswith("faults    "))
     assert "lumbar does not vent" in faults  # the device's F19 or the supervisor's words
     end = text.splitlines()[-1]

@@ -312,8 +312,10 @@ def _soak():
 def test_the_soak_counts_stops_and_can_speak_protocol_1() -> None:
     """The measuring tool: protocol 1 under bit flips latches stops the soak never asked for."""
     soak = _soak()
-    old = soak.run(hours=0.1, seed=1, proto=1, flips_only=True)
-    new = soak.run(hours=0.1, seed=1, flips_only=True)
+    # (seed 3: a bit flip that makes the old stop byte is rare, about one per 0.1 h; with
+    # issue 10's herniated-disc traffic seed 1 happens to draw none in 0.1 h)
+    old = soak.run(hours=0.1, seed=3, proto=1, flips_only=True)
+    new = soak.run(hours=0.1, seed=3, flips_only=True)
     assert old.estops > 0 and new.estops == 0, (old.estops, new.estops)
     assert old.as_dict()["estops_per_h"] > 1
 

@@ -113,7 +113,7 @@ def test_a_port_on_another_clock_is_waited_for_with_the_clock() -> None:
 
 def _executor(program: str = "legs") -> Executor:
     loaded = load_program(program)
-    landmarks = {"shoulder": 310.0, "l3": 580.0, "l5": 650.0, "sacrum": 745.0,
+    landmarks = {"shoulder": 310.0, "t12": 520.0, "l3": 580.0, "l5": 650.0, "sacrum": 745.0,
                  "piriformis": 894.0, "gluteal": 955.0, "thigh": 1130.0}
     supervisor = Supervisor(make_caps(DEVICE))
     return Executor(loaded, landmarks, supervisor, 1500)

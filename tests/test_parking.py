@@ -180,13 +180,14 @@ def test_the_gluteal_seat_bag_is_not_held_by_a_stuck_vent(tmp_path: Path, truth:
 
 
 def test_a_stuck_vent_mid_run_is_caught_at_the_next_vent(tmp_path: Path, truth: Truth) -> None:
-    """The issue's case: 2.6 kPa held for 139 s, exit 0."""
-    code, records = run_trace(tmp_path, "lumbar", "--intensity", "1", "--caution",
+    """The issue's case: 2.6 kPa held for 139 s, exit 0. (On the seat bag at the same
+    pressure: since issue 10 the herniated-disc caution has no lumbar airbags.)"""
+    code, records = run_trace(tmp_path, "gluteal", "--intensity", "1", "--caution",
                               "herniated-disc", "--fault", "vent-stuck-closed@95")
     assert code == 3
     fault = next(r for r in records if r.get("event") == "fault")
-    assert "lumbar does not vent" in fault["detail"]  # the supervisor or the device's F19
-    assert 95.0 <= fault["t"] <= 95.0 + 8.0  # the next vent phase (the cycle is 7 s)
+    assert "seat does not vent" in fault["detail"]  # the supervisor or the device's F19
+    assert 95.0 <= fault["t"] <= 95.0 + 10.0  # the next vent phase (the cycle is 9 s)
     assert truth.held_s < 8.0 and truth.plant.bag_kpa.max() < VENTED_KPA
 
 
