@@ -14,6 +14,7 @@ import sys
 
 from chair import __version__
 from chair.errors import ChairError, Exit, UsageError
+from chair.limits import HOST
 
 log = logging.getLogger("chair")
 
@@ -32,6 +33,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.verbose:
         listeners.append(LogListener())  # -v: states, steps, faults; -vv: a status a second
     options = RunOptions(port=args.port, fast=args.fast, intensity=args.intensity,
+                         firm_legs=args.firm_legs,
                          minutes=args.minutes, cautions=tuple(args.caution), trace=args.trace,
                          seed=args.seed, faults=tuple(args.fault),
                          link_faults=tuple(args.link_fault), listeners=listeners)
@@ -232,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="fast-forward on the virtual clock (simulated chair only)")
     run.add_argument("--intensity", type=int, default=5, metavar="N",
                      help="cap airbag levels and roller depth at N (1..5, default 5)")
+    run.add_argument("--firm-legs", action="store_true",
+                     help=f"calf and foot airbags up to the controller's cap "
+                          f"({HOST['airbag_kpa_max.calves']:g} kPa) instead of the gentle "
+                          f"default ({HOST['airbag_kpa_default.calves']:g} kPa); not with "
+                          "--caution neuropathy")
     run.add_argument("--minutes", type=float, default=None, metavar="M",
                      help="session timer (default 15, at most 30)")
     run.add_argument("--caution", action="append", default=[], metavar="NAME",

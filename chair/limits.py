@@ -131,6 +131,10 @@ def airbag_caps(table: dict[str, float]) -> dict[str, float]:
 HOST: dict[str, float] = {
     **{f"airbag_kpa_max.{zone}": round(DEVICE[f"airbag_kpa_max.{zone}"] * 0.8, 1)
        for zone in ZONES},
+    # Calf and foot airbags by default: a gentle cap, about medical calf compression
+    # (~45 mmHg, 6 kPa); the user's --firm-legs lifts it to airbag_kpa_max (docs/safety.md).
+    "airbag_kpa_default.calves": 8.0,
+    "airbag_kpa_default.feet": 8.0,
     "airbag_hold_s_max": 8.0,
     "airbag_held_s_max": 20.0,
     "airbag_duty_max": 0.65,
@@ -138,6 +142,10 @@ HOST: dict[str, float] = {
     "heat_c_max": 43.0,
     "roller_depth_max": 4,
     "roller_dwell_s_max": 90.0,
+    # Held on one spot (a step's `from` equal to its `to`): the press technique, and deep
+    # work at the sciatic nerve's exit below the piriformis (docs/programs.md).
+    "roller_press_s_max": 15.0,
+    "nerve_exit_deep_s_max": 10.0,
     "session_s_default": 900.0,
     "session_s_max": 1800.0,
     "lease_ms": 1500.0,

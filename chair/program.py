@@ -72,6 +72,14 @@ INFLATE_S = (1.0, AIR_ON_S_MAX)
 HOLD_S = (0.0, AIR_ON_S_MAX)
 VENT_S = (1.0, 30.0)
 DWELL_S_MAX = float(limits.HOST["roller_dwell_s_max"])
+#: The press technique held on one spot: at most this long (consecutive steps joined).
+PRESS_S_MAX = float(limits.HOST["roller_press_s_max"])
+#: Where the sciatic nerve leaves the pelvis, just below the piriformis in about 90 % of
+#: people: the roller may be held there deeper than NERVE_EXIT_DEPTH (37.5 N on the
+#: simulated plant) for at most NERVE_EXIT_S_MAX (docs/programs.md, "Pressure on the nerve").
+NERVE_EXIT = "piriformis"
+NERVE_EXIT_DEPTH = 2
+NERVE_EXIT_S_MAX = float(limits.HOST["nerve_exit_deep_s_max"])
 SESSION_S_MAX = float(min(limits.HOST["session_s_max"], limits.DEVICE["session_s_max"]))
 MINUTES_RANGE = (1.0, SESSION_S_MAX / 60.0)
 
@@ -531,24 +539,50 @@ def _build(data: Any, ctx: _Context, *, base: Path | None, allow_chain: bool) ->
     return Program(name, title, purpose, _unique(cautions), tuple(steps), ctx.source)
 
 
+def _held(step: Step) -> Roller | None:
+    """The step's roller when it is held on one spot (`from` equal to `to`), else None."""
+    roller = step.roller
+    return roller if roller is not None and roller.start == roller.end else None
+
+
+#: Holds on one spot the validator bounds: (what the roller does there, its limit in s,
+#: whether a held roller does it). Consecutive steps doing it at one landmark join.
+_HOLDS = (
+    ("work", DWELL_S_MAX, lambda r: True),
+    ("press", PRESS_S_MAX, lambda r: r.technique == "press"),
+    (f"work deeper than depth {NERVE_EXIT_DEPTH} at the sciatic nerve's exit",
+     NERVE_EXIT_S_MAX, lambda r: r.start == NERVE_EXIT and r.depth > NERVE_EXIT_DEPTH),
+)
+
+
 def _check_dwell(ctx: _Context, steps: list[Step], cause: str) -> None:
     """Consecutive steps holding the roller at one landmark must stay within the dwell cap
-    the supervisor enforces (it would stop the run)."""
-    run = 0.0
-    count = 0
-    spot = None
-    for step in steps:
-        roller = step.roller
-        here = roller.start if roller is not None and roller.start == roller.end else None
-        if here is not None and here == spot:
-            run, count = run + step.seconds, count + 1
-        else:
-            run, count = step.seconds, 1
-        spot = here
-        if here is not None and run > DWELL_S_MAX:
+    the supervisor enforces (it would stop the run), a press within `PRESS_S_MAX` and deep
+    work at the nerve's exit within `NERVE_EXIT_S_MAX` (issue 10: no sustained static
+    pressure where the sciatic nerve leaves the pelvis). Raises ProgramError naming the
+    step (or `cause`, the chain's `minutes` or `chain`, when scaling or chaining did it)."""
+    for what, limit, does in _HOLDS:
+        run = 0.0
+        count = 0
+        spot = None
+        for step in steps:
+            roller = _held(step)
+            here = roller.start if roller is not None and does(roller) else None
+            if here is not None and here == spot:
+                run, count = run + step.seconds, count + 1
+            else:
+                run, count = step.seconds, 1
+            spot = here
+            if here is None or run <= limit:
+                continue
             over = " over consecutive steps" if count > 1 else ""
-            message = (f"the roller stays at '{here}' for {run:g} s{over}, over the "
-                       f"{DWELL_S_MAX:g} s it may work one spot")
+            if what == "work":
+                message = (f"the roller stays at '{here}' for {run:g} s{over}, over the "
+                           f"{limit:g} s it may work one spot")
+            else:
+                message = (f"the roller is held at '{here}' to {what} for {run:g} s{over}, "
+                           f"over the {limit:g} s it may; sweep between two landmarks "
+                           "(moving work) or shorten the step")
             if cause:
                 raise ctx.error(f"{message} (step {step.number}, {step.zone}: {step.name}); "
                                 "change the minutes or the parts", field=cause)

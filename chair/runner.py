@@ -103,6 +103,7 @@ class RunOptions:
     port: str = SIM_SCHEME
     fast: bool = False
     intensity: int = 5
+    firm_legs: bool = False
     minutes: float | None = None
     cautions: tuple[str, ...] = ()
     trace: str | None = None
@@ -183,12 +184,14 @@ def _stop_untraced(controller: Controller) -> None:
 
 def _caps_builder(program: Program, options: RunOptions):
     make_caps(DEVICE, intensity=options.intensity, cautions=options.cautions,
-              minutes=options.minutes)  # bad choices fail before the port opens
+              minutes=options.minutes,
+              firm_legs=options.firm_legs)  # bad choices fail before the port opens
     check_program(program)
 
     def caps_for(device_limits: dict[str, float]):
         return make_caps(device_limits, intensity=options.intensity,
-                         cautions=options.cautions, minutes=options.minutes)
+                         cautions=options.cautions, minutes=options.minutes,
+                         firm_legs=options.firm_legs)
     return caps_for
 
 
@@ -199,6 +202,7 @@ def _header(controller: Controller, options: RunOptions) -> None:
         versions={"chair": __version__, "protocol": info.banner.proto,
                   "firmware": info.banner.firmware},
         limits=caps.header(), device_limits=info.limits, intensity=options.intensity,
+        firm_legs=options.firm_legs,
         cautions=[{"name": name, "text": CAUTIONS[name].text,
                    "changes": CAUTIONS[name].changes()} for name in caps.cautions],
         program_cautions=list(controller.program.cautions),

@@ -132,8 +132,17 @@ class Caps:
 
 
 def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[str, ...] = (),
-              minutes: float | None = None) -> Caps:
-    """The caps for one run; never above the device's. Raises UsageError on bad choices."""
+              minutes: float | None = None, firm_legs: bool = False) -> Caps:
+    """The caps for one run; never above the device's. Raises UsageError on bad choices.
+
+    Calf and foot airbags are capped at their gentle default (`airbag_kpa_default.<zone>`,
+    8 kPa) unless the user chooses `firm_legs`, which lifts them to the controller's
+    `airbag_kpa_max.<zone>`; never with the neuropathy caution (a squeeze not felt).
+    """
+    if firm_legs and "neuropathy" in cautions:
+        raise UsageError("--firm-legs with --caution neuropathy: calf and foot airbags stay "
+                         "gentle for a person who may not feel the squeeze; leave out "
+                         "--firm-legs")
     if not 1 <= intensity <= 5:
         raise UsageError(f"--intensity {intensity}: choose 1 (gentlest) to 5")
     session_s = HOST["session_s_default"] if minutes is None else minutes * 60.0
@@ -148,6 +157,8 @@ def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[s
     for zone in ZONES:
         key = f"airbag_kpa_max.{zone}"
         cap = min(HOST[key], device[key])
+        if not firm_legs:
+            cap = min(cap, HOST.get(f"airbag_kpa_default.{zone}", cap))
         for caution in chosen:
             cap *= caution.airbag_scale.get(zone, 1.0)
         airbag[zone] = round(cap, 1)
