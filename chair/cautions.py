@@ -164,9 +164,7 @@ def render_cautions(program: Program, cautions: tuple[str, ...] = ()) -> str:
     out += _bullets(GUIDANCE)
     if program.cautions:
         out.append("")
-        out.append(_para(f"THIS PROGRAM ({program.name}"
-                         + (f", with its parts {', '.join(zones)}" if len(zones) > 1 else "")
-                         + ") says:"))
+        out.append(f"THIS PROGRAM ({program.name}) says:")
         out += _bullets(list(program.cautions))
     out.append("")
     if cautions:
