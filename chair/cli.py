@@ -20,6 +20,7 @@ log = logging.getLogger("chair")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from chair.cautions import acknowledger
     from chair.clock import MonotonicClock
     from chair.display import JsonStream, LiveDisplay, LogListener, Summary
     from chair.program import load_program
@@ -36,10 +37,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
                          firm_legs=args.firm_legs,
                          minutes=args.minutes, cautions=tuple(args.caution), trace=args.trace,
                          seed=args.seed, faults=tuple(args.fault),
-                         link_faults=tuple(args.link_fault), listeners=listeners)
+                         link_faults=tuple(args.link_fault), listeners=listeners,
+                         acknowledge=acknowledger(program, tuple(args.caution),
+                                                  fast=args.fast, yes=args.yes,
+                                                  out=sys.stderr if args.json else sys.stdout))
     wall_clock = MonotonicClock()  # to report the speed-up, not to control anything
     outcome = run(program, options)
     wall = wall_clock.now()
+    if outcome.reason == "declined":
+        print(f"chair: not started: {outcome.detail}", file=sys.stderr)
+        return outcome.exit_code
     if not args.json:
         print(summary.render(wall if args.fast else None))
     if outcome.reason == "link":
@@ -90,8 +97,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     from chair.program import load_program, render_timeline
+    from chair.safety import check_cautions
 
-    print(render_timeline(load_program(args.program)))
+    program = load_program(args.program)
+    check_cautions(tuple(args.caution))  # a "do not use" condition: exit 2, as `chair run`
+    print(render_timeline(program, tuple(args.caution)))
     return 0
 
 
@@ -242,8 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--minutes", type=float, default=None, metavar="M",
                      help="session timer (default 15, at most 30)")
     run.add_argument("--caution", action="append", default=[], metavar="NAME",
-                     help="lower the caps for a condition: herniated-disc, osteoporosis, "
-                          "neuropathy (repeatable)")
+                     help="a condition you have (repeatable; `chair show PROGRAM` lists "
+                          "them): herniated-disc, osteoporosis, neuropathy lower the caps; "
+                          "a 'do not use' condition such as thrombosis refuses the run")
+    run.add_argument("--yes", action="store_true",
+                     help="acknowledge the cautions without the question a real-time run "
+                          "asks first (for scripts; they are still printed)")
     run.add_argument("--trace", metavar="FILE", help="write the JSON Lines trace here")
     run.add_argument("--seed", type=int, default=None, help="simulator seed")
     run.add_argument("--fault", action="append", default=[], metavar="NAME@S",
@@ -263,8 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(func=_cmd_list)
 
-    show = sub.add_parser("show", help="show a program's timeline by zone")
+    show = sub.add_parser("show", help="show a program's timeline by zone and the cautions "
+                          "`chair run` prints first")
     show.add_argument("program")
+    show.add_argument("--caution", action="append", default=[], metavar="NAME",
+                      help="as for `chair run`: show what it changes")
     show.set_defaults(func=_cmd_show)
 
     sub.add_parser("diagram", help="print the controller's state diagram (mermaid)") \

@@ -34,7 +34,8 @@ EXIT_MEANINGS: dict[Exit, str] = {
                 "or a conformance check failed (the trace or report says which)",
     Exit.LINK: "link error: the port could not be opened, went silent or vanished",
     Exit.STOPPED: "stopped by the user (Ctrl-C parks the chair; a second Ctrl-C stops it at "
-                  "once)",
+                  "once), or the cautions were not acknowledged before a real-time run: "
+                  "nothing moved",
 }
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chair import limits
+from chair.cautions import render_cautions
 from chair.errors import ProgramError
 from chair.landmarks import LANDMARKS
 
@@ -860,8 +861,10 @@ def _airbags_text(bags: Airbags | None) -> str:
     return f"{levels} ({bags.inflate_s:g}+{bags.hold_s:g}+{bags.vent_s:g} s)"
 
 
-def render_timeline(program: Program) -> str:
-    """The program as a timeline grouped by zone, then its cautions (for `chair show`)."""
+def render_timeline(program: Program, cautions: tuple[str, ...] = ()) -> str:
+    """The program as a timeline grouped by zone, then what to read before it runs with
+    the user's `cautions` (`chair.cautions.render_cautions`, the text `chair run` prints
+    first): `chair show`."""
     out = [f"{program.name}: {program.title}",
            f"{len(program.steps)} steps, {_clock(program.seconds)} ({program.seconds:g} s)"
            f"  from {program.source}",
@@ -895,9 +898,7 @@ def render_timeline(program: Program) -> str:
             previous = zone
         out.append(fmt(row))
     out.append("")
-    out.append("cautions:" if program.cautions else "cautions: none given")
-    out += [f"  - {text}" for text in program.cautions]
-    return "\n".join(out) + "\n"
+    return "\n".join(out) + "\n" + render_cautions(program, cautions)
 
 
 def _zone_run(steps: tuple[Step, ...], first: int) -> list[Step]:

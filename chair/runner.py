@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import serial
 
 from chair import __version__
 from chair import protocol as p
+from chair.cautions import RED_FLAGS, Answer
 from chair.clock import Clock, MonotonicClock
 from chair.controller import PARK_MM, TICK_S, Controller
 from chair.errors import Exit, LinkError, Stalled, UsageError
@@ -23,11 +25,13 @@ from chair.link import Link
 from chair.ports import PORT_ERRORS, SIM_SCHEME, open_port
 from chair.program import Program
 from chair.safety import CAUTIONS, check_program, make_caps
-from chair.trace import Listener, Trace
+from chair.trace import Listener, Trace, check_trace_path
 
 #: The exit code of each outcome of `chair run` (the codes: chair.errors.Exit).
 EXIT = {"completed": Exit.OK, "fault": Exit.FAULT, "link": Exit.LINK, "usage": Exit.USAGE,
-        "stopped": Exit.STOPPED}
+        "stopped": Exit.STOPPED, "declined": Exit.STOPPED}
+#: The end reason of a run whose cautions were not acknowledged (the port never opened).
+DECLINED = "the cautions were not acknowledged: nothing moved"
 FAULTY_SCHEME = "faulty://"
 #: After the run: keep reading and supervising the chair until it is confirmed in its safe
 #: state (the trace then ends on the safe state reached, not only commanded), for at most
@@ -111,6 +115,10 @@ class RunOptions:
     faults: tuple[str, ...] = ()
     link_faults: tuple[str, ...] = ()
     listeners: list[Listener] = field(default_factory=list)
+    #: Shows the cautions and returns the answer, after every option is checked and before
+    #: the port opens (`chair.cautions.acknowledger`); None: the caller has shown them
+    #: (recorded as `by` "fast-forward" with `fast`, else "caller").
+    acknowledge: Callable[[], Answer] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,9 +137,20 @@ def run(program: Program, options: RunOptions) -> Outcome:
     caps_for = _caps_builder(program, options)
     url = link_fault_url(options.port, options.link_faults)
     url = sim_url(url, fast=options.fast, seed=options.seed, faults=options.faults)
+    if options.trace:
+        check_trace_path(options.trace)  # before the question: a bad path fails first
+    answer = options.acknowledge() if options.acknowledge else \
+        Answer(True, "fast-forward" if options.fast else "caller")
     trace = Trace(options.trace, program=program.name, title=program.title,
                   source=program.source, seed=options.seed, port=url, fast=options.fast)
     trace.listeners.extend(options.listeners)
+    # held until the header (after connecting), so it comes before any state change
+    trace.event(0.0, "cautions", acknowledged=answer.acknowledged, by=answer.by,
+                red_flags=list(RED_FLAGS))
+    if not answer.acknowledged:
+        _quietly(trace.end, 0.0, "disconnected", DECLINED)
+        _quietly(trace.close)
+        return Outcome("declined", "disconnected", DECLINED)
     try:
         port = open_port(url)
     except LinkError as exc:

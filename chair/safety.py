@@ -33,9 +33,11 @@ HEAT_LEVEL_C = {1: 36.0, 2: 38.0, 3: 40.0}
 
 @dataclass(frozen=True)
 class Caution:
-    """A user's condition and how it lowers the caps (grounded in docs/safety.md)."""
+    """A user's condition and how it lowers the caps (grounded in docs/safety.md), or,
+    with `refuse`, a condition that means "do not use": the run refuses it (exit 2)."""
 
     text: str
+    refuse: bool = False
     airbag_scale: dict[str, float] = field(default_factory=dict)
     depth_max: dict[str, int] = field(default_factory=dict)
     banned_techniques: frozenset[str] = frozenset()
@@ -72,9 +74,10 @@ _TECHNIQUE_WORDS = {"tap": "tapping", "press": "static pressing"}
 
 CAUTIONS: dict[str, Caution] = {
     "herniated-disc": Caution(
-        "herniated or slipped disc: massage may make it worse; lumbar and gluteal caps "
-        "lowered (airbags at half, roller depth at most 1, no tapping). Stop if pain "
-        "spreads down the leg.",
+        "herniated or slipped disc, or sciatica whose cause you do not know: massage may "
+        "make a disc herniation worse, so the whole session is made gentle and reclined "
+        "(what it changes is listed below). Ask your doctor or physiotherapist first; with "
+        "nerve-root signs use --caution radicular instead.",
         # numbers: docs/programs.md, "The herniated-disc caution" (Wilke 1999 for the recline)
         airbag_scale={"lumbar": 0.0, "seat": 0.5},
         depth_max={"lumbar": 1, "gluteal": 1, "piriformis": 1, "legs": 1, "feet": 1},
@@ -83,18 +86,59 @@ CAUTIONS: dict[str, Caution] = {
         leg_pct_max=20.0,
     ),
     "osteoporosis": Caution(
-        "osteoporosis: a listed contraindication; see a doctor first. Roller depth at most 1 "
-        "everywhere, no tapping.",
+        "osteoporosis: deep or tapping pressure could break a weakened bone, so the roller "
+        "stays shallow and gentle. Ask your doctor first; with a fracture of the spine, do "
+        "not use (--caution spinal-fracture).",
         depth_max=dict.fromkeys(PROGRAM_ZONES, 1),
         banned_techniques=frozenset({"tap"}),
     ),
     "neuropathy": Caution(
-        "loss of temperature sense or diabetic neuropathy: see a doctor first. Heat off; "
-        "calf and foot airbags at 60 %.",
+        "loss of temperature sense or diabetic neuropathy: you may not feel a burn or a "
+        "squeeze in time. Ask your doctor first.",
         airbag_scale={"calves": 0.6, "feet": 0.6},
         no_heat=True,
     ),
+    # Conditions that mean "do not use": `--caution NAME` refuses the run, nothing moves
+    # (sources: docs/programs.md, "Cautions shown before every run").
+    "radicular": Caution(
+        "nerve-root (radicular) sciatica or an acute disc herniation, as a doctor or "
+        "physiotherapist found it (leg pain worse than the back pain, often with numbness, "
+        "pins and needles or weakness): the Dutch physiotherapy guideline advises no massage "
+        "for it (KNGF 2021); ask them what helps instead.", refuse=True),
+    "thrombosis": Caution(
+        "a blood clot in a vein (deep vein thrombosis), now or suspected: a calf or leg "
+        "swollen, warm, red or painful on one side. Squeezing the legs can dislodge a clot: "
+        "leg massage over an undiagnosed clot has caused fatal pulmonary embolism (case "
+        "reports, Behera 2018, Sutham 2020). See a doctor the same day.", refuse=True),
+    "aneurysm": Caution("an aneurysm (a bulging artery), listed by chair makers.",
+                        refuse=True),
+    "spinal-fracture": Caution(
+        "a fracture of the spine, now or suspected (after a fall, or with osteoporosis).",
+        refuse=True),
+    "acute-injury": Caution(
+        "a fresh sprain, strain or other injury where the chair works: wait until it has "
+        "healed.", refuse=True),
+    "pacemaker": Caution("a pacemaker or another implanted electronic device, listed by "
+                         "chair makers.", refuse=True),
+    "pregnancy": Caution(
+        "pregnancy, listed by chair makers; it also raises the risk of a clot in the legs "
+        "(Sutham 2020).", refuse=True),
+    "circulation": Caution(
+        "severe circulation problems in the legs, pelvis, buttocks or thighs, listed by "
+        "chair makers.", refuse=True),
 }
+
+
+def check_cautions(cautions: tuple[str, ...]) -> None:
+    """Every `--caution` is known and none means "do not use"; UsageError (exit 2) before
+    anything opens or moves, naming the condition and what to do."""
+    unknown = [name for name in cautions if name not in CAUTIONS]
+    if unknown:
+        raise UsageError(f"--caution {unknown[0]}: unknown; choose from {', '.join(CAUTIONS)}")
+    for name in cautions:
+        if CAUTIONS[name].refuse:
+            raise UsageError(f"--caution {name}: do not use the chair with {CAUTIONS[name].text} "
+                             "Nothing moved; see a doctor or physiotherapist.")
 
 
 @dataclass(frozen=True)
@@ -149,9 +193,7 @@ def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[s
     if not 0 < session_s <= min(HOST["session_s_max"], device["session_s_max"]):
         raise UsageError(f"--minutes {minutes:g}: choose more than 0 and at most "
                          f"{HOST['session_s_max'] / 60:g}")
-    unknown = [name for name in cautions if name not in CAUTIONS]
-    if unknown:
-        raise UsageError(f"--caution {unknown[0]}: unknown; choose from {', '.join(CAUTIONS)}")
+    check_cautions(cautions)
     chosen = [CAUTIONS[name] for name in cautions]
     airbag = {}
     for zone in ZONES:

@@ -65,7 +65,7 @@ BAD_PROGRAMS = {
                     ["step 1", "'roller.depth'"]),
     "negative": (edit("seconds = 40", "seconds = -40"), ["step 1", "'seconds'"]),
     "unknown-zone": (edit('zone = "lumbar"', 'zone = "neck"'), ["step 1", "'zone'", "neck"]),
-    "toml-syntax": (edit("seconds = 40", "seconds = = 40"), ["TOML syntax", ":23"]),
+    "toml-syntax": (edit("seconds = 40", "seconds = = 40"), ["TOML syntax", ":19"]),
     "not-utf8": (b"\xff\xfe\x00garbage", ["UTF-8"]),
     "huge": (LUMBAR + "#" + "x" * 300_000 + "\n", ["KiB"]),
     "too-many-steps": (LUMBAR + "".join('\n[[step]]\nzone = "lumbar"\nname = "x"\nseconds = 5\n'
@@ -189,7 +189,7 @@ def test_trace_on_a_full_device_exits_2(capsys) -> None:
 
 
 def test_missing_port_exits_4_and_names_it(capsys) -> None:
-    assert cli("run", "lumbar", "--port", "/dev/does-not-exist") == 4
+    assert cli("run", "lumbar", "--yes", "--port", "/dev/does-not-exist") == 4
     assert "/dev/does-not-exist" in capsys.readouterr().err
 
 
@@ -198,7 +198,7 @@ def test_busy_port_exits_4_and_says_so(capsys) -> None:
     name = os.ttyname(chair_end)
     holder = serial.Serial(name, exclusive=True)  # another program has the port
     try:
-        assert cli("run", "lumbar", "--port", name) == 4
+        assert cli("run", "lumbar", "--yes", "--port", name) == 4
     finally:
         holder.close()
         os.close(controller_end)
@@ -218,14 +218,14 @@ def test_busy_port_exits_4_and_says_so(capsys) -> None:
 def test_bad_port_urls_exit_2_and_name_the_option(capsys, url: str, part: str) -> None:
     """A URL that is wrong in itself is a usage error (2), not a failed port (4)."""
     fast = ["--fast"] if "sim" in url else []  # --fast on a real port is an argument error
-    assert cli("run", "lumbar", *fast, "--port", url) == 2
+    assert cli("run", "lumbar", "--yes", *fast, "--port", url) == 2
     err = capsys.readouterr().err
     assert part in err, err
 
 
 def test_not_a_chair_exits_4(capsys, monkeypatch) -> None:
     monkeypatch.setattr(runner, "MonotonicClock", VirtualClock)  # the 3 s wait, at once
-    assert cli("run", "lumbar", "--port", "loop://") == 4  # hears its own INFO back
+    assert cli("run", "lumbar", "--yes", "--port", "loop://") == 4  # hears its own INFO back
     assert "no answer to INFO" in capsys.readouterr().err
 
 

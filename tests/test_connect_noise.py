@@ -122,7 +122,7 @@ def test_a_dead_port_fails_within_the_timeout_with_a_clear_message() -> None:
 def test_a_silent_device_in_real_time_fails_within_a_few_seconds(tmp_path: Path,
                                                                  capsys) -> None:
     started = time.monotonic()
-    code = main(["run", "lumbar", "--link-fault", "rx.drop=1",
+    code = main(["run", "lumbar", "--yes", "--link-fault", "rx.drop=1",
                  "--trace", str(tmp_path / "t.jsonl")])
     took = time.monotonic() - started
     assert code == 4 and 2.9 <= took <= 6.0  # 3 s, plus starting Python under load

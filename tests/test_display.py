@@ -109,7 +109,7 @@ def test_rich_is_chosen_for_a_terminal_when_installed(monkeypatch) -> None:
 
 def test_the_real_time_cli_on_a_pipe_prints_plain_lines(capsys) -> None:
     """`chair run` without --fast uses the live display; captured output is not a tty."""
-    code = main(["run", "feet", "--port", "sim://?seated=0"])  # refused at once: no person
+    code = main(["run", "feet", "--yes", "--port", "sim://?seated=0"])  # refused at once: no person
     out = capsys.readouterr().out
     assert code == 3
     assert "\x1b" not in out

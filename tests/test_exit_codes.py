@@ -97,7 +97,7 @@ def test_termios_error_at_open_is_a_link_error(monkeypatch, capsys) -> None:
         raise termios.error(22, "Invalid argument")
 
     monkeypatch.setattr(serial, "serial_for_url", tcsetattr_fails)
-    assert cli("run", "lumbar", "--port", "/dev/ttyUSB9") == 4
+    assert cli("run", "lumbar", "--yes", "--port", "/dev/ttyUSB9") == 4
     one_clear_line(capsys.readouterr().err, "cannot open port /dev/ttyUSB9",
                    "Invalid argument")
 
@@ -114,12 +114,12 @@ def test_no_traceback_from_a_vanished_port_as_a_process() -> None:
 
 
 @pytest.mark.parametrize(("argv", "words"), [
-    (["run", "lumbar", "--port", "bogus://x"], ["bogus://x", "'bogus' not known"]),
+    (["run", "lumbar", "--yes", "--port", "bogus://x"], ["bogus://x", "'bogus' not known"]),
     (["conformance", "bogus://x"], ["bogus://x", "'bogus' not known"]),
     (["run", "lumbar", "--fast", "--port", "sim://?height=300"], ["height='300'", "210"]),
-    (["run", "lumbar", "--port", "faulty://?drop=0.1"], ["port=URL"]),
+    (["run", "lumbar", "--yes", "--port", "faulty://?drop=0.1"], ["port=URL"]),
     (["run", "lumbar", "--port", "sim://?clock=virtual"], ["clock=virtual", "--fast"]),
-    (["run", "lumbar", "--port", "faulty://?port=sim%3A%2F%2F%3Fclock%3Dvirtual"],
+    (["run", "lumbar", "--yes", "--port", "faulty://?port=sim%3A%2F%2F%3Fclock%3Dvirtual"],
      ["clock=virtual", "--fast"]),
     (["sim", "--height", "300"], ["height='300.0'", "150 to 210"]),
 ], ids=["unknown-scheme", "conformance-unknown-scheme", "sim-option-out-of-range",

@@ -103,7 +103,7 @@ def test_killed_controller_leaves_a_valid_trace_and_a_safe_chair(tmp_path: Path)
         assert b"serving" in server.stdout.readline()
         trace = tmp_path / "t.jsonl"
         client = subprocess.Popen([sys.executable, "-m", "chair.cli", "run", "lumbar",
-                                   "--port", f"socket://127.0.0.1:{tcp}", "--trace",
+                                   "--yes", "--port", f"socket://127.0.0.1:{tcp}", "--trace",
                                    str(trace)], stdout=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:  # wait until the program is running

@@ -60,7 +60,7 @@ def run(tmp_path: Path, monkeypatch, wrap, *args: str) -> tuple[int, list[dict],
 
     monkeypatch.setattr(runner, "open_port", opened)
     trace = tmp_path / "t.jsonl"
-    code = main(["run", "lumbar", "--trace", str(trace), *args])
+    code = main(["run", "lumbar", "--yes", "--trace", str(trace), *args])
     return code, read_trace(str(trace)), ports
 
 

@@ -105,7 +105,8 @@ def test_a_trace_without_samples_still_draws(tmp_path: Path) -> None:
     from chair.plot import plot_trace
 
     trace = tmp_path / "t.jsonl"
-    assert main(["run", "lumbar", "--port", "/dev/does-not-exist", "--trace", str(trace)]) == 4
+    assert main(["run", "lumbar", "--yes", "--port", "/dev/does-not-exist", "--trace",
+                 str(trace)]) == 4
     plot_trace(str(trace), str(tmp_path / "t.png"))
     assert (tmp_path / "t.png").read_bytes()[:8] == PNG
 

@@ -3,7 +3,8 @@
 Commands come from the README's ```sh blocks. The quick start's setup steps (venv, pip,
 pytest itself) are left out; `chair ...` commands run in a fresh, empty working directory
 (the programs ship inside the package), through `chair.cli.main`. A real-time `chair run`
-on the simulated chair gets `--fast` (the same run, fast-forwarded). A comment saying
+on the simulated chair gets `--fast` (the same run, fast-forwarded); one run as a process
+gets `--yes` (it has no terminal to acknowledge the cautions on). A comment saying
 "exits N:" gives the exit code expected; otherwise 0. The blocks that serve the simulated chair
 (`chair sim --pty` with miniterm, `chair sim --tcp` with `chair run --port socket://...`)
 run as real processes on a real pty and a real socket.
@@ -267,7 +268,9 @@ def test_readme_sim_on_tcp_driven_by_chair_run() -> None:
     port = str(_free_port())
     with _served(_python(tuple(a.replace("5555", port) for a in sim.argv))) as (_, first):
         assert f"socket://127.0.0.1:{port}" in first
-        argv = _python(tuple(a.replace("5555", port) for a in run.argv))
+        # a real-time run asks to acknowledge the cautions on a terminal; this process is a
+        # script with no terminal, so it says --yes (as the README says a script must)
+        argv = [*_python(tuple(a.replace("5555", port) for a in run.argv)), "--yes"]
         process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE)
         try:

@@ -20,7 +20,8 @@ from chair.safety import CAUTIONS, REGION_TOLERANCE_MM, Supervisor, make_caps
 from chair.trace import read_trace
 
 SHIPPED = ["lumbar", "gluteal", "piriformis", "legs", "feet", "sciatica"]
-CAUTION_CHOICES = [None, *CAUTIONS]
+#: Every caution a run accepts (a "do not use" condition refuses the run: tests/test_cautions.py).
+CAUTION_CHOICES = [None, *(name for name, caution in CAUTIONS.items() if not caution.refuse)]
 LANDMARKS = landmark_positions(250.0)
 
 

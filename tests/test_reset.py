@@ -159,7 +159,7 @@ def _send_estop(url: str) -> None:
 def test_reset_after_an_emergency_stop_lets_a_run_start(served: str) -> None:
     _send_estop(served)
     time.sleep(0.2)  # the server notices the client left
-    refused = _chair("run", "lumbar", "--port", served)
+    refused = _chair("run", "lumbar", "--yes", "--port", served)
     out, err = refused.communicate(timeout=30)
     assert refused.returncode == 3 and b"latched" in out + err, out + err
 
@@ -169,7 +169,7 @@ def test_reset_after_an_emergency_stop_lets_a_run_start(served: str) -> None:
     assert "latched: F01 estop" in done.stdout and "accepted" in done.stdout
     assert "Idle, nothing latched" in done.stdout
 
-    run = _chair("run", "lumbar", "--port", served)
+    run = _chair("run", "lumbar", "--yes", "--port", served)
     seen = b""
     deadline = time.monotonic() + 20
     try:

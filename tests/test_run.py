@@ -137,7 +137,7 @@ def test_unwritable_trace_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_missing_port_is_a_link_error() -> None:
-    assert main(["run", "lumbar", "--port", "/dev/does-not-exist"]) == 4
+    assert main(["run", "lumbar", "--yes", "--port", "/dev/does-not-exist"]) == 4
 
 
 def test_fast_needs_a_simulated_port() -> None:
