@@ -31,8 +31,9 @@ class Foreign:
     """A port that writes a foreign `5 SYNC` into the device once its clock reaches `at`,
     and fails (rather than hangs) once the host has written `budget` times."""
 
-    def __init__(self, inner, at: float, budget: int = 20_000) -> None:
-        self.inner, self.at, self.budget = inner, at, budget
+    def __init__(self, inner, at: float, budget: int = 20_000,
+                 line: bytes = FOREIGN_SYNC) -> None:
+        self.inner, self.at, self.budget, self.line = inner, at, budget, line
         self.writes = self.bytes_after = 0
         self.done_at: float | None = None
 
@@ -42,7 +43,7 @@ class Foreign:
             raise serial.SerialException(f"resend storm: over {self.budget} writes")
         if self.done_at is None and self.inner.clock.now() >= self.at:
             self.done_at = self.inner.clock.now()
-            self.inner.write(FOREIGN_SYNC)
+            self.inner.write(self.line)
         if self.done_at is not None:
             self.bytes_after += len(data)
         return self.inner.write(data)
@@ -88,7 +89,10 @@ def test_a_foreign_sync_in_real_time_stops_within_a_second_at_no_line_rate(
         tmp_path: Path, monkeypatch) -> None:
     """In real time the storm was 300-380 KB/s; now the run ends at the first E05."""
     started = time.monotonic()
-    code, records, ports = run(tmp_path, monkeypatch, lambda port: Foreign(port, 0.6),
+    # numbered far from the host's own: in real time the host's next number at 0.6 s varies,
+    # and a foreign SYNC numbered just before it cannot be told apart (it only stops the chair)
+    far = p.encode_command(p.Sync(), 40_000)
+    code, records, ports = run(tmp_path, monkeypatch, lambda port: Foreign(port, 0.6, line=far),
                                "--minutes", "1")
     assert code == 4 and "out of step" in records[-1]["reason"]
     assert time.monotonic() - started < 5.0
@@ -285,8 +289,9 @@ class Strip:
     read as an argument) and, the line carrying no trustworthy number, keeps expecting it.
     Fails after `budget` writes."""
 
-    def __init__(self, inner, at: float, budget: int = 20_000) -> None:
-        self.inner, self.at, self.budget = inner, at, budget
+    def __init__(self, inner, at: float, budget: int = 20_000,
+                 line: bytes = FOREIGN_SYNC) -> None:
+        self.inner, self.at, self.budget, self.line = inner, at, budget, line
         self.frame: bytes | None = None
         self.writes = 0
 
