@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 
 from chair import __version__
@@ -344,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.verbose < 3:  # transitions narrates every callback at INFO: only with -vvv
         logging.getLogger("transitions").setLevel(logging.WARNING)
+    previous = signal.signal(signal.SIGTERM, _terminate)  # `kill`, systemd: as Ctrl-C
     try:
         return args.func(args)
     except ChairError as exc:
@@ -354,6 +356,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `chair limits | head`: the reader left; say nothing more
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM is a stop asked for from outside: handled as Ctrl-C (a run parks the chair,
+    ends its trace and exits 130; a second one stops it at once)."""
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -126,3 +126,34 @@ def test_killed_controller_leaves_a_valid_trace_and_a_safe_chair(tmp_path: Path)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=5)
+
+
+def test_sigterm_parks_the_chair_and_ends_the_trace(tmp_path: Path) -> None:
+    """Before: `kill` ended the run at once (exit 143): no STOP, a trace with no end record,
+    and the device latched F02 by its dead-man. Now SIGTERM is a Ctrl-C."""
+    tcp = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "chair.cli", "sim", "--tcp",
+                               f"127.0.0.1:{tcp}"], stdout=subprocess.PIPE, env=env)
+    try:
+        assert b"serving" in server.stdout.readline()
+        trace = tmp_path / "t.jsonl"
+        client = subprocess.Popen([sys.executable, "-m", "chair.cli", "run", "feet",
+                                   "--yes", "--port", f"socket://127.0.0.1:{tcp}", "--trace",
+                                   str(trace)], stdout=subprocess.DEVNULL, env=env)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # wait until the program is running
+            text = trace.read_text() if trace.exists() else ""
+            if '"event":"step"' in text:
+                break
+            time.sleep(0.1)
+        client.send_signal(signal.SIGTERM)
+        assert client.wait(timeout=40) == 130
+        records = [json.loads(line) for line in trace.read_text().splitlines()]
+        assert records[-1]["type"] == "end" and records[-1]["state"] == "idle"
+        assert any(r.get("dest") == "parking" for r in records if r.get("event") == "state")
+        status = _status_over_tcp(tcp)
+        assert status.startswith("<Idle"), status  # parked, nothing latched
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=5)
