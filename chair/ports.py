@@ -7,6 +7,8 @@ package name "sim" on `serial.protocol_handler_packages` lets `serial_for_url` f
 
 from __future__ import annotations
 
+import errno
+
 import serial
 
 from chair.errors import LinkError, UsageError
@@ -42,8 +44,27 @@ def open_port(url: str, *, baudrate: int = 115200, exclusive: bool = True) -> se
     except ValueError as exc:  # first: our handlers' URL errors are SerialExceptions too
         raise UsageError(f"port {url}: {exc}") from exc
     except PORT_ERRORS as exc:
-        raise LinkError(f"cannot open port {url}: {exc}. List ports with `chair ports`; a "
-                        "busy port is open in another program") from exc
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ValueError | TypeError | KeyError):  # pyserial's URL parsers
+            scheme = url.partition("://")[0]
+            raise UsageError(f"port {url}: not a valid {scheme}:// URL; write it as "
+                             f"{scheme}://HOST:PORT with a port from 1 to 65535") from exc
+        raise LinkError(f"cannot open port {url}: {exc}. {_hint(exc)}") from exc
+
+
+def _hint(exc: BaseException) -> str:
+    """What to check when a good URL cannot be opened, by what the system said."""
+    errno_ = getattr(exc, "errno", None) or getattr(exc.__cause__ or exc.__context__,
+                                                    "errno", None)
+    if errno_ == errno.ENOENT:
+        return "No such port: list the ports with `chair ports`"
+    if errno_ == errno.ECONNREFUSED or isinstance(exc.__cause__ or exc.__context__,
+                                                  ConnectionRefusedError):
+        return "Nothing listens there: is `chair sim --tcp` (or the bridge) running?"
+    if errno_ in (errno.EBUSY, errno.EACCES, errno.EPERM):
+        return ("The port is busy in another program, or you may not open it (on Linux, "
+                "join the dialout group)")
+    return "List ports with `chair ports`; a busy port is open in another program"
 
 
 #: USB vendor (and product) ids of the serial bridges hobbyists use, and what they are.

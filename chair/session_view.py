@@ -36,6 +36,7 @@ class SessionView:
         self._step_at = 0.0  # program time at which the step began
         self._stop_now_t: float | None = None  # a second Ctrl-C sent the estop byte then
         self._safe: Record | None = None  # the runner's verdict (`safe` event), if it gave one
+        self._reached = False  # the controller got past connecting: the run could move things
 
     def __call__(self, record: Record) -> None:
         kind = record["type"]
@@ -52,6 +53,8 @@ class SessionView:
                     self._ran_s += t - self._running_since
                     self._running_since = None
                 self.state = record["dest"]
+                self._reached = self._reached or self.state not in ("connecting",
+                                                                    "disconnected")
             elif name == "step":
                 self._step, self._step_at = record, self.program_s(t)
                 steps = self.header.get("program_steps")
@@ -118,6 +121,8 @@ class SessionView:
                 return (f"safe (confirmed): device {sample['device_state']}, airbags vented, "
                         "roller off" + (f"; latched: {latched} (clear with `chair reset`)"
                                         if latched else ""), True)
+        if sample is None and not self._reached:
+            return "this run moved nothing: it never got past connecting to the chair", True
         if sample is None or (stop_now is not None and sample["t"] < stop_now):
             what = "emergency stop sent" if stop_now is not None else "no report"
             return (f"{what}, and no report from the chair since: it is NOT confirmed "

@@ -243,3 +243,19 @@ def test_the_step_shows_n_of_m_and_its_time_left() -> None:
     plain = io.StringIO()
     feed(LiveDisplay(plain), records)
     assert "step 1 of 3 lumbar: warm and settle" in plain.getvalue()
+
+
+def test_a_run_that_never_reached_the_chair_says_it_moved_nothing() -> None:
+    """Before: a port that would not open ended on "NOT confirmed safe; check it", an alarm
+    for a chair this run never touched."""
+    from chair.session_view import SessionView
+
+    view = SessionView()
+    view({"type": "event", "t": 0.0, "event": "state", "source": "disconnected",
+          "dest": "connecting", "trigger": "connect"})
+    verdict, safe = view.safety()
+    assert safe and "moved nothing" in verdict
+    view({"type": "event", "t": 0.1, "event": "state", "source": "connecting",
+          "dest": "idle", "trigger": "connected"})
+    verdict, safe = view.safety()  # connected, no report yet: that is not known safe
+    assert not safe and "NOT confirmed safe" in verdict

@@ -149,3 +149,19 @@ def test_every_command_that_opens_a_port_gives_4_for_a_dead_one(capsys, command)
     assert cli(*command, url) == 4
     err = capsys.readouterr().err
     assert "Traceback" not in err and "vanish" in err, err
+
+
+@pytest.mark.parametrize("url", ["socket://", "socket://localhost", "socket://127.0.0.1:99999",
+                                 "rfc2217://"])
+def test_a_malformed_network_url_is_a_usage_error(capsys, url: str) -> None:
+    """Before: exit 4 with pyserial's internals ("'<=' not supported between instances of
+    'int' and 'NoneType'", "'debug|info|warning|error'")."""
+    assert cli("run", "feet", "--yes", "--port", url) == 2
+    one_clear_line(capsys.readouterr().err, "HOST:PORT")
+
+
+def test_a_missing_device_says_so_not_that_it_is_busy(capsys) -> None:
+    assert cli("run", "feet", "--yes", "--port", "/dev/nonexistent-chair") == 4
+    err = capsys.readouterr().err
+    one_clear_line(err, "No such port")
+    assert "busy" not in err
