@@ -117,6 +117,11 @@ class Link:
         #: The last readable status report: the host's link timeout (safety.md rule 1) runs
         #: from it, as replies to our own lines say nothing about the chair.
         self.last_report = clock.now()
+        #: Our SYNC has been answered: a gap error (E05) from now on is about our lines;
+        #: one before it is the tail of an earlier session (another client, a TCP server's
+        #: backlog) and says nothing about ours. A link made without `connect` (tests, a
+        #: session set up by hand) counts as synced.
+        self._synced = True
         self.bytes_out = 0
         self.bytes_in = 0
         self.bad_lines = 0
@@ -296,6 +301,9 @@ class Link:
             return []
         self.last_rx = self.clock.now()
         if isinstance(message, p.Ok) and message.seq is not None:
+            answered = self._find(message.seq)
+            if answered is not None and isinstance(answered.command, p.Sync):
+                self._synced = True  # what the device says from now on is about our lines
             self._drop(message.seq)
             return []
         if isinstance(message, p.Error) and message.seq is not None:
@@ -326,6 +334,8 @@ class Link:
                 self._resend_from(None)
             return
         expect = int(match.group(1))
+        if not self._synced:  # said before our SYNC renumbered the device: not about us
+            return
         pending = self._find(expect)
         if pending is None:
             why = self._desync(expect)
@@ -381,6 +391,7 @@ class Link:
         self.last_report = self.clock.now()
         self._end_session()
         self._gave_up.clear()
+        self._synced = False
         info = self._handshake(deadline)
         self.send(p.Sync())  # SYNC first and alone: a resent SYNC would renumber what follows
         self._until_answered(deadline, timeout_s, "SYNC")

@@ -173,3 +173,31 @@ def test_crc_stripped_in_transit_is_resent_not_dropped(rig) -> None:
     assert link.poll() == []
     assert [f.seq for f in port.frames()] == [1]
     assert not link.idle
+
+
+def test_a_gap_error_from_an_earlier_session_does_not_desync_a_new_one() -> None:
+    """Found by a flaky `chair reset` then `chair run` through `chair sim --tcp`: an E05 of
+    the earlier client's session reached the new one before its SYNC was answered and was
+    taken as a desync (exit 4, "link out of step")."""
+    from chair.limits import DEVICE_TABLE, DEVICE_TABLE_CRC
+
+    port, clock = ScriptedPort(), VirtualClock()
+    link = Link(port, clock)
+    banner = p.Banner(p.PROTOCOL_VERSION, "test", ("lumbar",), (), 1250.0, 850.0,
+                      DEVICE_TABLE_CRC)
+    table = b"".join(p.encode_device(p.LimitLine(lim.name, lim.value)) for lim in DEVICE_TABLE)
+    crc = f"crc={DEVICE_TABLE_CRC:04X} n={len(DEVICE_TABLE)}"
+    script = iter([
+        p.encode_device(p.Error(3, p.ErrorCode.SEQ_GAP, "expect=4"))  # the stale tail
+        + p.encode_device(banner) + p.encode_device(p.Ok(None)),
+        table + p.encode_device(p.Ok(None, crc)),
+        p.encode_device(p.Ok(1)), p.encode_device(p.Ok(2))])
+    written = port.write
+
+    def answer(data: bytes) -> int:
+        port.incoming += next(script, b"")
+        return written(data)
+
+    port.write = answer
+    info = link.connect()
+    assert info.banner.firmware == "test" and link.idle
