@@ -194,7 +194,7 @@ def ask(link: Any, query: p.Command, deadline: float, what: str,
             problem, quiet = str(exc), quiet + 1
         except _Garbled as exc:
             problem, silent, quiet = str(exc), False, 0
-    took = f"{deadline - start:g} s ({tries} attempt{'s' if tries != 1 else ''})"
+    took = f"{deadline - start:.1f} s ({tries} attempt{'s' if tries != 1 else ''})"
     if silent:
         raise LinkError(f"no answer to {what} from {link.port.port} within {took}: is a "
                         "chair (or `chair sim`) on that port, at the right baud rate? "

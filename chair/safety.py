@@ -261,9 +261,10 @@ AIR_RISE_S = 4.0  # a filling airbag must reach 20 % of its target by then
 #: An airbag told to vent (0 kPa) from p0 must read at most
 #: p0 * exp(-(t - AIR_VENT_LAG_S) / AIR_VENT_TAU_S) + AIR_VENT_MARGIN_KPA, t seconds after
 #: the first report since the command, until it reads vented (under VENTED_KPA). The time
-#: constant is 2.5 times the simulated vent valve's (0.4 s; domain.md: a 30-40 kPa bag
-#: vents in 0.6-2 s, tau 0.2-0.6 s) and slower than the dump path's (0.8 s), so a healthy
-#: bag passes however it vents, and one that holds its air fails within about a second.
+#: constant is 2.5 times the simulated vent valve's (0.4 s; chair specification
+#: catalogues: deflation in 0.6-2 s, so tau 0.2-0.6 s for a 30-40 kPa bag) and slower than
+#: the dump path's (0.8 s), so a healthy bag passes however it vents, and one that holds
+#: its air fails within about a second.
 AIR_VENT_TAU_S = 1.0
 AIR_VENT_LAG_S = 0.3  # the valve's and the report's delay before the fall starts
 AIR_VENT_MARGIN_KPA = 0.5  # sensor noise and rounding (noise is under 0.05 kPa)

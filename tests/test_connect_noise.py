@@ -110,7 +110,7 @@ class Dead:
 def test_a_dead_port_fails_within_the_timeout_with_a_clear_message() -> None:
     clock = VirtualClock()
     port = Dead(clock)
-    with pytest.raises(LinkError, match=r"no answer to INFO from dead:// within 3 s "
+    with pytest.raises(LinkError, match=r"no answer to INFO from dead:// within 3.0 s "
                                         r"\(5 attempts\): is a chair .* baud rate"):
         Link(port, clock).connect()
     assert clock.now() <= 3.0 + 0.011
