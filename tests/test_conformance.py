@@ -54,7 +54,8 @@ def test_a_conforming_device_passes_every_check(capsys: pytest.CaptureFixture) -
     assert by_result(report, "PASS") == set(NAMES)
     assert report["summary"] | {"seconds": 0} == {
         "port": VIRTUAL, "firmware": "sim-0.1.0", "proto": 2, "occupied": True, "passed": 11,
-        "failed": 0, "skipped": 0, "complete": True, "ok": True, "exit": 0, "seconds": 0}
+        "failed": 0, "skipped": 0, "complete": True, "untested": ["reset"], "ok": True,
+        "exit": 0, "seconds": 0}
     figures = {r["check"]: r["figure"] for r in report["checks"]}
     assert figures["deadman"] == "dead-man 500 ms" and figures["estop"] == "stop 0 ms"
     assert figures["lease"] == "lease 300 ms"
@@ -107,9 +108,10 @@ def test_json_matches_the_table(capsys: pytest.CaptureFixture) -> None:
             record["check"], record["rule"], record["result"],
             *([record["figure"]] if record["figure"] else [])]
     s = report["summary"]
-    assert table[-1].startswith(f"11 checks: {s['passed']} passed, {s['failed']} failed, "
-                                f"{s['skipped']} skipped")
-    assert table[-1].endswith(": FAIL")
+    verdict = next(line for line in table if line.startswith("11 checks: "))
+    assert verdict.startswith(f"11 checks: {s['passed']} passed, {s['failed']} failed, "
+                              f"{s['skipped']} skipped")
+    assert verdict.endswith(": FAIL")
 
 
 def test_nobody_seated_skips_the_actuation_checks(capsys: pytest.CaptureFixture) -> None:
@@ -176,3 +178,15 @@ def test_real_time_smoke_run(capsys: pytest.CaptureFixture) -> None:
     code, report = run_json(capsys, "sim://")
     assert code == 0, [r["detail"] for r in report["checks"] if r["result"] != "PASS"]
     assert time.monotonic() - start < 8.0
+
+
+def test_a_pass_says_which_part_it_could_not_try(capsys) -> None:
+    """Before: `reset-while-faulted` got a plain PASS: RESET's refusal is only tried when a
+    fault condition is present, and the verdict did not say it was not."""
+    from chair.cli import main
+
+    assert main(["conformance", "sim://?defect=reset-while-faulted"]) == 0
+    out = capsys.readouterr().out
+    assert "not tested on this device, so not shown safe: part of reset" in out
+    assert main(["conformance", "sim://?defect=reset-while-faulted&fault=thermistor-open@0",
+                 "--json"]) == 3
