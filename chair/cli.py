@@ -199,7 +199,9 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from chair.plot import plot_trace
     from chair.plot_files import check_output, default_output
+    from chair.trace_check import check_trace_input
 
+    check_trace_input(args.trace)  # a directory, FIFO or device: refused before anything
     output = args.output or default_output(args.trace)
     check_output(args.trace, output, chosen=args.output is not None)
     replaced = os.path.exists(output)
@@ -230,6 +232,14 @@ def _cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
+def _path(text: str) -> str:
+    """An argparse type for a file or device path: an empty one is a usage error (exit 2),
+    never silently the same as leaving the option out."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path is not a file; name one")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chair", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"chair {__version__}")
@@ -239,8 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run a program on a chair (the simulated one by default)")
-    run.add_argument("program", help="program name (see `chair list`) or TOML file")
-    run.add_argument("--port", default="sim://", help="pyserial URL or device (default sim://)")
+    run.add_argument("program", type=_path, help="program name (see `chair list`) or TOML file")
+    run.add_argument("--port", default="sim://", type=_path, help="pyserial URL or device (default sim://)")
     run.add_argument("--fast", action="store_true",
                      help="fast-forward on the virtual clock (simulated chair only)")
     run.add_argument("--intensity", type=int, default=5, metavar="N",
@@ -259,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--yes", action="store_true",
                      help="acknowledge the cautions without the question a real-time run "
                           "asks first (for scripts; they are still printed)")
-    run.add_argument("--trace", metavar="FILE", help="write the JSON Lines trace here")
+    run.add_argument("--trace", metavar="FILE", type=_path, help="write the JSON Lines trace here")
     run.add_argument("--seed", type=int, default=None, help="simulator seed")
     run.add_argument("--fault", action="append", default=[], metavar="NAME@S",
                      help="inject a simulated fault at S seconds (repeatable)")
@@ -271,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check program files")
-    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument("files", nargs="+", metavar="FILE", type=_path)
     validate.set_defaults(func=_cmd_validate)
 
     lst = sub.add_parser("list", help="list the programs")
@@ -280,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="show a program's timeline by zone and the cautions "
                           "`chair run` prints first")
-    show.add_argument("program")
+    show.add_argument("program", type=_path)
     show.add_argument("--caution", action="append", default=[], metavar="NAME",
                       help="as for `chair run`: show what it changes")
     show.set_defaults(func=_cmd_show)
@@ -311,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     conformance = sub.add_parser("conformance",
                                  help="check that a device honours the protocol's safety rules")
-    conformance.add_argument("port", help="pyserial URL or device, e.g. /dev/ttyACM0 or sim://")
+    conformance.add_argument("port", type=_path, help="pyserial URL or device, e.g. /dev/ttyACM0 or sim://")
     conformance.add_argument("--json", action="store_true", help="results as JSON")
     conformance.add_argument("--only", action="append", metavar="CHECK",
                              help="run only this check (repeatable)")
@@ -319,14 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     reset = sub.add_parser("reset", help="clear a chair's latched faults (never starts "
                            "motion; refused while a fault condition is present)")
-    reset.add_argument("--port", default="sim://", help="pyserial URL or device (default "
-                       "sim://)")
+    reset.add_argument("--port", default="sim://", type=_path,
+                       help="pyserial URL or device (default sim://)")
     reset.add_argument("--json", action="store_true", help="the report as JSON")
     reset.set_defaults(func=_cmd_reset)
 
     plot = sub.add_parser("plot", help="draw a trace as one figure (needs the plot extra)")
-    plot.add_argument("trace", help="a JSON Lines trace from `chair run --trace`")
-    plot.add_argument("-o", "--output", default=None,
+    plot.add_argument("trace", type=_path, help="a JSON Lines trace from `chair run --trace`")
+    plot.add_argument("-o", "--output", default=None, type=_path,
                       help="image file to write, .png, .svg or .pdf (default: the trace's "
                            "name ending in .png, beside it; never over a file chair plot "
                            "did not draw)")

@@ -13,7 +13,7 @@ Time runs along x (minutes:seconds since the controller started). From top to bo
 
 Faults (`fault`, `device-fault`) are red lines through every panel, labelled at the top;
 a user's stop is an orange line; a fault the simulator was told to inject (`--fault`) is a
-purple dashed line. matplotlib is an optional extra (`pip install '.[plot]'`);
+purple dashed line. matplotlib is an optional extra (`pip install 'massage-chair[plot]'`);
 the figure is drawn with the Agg backend and never touches pyplot's global state.
 """
 
@@ -121,8 +121,9 @@ def _require_matplotlib():
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise UsageError("chair plot needs matplotlib, an optional extra: run "
-                         "pip install '.[plot]' (or pip install matplotlib) and try again") \
-            from exc
+                         "pip install 'massage-chair[plot]' (in a clone of the project: "
+                         "pip install -e '.[plot]'; or pip install matplotlib) and try "
+                         "again") from exc
     return matplotlib, Figure
 
 

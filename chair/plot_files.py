@@ -8,9 +8,11 @@ without `-o` the trace itself never is.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from chair.errors import UsageError
+from chair.trace import special_kind
 
 #: The PNG text chunk `chair plot` writes into its pictures, to know them again.
 SOFTWARE = "chair plot"
@@ -45,8 +47,19 @@ def drawn_by_us(path: str) -> bool:
 
 
 def check_output(trace_path: str, out_path: str, *, chosen: bool) -> None:
-    """Refuse (UsageError) to draw over the trace itself, or, when the user did not name
-    the output (`chosen` False), over an existing file `chair plot` did not draw."""
+    """Refuse (UsageError) an empty path, a FIFO or a device (`chair.trace.special_kind`),
+    the trace itself, and, when the user did not name the output (`chosen` False), an
+    existing file `chair plot` did not draw."""
+    if not out_path:
+        raise UsageError("-o '': an empty path is not a file; name the picture with -o "
+                         "FILE.png or leave -o out")
+    try:
+        kind = special_kind(os.stat(out_path).st_mode)
+    except OSError:
+        kind = None
+    if kind:
+        raise UsageError(f"{out_path} is {kind}: refusing to write a picture to it; name "
+                         "the picture with -o FILE.png")
     out = Path(out_path)
     if out.exists() and Path(trace_path).exists() and out.samefile(trace_path):
         raise UsageError(f"{out_path} is the trace itself: name the picture with -o "

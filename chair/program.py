@@ -91,10 +91,17 @@ MAX_CAUTIONS = 20
 MAX_TEXT = 1000
 #: Deepest nesting of arrays and inline tables (a program uses two: [[step]], cautions = [...]).
 MAX_NESTING = 32
-#: Longest number a program may write (Python converts at most 4300 digits to an int).
+#: Longest number a program may write, in characters, in any TOML form (decimal, 0x hex,
+#: 0o octal, 0b binary, underscores, a float's exponent): Python converts at most 4300
+#: digits to an int, and 100 characters keep every whole number under 16**98, which
+#: converts to a float (no OverflowError).
 MAX_NUMBER_CHARS = 100
 _DIGITS = frozenset("0123456789")
-_NUMBER = re.compile(r"[0-9_]+")
+#: A bare word outside strings and comments (a number, a date, a key, true, inf ...).
+_WORD = re.compile(r"""[^\s=,\[\]{}#"']+""")
+#: C0 controls, DEL and C1 controls: refused in a program's text (ESC would reach the
+#: terminal of `chair show` and `chair run -v`: clear the screen, hide the cautions).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 BOM = "\ufeff"
 
 ROLLER_DEFAULTS = {"width": 2, "depth": 1, "speed": 2}
@@ -273,8 +280,30 @@ def _kind(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # a whole number of over 4300 digits (or a list holding one)
+        text = f"a {value.bit_length()}-bit number" if isinstance(value, int) else \
+            f"{_kind(value)} holding a number too long to show"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _figure(value: int | float) -> str:
+    """A number for a message, at most about 30 characters: a huge one by its start and
+    length (never an OverflowError or ValueError converting it)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    try:
+        text = str(value)
+    except ValueError:  # over 4300 digits
+        return f"a {value.bit_length()}-bit number"
+    return text if len(text) <= 24 else f"{text[:20]}... ({len(text)} digits)"
+
+
+def _control(text: str) -> str | None:
+    """The first control character in `text`, written as an escape (\\x1b), or None."""
+    found = _CONTROL.search(text)
+    return None if found is None else f"\\x{ord(found.group()):02x}"
 
 
 class _Checker:
@@ -321,9 +350,18 @@ class _Checker:
             raise self.fail(key, "is empty")
         if len(value) > max_len:
             raise self.fail(key, f"is {len(value)} characters long; at most {max_len}")
+        self.printable(key, value)
         if pattern is not None and not pattern.match(value):
             raise self.fail(key, f"{_show(value)} is not allowed: {hint}")
         return value
+
+    def printable(self, key: str, value: str) -> None:
+        """Refuse text holding a control character (C0, DEL, C1: ESC, NUL, a newline ...)."""
+        bad = _control(value)
+        if bad:
+            raise self.fail(key, f"holds the control character {bad}; text in a program is "
+                                 "printed on the terminal, so it may hold none (write it "
+                                 "on one line, without escapes such as \\u001b)")
 
     def choice(self, table: dict, key: str, allowed: tuple[str, ...], what: str) -> str:
         value = table[key]
@@ -344,7 +382,7 @@ class _Checker:
             raise self.fail(key, f"expected a whole number {low}..{high}, got {_kind(value)} "
                                  f"{_show(value)}")
         if not low <= value <= high:
-            raise self.fail(key, f"{value} is outside {low}..{high}{why}")
+            raise self.fail(key, f"{_figure(value)} is outside {low}..{high}{why}")
         return value
 
     def number(self, table: dict, key: str, bounds: tuple[float, float], unit: str = "",
@@ -354,8 +392,10 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"expected a number {low:g}..{high:g}{unit}, got "
                                  f"{_kind(value)} {_show(value)}")
-        if not math.isfinite(value) or not low <= value <= high:
-            raise self.fail(key, f"{value:g} is outside {low:g}..{high:g}{unit}{why}")
+        # compared as it is: a whole number too large for a float is never converted
+        if (isinstance(value, float) and not math.isfinite(value)) \
+                or not low <= value <= high:
+            raise self.fail(key, f"{_figure(value)} is outside {low:g}..{high:g}{unit}{why}")
         return float(value)
 
 
@@ -495,6 +535,7 @@ def _build(data: Any, ctx: _Context, *, base: Path | None, allow_chain: bool) ->
             if len(text) > MAX_TEXT:
                 raise check.fail("cautions", f"a caution of {len(text)} characters; at most "
                                              f"{MAX_TEXT}")
+            check.printable("cautions", text)
         cautions = list(raw)
 
     steps: list[Step]
@@ -737,12 +778,10 @@ def _check_shape(text: str, source: str) -> None:
     depth, line, i, n = 0, 1, 0, len(text)
     while i < n:
         ch = text[i]
-        if ch in _DIGITS:
-            run = _NUMBER.match(text, i).end() - i
-            if run > MAX_NUMBER_CHARS:
-                raise ProgramError(f"a number {run} characters long; a program's numbers "
-                                   "have a few digits", file=source, line=line)
-            i += run
+        word = _WORD.match(text, i)
+        if word is not None:
+            _check_word(word.group(), source, line)
+            i = word.end()
             continue
         if ch == "\n":
             line += 1
@@ -771,6 +810,14 @@ def _check_shape(text: str, source: str) -> None:
         elif ch in "]}":
             depth = max(0, depth - 1)
         i += 1
+
+
+def _check_word(word: str, source: str, line: int) -> None:
+    """Refuse a bare word holding a digit (every TOML number form: 0x ff, 0o, 0b, 1_000,
+    1.5e300, a date) longer than MAX_NUMBER_CHARS, by its start and its length."""
+    if len(word) > MAX_NUMBER_CHARS and not _DIGITS.isdisjoint(word):
+        raise ProgramError(f"a number {len(word)} characters long ({word[:20]}...); a "
+                           "program's numbers have a few digits", file=source, line=line)
 
 
 def _escaped(text: str, at: int) -> bool:

@@ -85,6 +85,9 @@ class Trace:
         self.listeners: list[Listener] = []
         self.ended = False
         self._early: list[Record] | None = []
+        if path == "":
+            raise UsageError("--trace '': an empty path is not a file; name the trace file "
+                             "or leave --trace out")
         if path:
             check_trace_path(path)
             try:
@@ -131,6 +134,20 @@ class Trace:
             self._file = None
 
 
+def special_kind(mode: int) -> str | None:
+    """What a file of `mode` (`os.stat().st_mode`) is when it is neither a regular file nor
+    a directory ("a FIFO", "a device", "a socket" ...), else None. Every file this project
+    reads or writes by a user's name is refused when this is not None: a FIFO blocks, a
+    device never ends (/dev/zero) or takes what is written (/dev/sda, a tty)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+
+
 #: How much of an existing file's first line is read to tell a trace from anything else.
 HEAD_BYTES = 1 << 16
 
@@ -152,10 +169,8 @@ def check_trace_path(path: str) -> None:
                          "writable path") from exc
     if stat.S_ISDIR(info.st_mode):
         return  # open() says "Is a directory", with the usual advice
-    if not stat.S_ISREG(info.st_mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a device"
-                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a socket"
-                if stat.S_ISSOCK(info.st_mode) else "not a regular file")
+    kind = special_kind(info.st_mode)
+    if kind:
         raise UsageError(f"--trace {path}: refusing to write a trace to {kind}; choose a "
                          "file name")
     if info.st_size == 0:

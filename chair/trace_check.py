@@ -4,16 +4,29 @@ A trace file may be anything a user points at: a binary file, a program, a trace
 another version, a line edited by hand. `load_trace` reads it as bytes, line by line, and
 raises UsageError naming the file and line for the first line that is not UTF-8 text, not
 JSON, or not a record of the shape docs/trace.md gives (as far as the tools read it), so
-no TypeError or UnicodeDecodeError reaches the user.
+no TypeError or UnicodeDecodeError reaches the user. It reads only a regular file of at most
+`MAX_TRACE_BYTES` (a FIFO would block, /dev/zero never ends, a directory is not a trace),
+and control characters in its text (ESC, NUL ...) come back escaped, never drawn raw.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import re
+import stat
 
 from chair.errors import UsageError
-from chair.trace import Record
+from chair.trace import Record, special_kind
+
+#: The largest trace `chair plot` reads, in bytes (32 MiB): a 14-minute `sciatica` run
+#: writes about 3.2 MB, so the longest session (30 min) fits about 4 times; reading one
+#: takes about 10 times its size in memory.
+MAX_TRACE_BYTES = 32 * 1024 * 1024
+#: C0 controls, DEL and C1 controls: never drawn or printed as they are.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_HINT = "not a trace from `chair run --trace`"
 
 TYPES = ("header", "sample", "event", "end")
 #: Sample fields holding objects of numbers (None allowed: a value the device did not send).
@@ -75,33 +88,86 @@ def _event_problem(record: Record) -> str | None:
     return None
 
 
-def load_trace(path: str) -> list[Record]:
-    """Every record of the trace at `path`, each checked.
+def _escape(value: object) -> object:
+    """`value` with every control character in its text written as an escape (``\\x1b``)."""
+    if isinstance(value, str):
+        return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    if isinstance(value, dict):
+        return {_escape(k): _escape(v) for k, v in value.items()}
+    return value
 
-    Raises UsageError (naming `path` and the line) when the file cannot be read, or a line
-    is not UTF-8, not JSON, or not a trace record.
-    """
-    hint = "not a trace from `chair run --trace`"
+
+def check_trace_input(path: str) -> None:
+    """Refuse (UsageError naming `path`) what is not a trace file to read: an empty path,
+    a directory, a FIFO, a device or a socket. A missing file is left to `load_trace`."""
+    if not path:
+        raise UsageError("an empty path is not a trace file; name one from "
+                         "`chair run --trace FILE`")
     try:
-        with open(path, "rb") as handle:
-            lines = handle.read().splitlines()
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    _refuse_mode(path, mode)
+
+
+def _refuse_mode(path: str, mode: int) -> None:
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{path} is a directory, not a trace: name a trace file from "
+                         "`chair run --trace FILE`")
+    kind = special_kind(mode)
+    if kind:
+        raise UsageError(f"{path} is {kind}, not a trace file: refusing to read it; name a "
+                         "trace file from `chair run --trace FILE`")
+
+
+def _read_capped(path: str) -> bytes:
+    """The bytes of the regular file at `path`, at most MAX_TRACE_BYTES; UsageError naming
+    it otherwise. Opened without blocking and checked on the open file (no race)."""
+    check_trace_input(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         raise UsageError(f"cannot read the trace {path} ({exc.strerror}); make one with "
                          "`chair run PROGRAM --trace FILE`") from exc
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        _refuse_mode(path, info.st_mode)
+        too_big = (f"{path} is over the {MAX_TRACE_BYTES} bytes `chair plot` reads "
+                   f"(a 30-minute session writes about 7 MB): {_HINT}")
+        if info.st_size > MAX_TRACE_BYTES:
+            raise UsageError(too_big)
+        try:
+            data = handle.read(MAX_TRACE_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read the trace {path} ({exc.strerror})") from exc
+    if len(data) > MAX_TRACE_BYTES:
+        raise UsageError(too_big)
+    return data
+
+
+def load_trace(path: str) -> list[Record]:
+    """Every record of the trace at `path`, each checked, control characters escaped.
+
+    Raises UsageError (naming `path` and the line) when the file cannot be read, is not a
+    regular file, is over MAX_TRACE_BYTES, or a line is not UTF-8, not JSON, or not a trace
+    record.
+    """
     records = []
-    for number, raw in enumerate(lines, 1):
+    for number, raw in enumerate(_read_capped(path).splitlines(), 1):
         if not raw.strip():
             continue
         try:
             record = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            raise UsageError(f"{path}:{number}: not UTF-8 text (a binary file?): {hint}") \
+            raise UsageError(f"{path}:{number}: not UTF-8 text (a binary file?): {_HINT}") \
                 from None
         except ValueError as exc:
             raise UsageError(f"{path}:{number}: not a JSON line "
-                             f"({getattr(exc, 'msg', exc)}): {hint}") from None
+                             f"({getattr(exc, 'msg', exc)}): {_HINT}") from None
         problem = _problem(record)
         if problem:
-            raise UsageError(f"{path}:{number}: {problem}: {hint}")
-        records.append(record)
+            raise UsageError(f"{path}:{number}: {problem}: {_HINT}")
+        records.append(_escape(record))
     return records

@@ -161,11 +161,11 @@ def test_without_matplotlib_the_message_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     from chair.plot import plot_trace
 
-    with pytest.raises(UsageError, match=r"pip install '\.\[plot\]'"):
+    with pytest.raises(UsageError, match=r"pip install 'massage-chair\[plot\]'"):
         plot_trace(str(traces["clean"]), str(tmp_path / "x.png"))
     assert main(["plot", str(traces["clean"]), "-o", str(tmp_path / "x.png")]) == 2
     err = capsys.readouterr().err
-    assert "matplotlib" in err and "pip install '.[plot]'" in err
+    assert "matplotlib" in err and "pip install 'massage-chair[plot]'" in err
     assert not (tmp_path / "x.png").exists()
 
 

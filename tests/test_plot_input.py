@@ -6,6 +6,9 @@ UnicodeDecodeError; without `-o` the picture is named after the trace and nothin
 from __future__ import annotations
 
 import json
+import os
+import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -125,3 +128,106 @@ def test_the_trace_itself_is_never_the_picture(trace: Path, capsys) -> None:
     assert main(["plot", str(trace), "-o", str(trace)]) == 2
     assert "the trace itself" in capsys.readouterr().err
     assert trace.read_bytes() == before
+
+
+# ------------------------------------------------------- what is not a trace file (fix-inputs)
+# Findings 3, 6, 11: `chair plot /dev/zero` read until the OOM killer came, a FIFO with no
+# writer blocked forever, `chair plot .` was a ValueError traceback, `-o ''` wrote
+# TRACE.png silently and `-o /dev/null` "replaced" the device.
+
+
+def _plot_refused(argv: list[str], capsys, *words: str) -> str:
+    code: list = []
+    worker = threading.Thread(target=lambda: code.append(_exit_code(argv)), daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), f"chair {' '.join(argv)} blocked"
+    assert code == [2]
+    err = capsys.readouterr().err
+    assert "Traceback" not in err, err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+def _exit_code(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exc:  # argparse: a usage error
+        return int(exc.code)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_a_device_is_not_read_as_a_trace(tmp_path: Path, capsys, device: str) -> None:
+    _plot_refused(["plot", device, "-o", str(tmp_path / "z.png")], capsys, device, "device")
+    assert not (tmp_path / "z.png").exists()
+
+
+def test_a_fifo_is_not_read_as_a_trace(tmp_path: Path, capsys) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    _plot_refused(["plot", str(fifo), "-o", str(tmp_path / "x.png")], capsys, str(fifo),
+                  "FIFO")
+
+
+@pytest.mark.parametrize("where", [".", "..", "DIR"])
+def test_a_directory_is_not_a_trace(tmp_path: Path, capsys, monkeypatch, where: str) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "DIR").mkdir()
+    _plot_refused(["plot", where], capsys, where, "directory")
+    _plot_refused(["plot", where, "-o", "x.png"], capsys, where, "directory")
+
+
+def test_a_trace_over_the_size_cap_is_refused_unread(tmp_path: Path, capsys,
+                                                     monkeypatch) -> None:
+    from chair import trace_check
+
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(b"x" * 2048)
+    monkeypatch.setattr(trace_check, "MAX_TRACE_BYTES", 1024)
+    _plot_refused(["plot", str(path), "-o", str(tmp_path / "b.png")], capsys, str(path),
+                  "1024 bytes")
+
+
+def test_the_size_cap_is_far_above_a_long_session(trace: Path) -> None:
+    """The feet program lasts a few minutes; the longest session (30 min) fits 4 times."""
+    from chair.program import load_program
+    from chair.trace_check import MAX_TRACE_BYTES
+
+    per_second = trace.stat().st_size / load_program("feet").seconds
+    assert 4 * per_second * 30 * 60 < MAX_TRACE_BYTES
+
+
+@pytest.mark.parametrize("argv", [["plot", "TRACE", "-o", ""], ["plot", ""],
+                                  ["plot", "TRACE", "--output="]])
+def test_an_empty_path_is_a_usage_error(trace: Path, capsys, argv: list[str]) -> None:
+    argv = [str(trace) if a == "TRACE" else a for a in argv]
+    picture = trace.with_suffix(".png")
+    picture.unlink(missing_ok=True)
+    _plot_refused(argv, capsys, "empty")
+    assert not picture.exists()
+
+
+def test_a_picture_is_not_written_to_a_device_or_a_fifo(trace: Path, tmp_path: Path,
+                                                        capsys) -> None:
+    _plot_refused(["plot", str(trace), "-o", os.devnull], capsys, os.devnull, "device")
+    fifo = tmp_path / "out.png"
+    os.mkfifo(fifo)
+    _plot_refused(["plot", str(trace), "-o", str(fifo)], capsys, str(fifo), "FIFO")
+
+
+def test_control_characters_in_a_trace_are_not_drawn(trace: Path, tmp_path: Path) -> None:
+    """Finding 10: ESC in a header's title made matplotlib warn "Glyph 27 missing"."""
+    from chair.trace_check import load_trace
+
+    records = read_trace(str(trace))
+    records[0]["title"] = "so\x1b[2Jles\x00\x9b"
+    records[0]["cautions"] = [{"name": "bell\x07"}]
+    path = tmp_path / "esc.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    header = load_trace(str(path))[0]
+    assert header["title"] == "so\\x1b[2Jles\\x00\\x9b"
+    assert header["cautions"] == [{"name": "bell\\x07"}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_trace(str(path), str(tmp_path / "esc.png"))

@@ -559,6 +559,7 @@ def test_scaling_up_can_break_the_dwell_cap(tmp_path: Path) -> None:
 
 toml_scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
+    st.sampled_from([10**400, -(10**4000), 2**1100]),  # no float holds these
     st.text(max_size=12), st.sampled_from([*LANDMARKS, *TECHNIQUES, *PROGRAM_ZONES,
                                            *limits.ZONES, "intensity", "from", "to"]))
 toml_values = st.recursive(
@@ -698,3 +699,115 @@ def test_chair_list_shows_a_bad_file_as_invalid_and_lists_the_rest(
     assert listed["sciatica"]["valid"] is True
     bad = listed["nested-arrays"]
     assert bad["valid"] is False and bad["line"] == 3 and "nested" in bad["error"]
+
+
+# ------------------------------------------------------------------ every number form (fix-inputs)
+# Finding 4: `seconds = 0x` + 4000 f's passed the long-number check (it counted decimal
+# digits only) and was an OverflowError traceback on validate, run and list.
+
+NUMBER_FORMS = {
+    "hex": "0x" + "f" * 4000,
+    "hex-upper": "0xDEADBEEF" * 400,
+    "octal": "0o" + "7" * 4000,
+    "binary": "0b" + "1" * 4000,
+    "underscores": "1_000" * 1000,
+    "exponent": "1.5e" + "3" * 400,
+    "signed": "-" + "9" * 200,
+}
+
+
+@pytest.mark.parametrize("form", list(NUMBER_FORMS))
+def test_every_long_number_form_is_refused_before_parsing(tmp_path: Path, form: str) -> None:
+    value = NUMBER_FORMS[form]
+    path = tmp_path / f"{form}.toml"
+    text = LUMBAR.replace("seconds = 60", f"seconds = {value}", 1)
+    assert text != LUMBAR
+    path.write_text(text, encoding="utf-8")
+    line = text[:text.index(value)].count("\n") + 1
+    with pytest.raises(ProgramError, match=f"a number {len(value)} characters long") as caught:
+        load_program(str(path))
+    assert caught.value.file == str(path) and caught.value.line == line
+    message = str(caught.value)
+    assert value[:20] in message and value[:60] not in message, "shortened: start and length"
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), 16**4000, 10**5000, 1e308 * 10,
+                                   2**1100],
+                         ids=["1e400", "-1e400", "16^4000", "1e5000", "inf", "2^1100"])
+@pytest.mark.parametrize("field", [("step", 0, "seconds"), ("step", 0, "roller", "depth"),
+                                   ("program", "minutes"), ("step", 1, "recline", "back_pct"),
+                                   ("step", 0, "foot")])
+def test_a_huge_parsed_value_is_a_program_error_naming_the_field(value, field) -> None:
+    """What tomllib hands over (or a caller's dict) is never converted unchecked."""
+    data = _valid_dict()
+    data["step"][1].setdefault("recline", {"back_pct": 10, "leg_pct": 10})
+    with pytest.raises(ProgramError) as caught:
+        program_from_dict(_mutate(data, list(field), value))
+    assert caught.value.field.endswith(field[-1]), caught.value
+    assert len(str(caught.value)) < 400
+
+
+def test_a_hex_number_in_range_still_works() -> None:
+    program = parse_program(LUMBAR.replace("seconds = 60", "seconds = 0x3c", 1), "hex.toml")
+    assert program == parse_program(LUMBAR, "hex.toml")
+
+
+def test_chair_list_and_validate_survive_a_hex_overflow(tmp_path: Path, monkeypatch,
+                                                        capsys) -> None:
+    from chair.cli import main
+
+    path = tmp_path / "hex.toml"
+    path.write_text(LUMBAR.replace("seconds = 60", "seconds = 0x" + "f" * 4000, 1),
+                    encoding="utf-8")
+    monkeypatch.setenv("CHAIR_PROGRAMS", str(tmp_path))
+    assert main(["list"]) == 2
+    out = capsys.readouterr().out
+    assert "hex " in out and "invalid" in out and "sciatica" in out
+    assert main(["validate", str(path)]) == 2
+    assert "characters long" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ control characters (fix-inputs)
+# Finding 10: a step name "so\u001b[2Jles" validated, and `chair show` printed ESC[2J
+# (clearing the screen): a program could hide its own cautions.
+
+CONTROLS = ["\\u001b[2J", "\\u0000", "\\u0007", "\\t", "\\n", "\\r", "\\u007f", "\\u009b",
+            "\\u0085"]
+TEXT_FIELDS = {
+    "title": ('title = "', "program.title"),
+    "purpose": ('purpose = """', "program.purpose"),
+    "caution": ('cautions = [\n  "', "program.cautions"),
+    "step-name": ('name = "warm', "name"),
+}
+
+
+@pytest.mark.parametrize("control", CONTROLS)
+@pytest.mark.parametrize("where", list(TEXT_FIELDS))
+def test_control_characters_in_text_are_refused(control: str, where: str) -> None:
+    anchor, field = TEXT_FIELDS[where]
+    assert anchor in LUMBAR, anchor
+    text = LUMBAR.replace(anchor, anchor + "so" + control + "les", 1)
+    with pytest.raises(ProgramError, match="control character") as caught:
+        parse_program(text, "esc.toml")
+    err = caught.value
+    assert err.file == "esc.toml" and err.line is not None and err.field.endswith(field)
+    assert "\x1b" not in str(err) and "\x00" not in str(err)
+
+
+def test_control_characters_are_refused_in_a_dict_too() -> None:
+    data = _valid_dict()
+    data["step"][0]["name"] = "so\x1b[2Jles"
+    with pytest.raises(ProgramError, match="control character"):
+        program_from_dict(data)
+
+
+def test_chair_show_never_prints_an_escape(tmp_path: Path, capsys) -> None:
+    from chair.cli import main
+
+    path = tmp_path / "esc.toml"
+    path.write_text(LUMBAR.replace('name = "warm', 'name = "so\\u001b[2Jles warm', 1),
+                    encoding="utf-8")
+    assert main(["show", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err
+    assert "control character" in captured.err

@@ -75,3 +75,30 @@ def test_an_existing_trace_and_an_empty_file_may_be_overwritten(tmp_path: Path) 
         records = read_trace(str(trace))
         assert records[0]["type"] == "header" and records[-1]["type"] == "end"
         assert sum(r["type"] == "header" for r in records) == 1
+
+
+@pytest.mark.parametrize("argv", [["run", "feet", "--fast", "--trace", ""],
+                                  ["run", "feet", "--fast", "--trace="],
+                                  ["run", "feet", "--fast", "--port", ""],
+                                  ["validate", ""], ["show", ""], ["run", ""],
+                                  ["reset", "--port", ""], ["conformance", ""]],
+                         ids=["trace", "trace=", "port", "validate", "show", "run",
+                              "reset-port", "conformance"])
+def test_an_empty_path_is_a_usage_error(tmp_path: Path, monkeypatch, capsys, ports: list,
+                                        argv: list[str]) -> None:
+    """Finding 11: `--trace ''` ran the program, wrote no trace and exited 0."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as caught:
+        main(argv)
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "empty path" in err and "Traceback" not in err, err
+    assert not ports and not list(tmp_path.iterdir()), "nothing moved, nothing written"
+
+
+def test_the_trace_writer_refuses_an_empty_path() -> None:
+    from chair.errors import UsageError
+    from chair.trace import Trace
+
+    with pytest.raises(UsageError, match="empty path"):
+        Trace("")
