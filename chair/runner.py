@@ -285,14 +285,20 @@ def _not_yet_safe(controller: Controller) -> str | None:
     if not controller.reported_since_stop:
         return "no status report since the stop"
     home = PARK_MM if controller.state == "idle" else None  # no motion after a fault
-    return controller.supervisor.unsafe(controller.status, home)
+    return controller.supervisor.unsafe(controller.status, home, controller.clock.now())
 
 
 def _confirm(controller: Controller, why: str | None) -> None:
     """Record the safe state confirmed, or fault (exit 3) on a chair not confirmed safe."""
     controller.unconfirmed = False
     if why is None:
-        controller.trace.event(controller.t, "safe", confirmed=True)
+        by_time = controller.supervisor.vented_by_time()
+        if by_time:  # a reading not trusted: vented by the worst-case vent time since STOP
+            controller.trace.event(controller.t, "safe", confirmed=True, by="time",
+                                   zones=sorted(by_time),
+                                   why="; ".join(sorted(set(by_time.values()))))
+        else:
+            controller.trace.event(controller.t, "safe", confirmed=True)
         return
     detail = f"the safe state was not confirmed within {SETTLE_S:g} s: {why}"
     controller.trace.event(controller.t, "safe", confirmed=False, why=why)
