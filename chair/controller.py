@@ -211,7 +211,7 @@ class Controller:
         limits = self.info.limits
         self.plausible_c = (limits.get("thermistor_c_min", PLAUSIBLE_C[0]),
                             limits.get("thermistor_c_max", PLAUSIBLE_C[1]))
-        self.supervisor = Supervisor(self.caps)
+        self.supervisor = Supervisor(self.caps, limits, self.info.banner.track_mm)
         self._await_status()
         self.fire("connected")
 

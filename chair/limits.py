@@ -142,6 +142,9 @@ HOST: dict[str, float] = {
     "heat_c_max": 43.0,
     "roller_depth_max": 4,
     "roller_dwell_s_max": 90.0,
+    # The most force a status report may plausibly show (N): what the deepest head presses
+    # on the stiffest person the simulated plant models, 150 N, with a third more room.
+    "roller_force_n_max": 200.0,
     # Held on one spot (a step's `from` equal to its `to`): the press technique, and deep
     # work at the sciatic nerve's exit below the piriformis (docs/programs.md).
     "roller_press_s_max": 15.0,

@@ -285,17 +285,28 @@ def _not_yet_safe(controller: Controller) -> str | None:
     if not controller.reported_since_stop:
         return "no status report since the stop"
     home = PARK_MM if controller.state == "idle" else None  # no motion after a fault
-    return controller.supervisor.unsafe(controller.status, home)
+    return controller.supervisor.unsafe(controller.status, home, controller.clock.now())
 
 
 def _confirm(controller: Controller, why: str | None) -> None:
-    """Record the safe state confirmed, or fault (exit 3) on a chair not confirmed safe."""
+    """Record the safe state confirmed, or fault (exit 3) on a chair not confirmed safe.
+
+    A zone whose pressure reading is not trusted (an air fault: `Supervisor.distrusted`) is
+    never confirmed vented: `unsafe` holds the settling until its worst-case vent time has
+    passed since the STOP, and the `safe` event then says `confirmed` false, `vented_by`
+    "time", with the zones and why (a bound inferred, not a reading seen)."""
     controller.unconfirmed = False
-    if why is None:
+    by_time = controller.supervisor.vented_by_time() if why is None else {}
+    if why is None and not by_time:
         controller.trace.event(controller.t, "safe", confirmed=True)
         return
+    fields: dict[str, object] = {}
+    if by_time:
+        why = (f"airbag {', '.join(sorted(by_time))}: the reading is not trusted "
+               f"({'; '.join(sorted(set(by_time.values())))}); vented by time only")
+        fields = {"vented_by": "time", "zones": sorted(by_time)}
     detail = f"the safe state was not confirmed within {SETTLE_S:g} s: {why}"
-    controller.trace.event(controller.t, "safe", confirmed=False, why=why)
+    controller.trace.event(controller.t, "safe", confirmed=False, why=why, **fields)
     if controller.state == "idle":
         controller.fire("fault", reason=detail, source="supervisor")
     else:  # already stopped by a fault: say that it is not confirmed safe either

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from chair import airtime
 from chair import protocol as p
 from chair.errors import ProgramError, UsageError
-from chair.limits import DEVICE, HEATERS, HOST, ZONES
+from chair.limits import DEVICE, HEATERS, HOST, TECHNIQUES, TRACK_MM, ZONES
 from chair.regions import (
     Region,
     depth_max_near,
@@ -287,6 +287,35 @@ DWELL_MM = 15.0
 #: twice the executor's arrival band (chair.executor.ARRIVED_MM, 5 mm), room for a real
 #: carriage's overshoot at a turn (assumed; the simulated one stops within 1 mm).
 REGION_TOLERANCE_MM = 10.0
+#: A report may show a depth, technique, speed or foot speed above the one commanded for
+#: this many reports in a row (the command in transit, the device's next tick); one more
+#: is a fault (assumed: reports come every 100 ms, a command acts within one 10 ms tick).
+TRANSIT_REPORTS = 2
+#: A pressure reading below this (kPa, gauge) is implausible: a bag is never under vacuum
+#: (assumed; the simulated sensor's noise is under 0.05 kPa).
+AIR_KPA_MIN = -1.0
+#: The safe state confirmed by time, for a zone whose pressure reading is not trusted (an
+#: air fault latched: a stuck sensor may read vented over a full bag). From SAFE_VENT_FROM
+#: times the device's cap of the zone (a bag that over-pressured is above it), through the
+#: slower relief path alone, with the time constant AIR_VENT_TAU_S (1 s: slower than the
+#: simulated dump path's 0.8 s, sim/physics.py DUMP_TAU_S, and its vent valves' 0.4 s),
+#: after AIR_VENT_LAG_S, down to VENTED_KPA (all assumed; docs/safety.md).
+SAFE_VENT_FROM = 1.5
+#: Air faults after which no pressure reading confirms a bag vented: over-pressure, inflate
+#: timeout, held too long, not venting (each may be a sensor that reads wrong).
+AIR_FAULTS = frozenset({p.FaultCode.OVERPRESSURE, p.FaultCode.INFLATE_TIMEOUT,
+                        p.FaultCode.AIR_HOLD, p.FaultCode.NOT_VENTING})
+
+
+def safe_vent_s(cap_kpa: float) -> float:
+    """Seconds after a STOP by which a bag that was at most SAFE_VENT_FROM x `cap_kpa`
+    (kPa) is under VENTED_KPA through the slower relief path alone (see SAFE_VENT_FROM)."""
+    return AIR_VENT_LAG_S + AIR_VENT_TAU_S * math.log(SAFE_VENT_FROM * cap_kpa / VENTED_KPA)
+
+
+#: The longest of those over the device's zones (about 4.4 s from 40 kPa); chair.runner's
+#: SETTLE_S must leave room for it.
+SAFE_VENT_S = max(safe_vent_s(DEVICE[f"airbag_kpa_max.{zone}"]) for zone in ZONES)
 
 
 @dataclass
@@ -316,11 +345,59 @@ def _unreadable(status: p.StatusReport) -> str:
     return f"device reported {bad}, not a finite number"
 
 
-class Supervisor:
-    """Clamps every setpoint to the caps and checks each status report against them."""
+def _implausible(status: p.StatusReport, limits: dict[str, float], track_mm: float) -> str:
+    """The first field of `status` outside its plausible range, as a reason, or ''.
 
-    def __init__(self, caps: Caps) -> None:
+    Ranges: depth 0..roller_depth_max, width 0..roller_width_max, speed 0..roller_speed_max
+    and foot 0..foot_speed_max of the device's table; force 0..HOST roller_force_n_max;
+    backrest and leg rest 0..100 %; pressures from AIR_KPA_MIN; temperatures within the
+    thermistor's range; the carriage on the track (within REGION_TOLERANCE_MM of its ends).
+    """
+    def limit(name: str) -> float:
+        return limits.get(name, DEVICE[name])
+
+    slack = REGION_TOLERANCE_MM
+    ranges = (("depth", status.depth, 0, limit("roller_depth_max")),
+              ("width", status.width, 0, limit("roller_width_max")),
+              ("speed", status.speed, 0, limit("roller_speed_max")),
+              ("foot", status.foot, 0, limit("foot_speed_max")),
+              ("force", status.force_n, 0.0, HOST["roller_force_n_max"]),
+              ("back", status.back_pct, 0.0, 100.0), ("leg", status.leg_pct, 0.0, 100.0),
+              ("pos", status.pos_mm, -slack, track_mm + slack),
+              *((f"air.{z}", kpa, AIR_KPA_MIN, math.inf)
+                for z, kpa in zip(ZONES, status.air_kpa, strict=True)),
+              *((f"heat.{h}", c, limit("thermistor_c_min"), limit("thermistor_c_max"))
+                for h, c in zip(HEATERS, status.heat_c, strict=True)))
+    for name, value, low, high in ranges:
+        if not low <= value <= high:
+            return f"device reported {name}={value:g}, outside its plausible range " \
+                   f"{low:g}..{high:g}"
+    if status.technique not in TECHNIQUES:
+        return f"device reported technique {status.technique!r}, not a plausible one"
+    return ""
+
+
+class Supervisor:
+    """Clamps every setpoint to the caps and checks each status report against them.
+
+    `limits` is the device's table (its ranges for depth, width, speed, foot speed and the
+    thermistor) and `track_mm` its track length, both from the device once connected.
+    """
+
+    def __init__(self, caps: Caps, limits: dict[str, float] | None = None,
+                 track_mm: float = TRACK_MM) -> None:
         self.caps = caps
+        self.limits = dict(DEVICE if limits is None else limits)
+        self.track_mm = track_mm
+        # what is in force at the device: the roller (technique, depth, speed) and the foot
+        # rollers' speed (None: not commanded since connecting), and how many reports in a
+        # row have shown more than that, per field
+        self._roller_set: tuple[str, int, int] | None = None
+        self._foot_set: int | None = None
+        self._over: dict[str, int] = {}
+        self._stopped_at: float | None = None  # the last STOP, clock seconds
+        #: zones whose pressure reading is not trusted, and why (confirmed vented by time)
+        self.distrusted: dict[str, str] = {}
         self._air: dict[int, _Watch] = {}
         self._air_target = [0.0] * len(ZONES)
         self._heat: dict[int, _Watch] = {}
@@ -387,7 +464,20 @@ class Supervisor:
         elif isinstance(command, p.SetRoller):
             self._roller_target = command.pos_mm
             self._moving = None
+            massage = command.technique != "off"
+            self._roller_set = (command.technique, command.depth if massage else 0,
+                                command.speed)
+            self._over.clear()
+        elif isinstance(command, p.SetFoot):
+            self._foot_set = command.speed
+            self._over.pop("foot", None)
         elif isinstance(command, p.Stop | p.Sync | p.Reset):
+            if isinstance(command, p.Stop):
+                self._stopped_at = now
+            if isinstance(command, p.Reset):
+                self.distrusted.clear()
+            self._roller_set, self._foot_set = ("off", 0, 0), 0
+            self._over.clear()
             self._air_target = [0.0] * len(ZONES)
             self._heat_target = [0.0] * len(HEATERS)
             self._roller_target = None
@@ -400,30 +490,81 @@ class Supervisor:
         Called on every report from the start of a session until the chair is confirmed
         in its safe state (`unsafe`), parking and the settling after it included.
         """
-        unreadable = _unreadable(status)
+        unreadable = _unreadable(status) or _implausible(status, self.limits, self.track_mm)
         if unreadable:  # nan compares false and a missing value is never compared: a pass
             return unreadable
+        self._distrust(status)
         if status.faults:
             return "device fault " + ",".join(f.wire for f in status.faults)
         if status.pinch:
             return "pinch sensor: something is caught at the leg rest"
         return (self._check_air(status, now) or self._check_heat(status, now)
                 or self._check_cooling(status, now) or self._check_roller(status, now)
-                or self._check_region(status))
+                or self._check_region(status) or self._check_commanded(status))
 
-    def unsafe(self, status: p.StatusReport | None, home_mm: float | None) -> str | None:
+    def _check_commanded(self, status: p.StatusReport) -> str | None:
+        """A depth, technique, roller speed or foot speed above what is in force for more
+        than TRANSIT_REPORTS reports in a row (a roller working while commanded off is
+        above it too); nothing is judged before the first command."""
+        above: dict[str, str] = {}
+        if self._roller_set is not None:
+            technique, depth, speed = self._roller_set
+            if status.technique not in ("off", technique):
+                above["technique"] = f"technique {status.technique} (commanded {technique})"
+            if status.depth > depth:
+                above["depth"] = f"depth {status.depth} (commanded {depth})"
+            if status.technique != "off" and status.speed > speed:
+                above["speed"] = f"speed {status.speed} (commanded {speed})"
+        if self._foot_set is not None and status.foot > self._foot_set:
+            above["foot"] = f"foot speed {status.foot} (commanded {self._foot_set})"
+        for name in list(self._over):
+            if name not in above:
+                del self._over[name]
+        for name, what in above.items():
+            self._over[name] = self._over.get(name, 0) + 1
+            if self._over[name] > TRANSIT_REPORTS:
+                return f"device reports {what}: above what was commanded for " \
+                       f"{self._over[name]} reports"
+        return None
+
+    def _distrust(self, status: p.StatusReport) -> None:
+        """An air fault latched at the device: no zone's pressure reading is trusted."""
+        latched = [f for f in status.faults if f in AIR_FAULTS]
+        if latched:
+            for zone in ZONES:
+                self.distrusted.setdefault(zone, latched[0].wire)
+
+    def vented_by_time(self) -> dict[str, str]:
+        """The zones confirmed vented by time rather than by their reading, and why."""
+        return dict(self.distrusted)
+
+    def unsafe(self, status: p.StatusReport | None, home_mm: float | None,
+               now: float | None = None) -> str | None:
         """What keeps the chair from its confirmed safe state, or None when it is there.
 
         Safe: the device not running (`Run`), every airbag reading vented (under
         `VENTED_KPA`), every heater commanded off, the roller heads and foot rollers at
         rest and, with `home_mm`, the roller parked above it (mm from the track top).
-        Heaters must also cool: `check` faults one that warms or jumps while off.
+        Heaters must also cool: `check` faults one that warms or jumps while off. A zone
+        whose reading is not trusted (`distrusted`) is vented only once `safe_vent_s` of
+        its device cap has passed since the last STOP (clock seconds `now`).
         """
         if status is None:
             return "no status report from the chair"
         if status.state == "Run":
             return "the device still runs"
+        self._distrust(status)
         for zone, kpa in zip(ZONES, status.air_kpa, strict=False):
+            if zone in self.distrusted:
+                wait = safe_vent_s(self.limits.get(f"airbag_kpa_max.{zone}", 0.0)
+                                   or DEVICE[f"airbag_kpa_max.{zone}"])
+                since = None if now is None or self._stopped_at is None \
+                    else now - self._stopped_at
+                if since is None or since < wait:
+                    return (f"airbag {zone}: its reading is not trusted "
+                            f"({self.distrusted[zone]}); vented by time {wait:.1f} s after "
+                            "the stop")
+                continue
             if not kpa < VENTED_KPA:
                 return f"airbag {zone} reads {kpa:.1f} kPa (vented is under {VENTED_KPA:g})"
         for zone, target in zip(HEATERS, self._heat_target, strict=False):
@@ -438,21 +579,31 @@ class Supervisor:
         return None
 
     def _check_air(self, status: p.StatusReport, now: float) -> str | None:
-        for i, (zone, kpa) in enumerate(zip(ZONES, status.air_kpa, strict=False)):
-            if kpa > self.caps.airbag_kpa[zone] + AIR_MARGIN_KPA:
-                return f"airbag {zone} at {kpa:.1f} kPa, above the cap {self.caps.airbag_kpa[zone]}"
-            target = self._air_target[i]
-            watch = self._air.get(i)
-            if watch is None:  # (not setdefault: that builds a _Watch on every report)
-                watch = self._air[i] = _Watch(now, kpa)
-            if target > 0 and kpa < 0.2 * target and now - watch.since > AIR_RISE_S:
-                return f"airbag {zone} does not inflate ({kpa:.1f} of {target:.1f} kPa)"
-            if target == 0 and kpa >= VENTED_KPA:
-                late = max(0.0, now - watch.since - AIR_VENT_LAG_S)
-                bound = watch.start_value * math.exp(-late / AIR_VENT_TAU_S)
-                if kpa > bound + AIR_VENT_MARGIN_KPA:
-                    return (f"airbag {zone} does not vent ({kpa:.1f} kPa "
-                            f"{now - watch.since:.1f} s after {watch.start_value:.1f} kPa)")
+        """An airbag above its cap, not inflating or not venting; its zone's reading is
+        then distrusted (`unsafe` confirms it vented by time)."""
+        for i, zone in enumerate(ZONES):
+            why = self._air_fault(i, zone, status.air_kpa[i], now)
+            if why:
+                self.distrusted.setdefault(zone, why)
+                return why
+        return None
+
+    def _air_fault(self, i: int, zone: str, kpa: float, now: float) -> str | None:
+        """Why airbag `zone` (index `i`) reading `kpa` is a fault now, or None."""
+        if kpa > self.caps.airbag_kpa[zone] + AIR_MARGIN_KPA:
+            return f"airbag {zone} at {kpa:.1f} kPa, above the cap {self.caps.airbag_kpa[zone]}"
+        target = self._air_target[i]
+        watch = self._air.get(i)
+        if watch is None:  # (not setdefault: that builds a _Watch on every report)
+            watch = self._air[i] = _Watch(now, kpa)
+        if target > 0 and kpa < 0.2 * target and now - watch.since > AIR_RISE_S:
+            return f"airbag {zone} does not inflate ({kpa:.1f} of {target:.1f} kPa)"
+        if target == 0 and kpa >= VENTED_KPA:
+            late = max(0.0, now - watch.since - AIR_VENT_LAG_S)
+            bound = watch.start_value * math.exp(-late / AIR_VENT_TAU_S)
+            if kpa > bound + AIR_VENT_MARGIN_KPA:
+                return (f"airbag {zone} does not vent ({kpa:.1f} kPa "
+                        f"{now - watch.since:.1f} s after {watch.start_value:.1f} kPa)")
         return None
 
     def _check_cooling(self, status: p.StatusReport, now: float) -> str | None:

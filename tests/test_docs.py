@@ -77,7 +77,8 @@ def test_the_supervisor_windows_are_documented_with_their_values() -> None:
     text = section(SAFETY, "The controller's caps")
     for name in ("AIR_RISE_S", "AIR_VENT_TAU_S", "AIR_VENT_LAG_S", "AIR_VENT_MARGIN_KPA",
                  "VENTED_KPA", "AIR_MARGIN_KPA", "HEAT_RISE_S", "HEAT_OFF_RISE_C",
-                 "HEAT_OFF_RISE_S", "STALL_S", "DWELL_MM", "REGION_TOLERANCE_MM"):
+                 "HEAT_OFF_RISE_S", "STALL_S", "DWELL_MM", "REGION_TOLERANCE_MM",
+                 "AIR_KPA_MIN"):
         value = f"{getattr(safety, name):g}"
         assert re.search(rf"{value} (s|kPa|mm)\b[^.]*?\(`{name}`", text), f"{name} = {value}"
 

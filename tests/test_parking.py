@@ -195,7 +195,7 @@ def test_a_stuck_vent_mid_run_is_caught_at_the_next_vent(tmp_path: Path, truth: 
 
 
 def test_a_chair_not_confirmed_safe_exits_3_and_says_why(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(Supervisor, "unsafe", lambda self, status, home: "a test reason")
+    monkeypatch.setattr(Supervisor, "unsafe", lambda self, status, home, now=None: "a test reason")
     summary = Summary()
     path = tmp_path / "t.jsonl"
     outcome = runner.run(load_program("feet"), runner.RunOptions(
