@@ -20,6 +20,7 @@ from chair.clock import Clock, MonotonicClock
 from chair.controller import PARK_MM, TICK_S, Controller
 from chair.errors import Exit, LinkError, Stalled, UsageError
 from chair.faults import parse_fault, parse_link_fault
+from chair.interrupts import Interrupts
 from chair.limits import DEVICE
 from chair.link import Link
 from chair.ports import PORT_ERRORS, SIM_SCHEME, open_port
@@ -160,7 +161,8 @@ def run(program: Program, options: RunOptions) -> Outcome:
     clock: Clock = port.clock if options.fast else MonotonicClock()
     controller = Controller(Link(port, clock), clock, trace, program, caps_for)
     try:
-        return _run(controller, options)
+        with Interrupts() as interrupts:
+            return _run(controller, options, interrupts)
     except Stalled as exc:  # a fast-forward loop stuck in simulated time: stop, then say so
         controller.reason = str(exc)
         _stop_untraced(controller)
@@ -229,9 +231,9 @@ def _header(controller: Controller, options: RunOptions) -> None:
         program_steps=len(controller.program.steps))
 
 
-def _run(controller: Controller, options: RunOptions) -> Outcome:
+def _run(controller: Controller, options: RunOptions, interrupts: Interrupts) -> Outcome:
     try:
-        return _drive(controller, options)
+        return _drive(controller, options, interrupts)
     except LinkError as exc:
         return _link_lost(controller, str(exc))
     except PORT_ERRORS as exc:
@@ -249,20 +251,21 @@ def _link_lost(controller: Controller, why: str) -> Outcome:
     return Outcome("link", controller.state, controller.reason)
 
 
-def _settle(controller: Controller) -> None:
+def _settle(controller: Controller, give_up: Callable[[], bool] = lambda: False) -> None:
     """Keep reading and supervising the chair after the run until it is confirmed in its
     safe state (`Supervisor.unsafe`: device not running, bags vented, heaters off and
     cooling, roller at rest, and home after parking), at most `SETTLE_S`. A check that
     fails meanwhile is a fault; so is a chair not confirmed safe in time (the reason says
     what was not safe). Asks for a status (`?`) when none came for 150 ms (a restarted
-    device sends no reports)."""
+    device sends no reports). Stops at once, unconfirmed, when `give_up()` says so (another
+    Ctrl-C)."""
     if controller.reason.startswith("link lost") or not controller.unconfirmed:
         return
     clock = controller.clock
     deadline = clock.now() + SETTLE_S
     next_tick = clock.now()
     seen, quiet = controller.status, 0
-    while controller.state in ("idle", "fault", "estop"):
+    while controller.state in ("idle", "fault", "estop") and not give_up():
         why = _not_yet_safe(controller)
         if why is None or clock.now() >= deadline:
             _confirm(controller, why)
@@ -313,9 +316,9 @@ def _confirm(controller: Controller, why: str | None) -> None:
         controller.reason = f"{controller.reason}; {detail}"
 
 
-def _drive(controller: Controller, options: RunOptions) -> Outcome:
+def _drive(controller: Controller, options: RunOptions, interrupts: Interrupts) -> Outcome:
     clock = controller.clock
-    interrupts = 0
+    handled = 0  # Ctrl-Cs acted on (counted by `interrupts`, or raised by a listener)
     while True:
         try:
             if controller.state == "disconnected":
@@ -325,12 +328,14 @@ def _drive(controller: Controller, options: RunOptions) -> Outcome:
                     return Outcome("fault", controller.state, controller.reason)
             next_tick = clock.now()
             while controller.state in ("scanning", "running", "paused", "parking"):
+                if interrupts.count > handled:
+                    raise KeyboardInterrupt  # here, between ticks: never mid-write
                 controller.tick()
                 next_tick = controller.wait(next_tick + TICK_S)  # fast-forward: next event
             break
         except KeyboardInterrupt:
-            interrupts += 1
-            if interrupts == 1 and controller.state in ("scanning", "running", "paused"):
+            handled = max(interrupts.count, handled + 1)
+            if handled == 1 and controller.state in ("scanning", "running", "paused"):
                 controller.trace.event(controller.t, "user", action="stop")
                 controller.fire("stop", reason="stopped by the user")
                 continue
@@ -338,10 +343,11 @@ def _drive(controller: Controller, options: RunOptions) -> Outcome:
             if not controller.fire("estop", reason="stopped at once by the user"):
                 controller.link.estop()  # whatever the machine says: the byte goes out
             with contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C: leave at once
-                _settle(controller)  # read the chair until it is confirmed at rest (or not)
+                # read the chair until it is confirmed at rest (or not)
+                _settle(controller, lambda n=handled: interrupts.count > n)
             return Outcome("stopped", controller.state, "stopped at once by the user")
     with contextlib.suppress(KeyboardInterrupt):
-        _settle(controller)
+        _settle(controller, lambda: interrupts.count > handled)
     if controller.state == "idle" and controller.reason == "stopped by the user":
         return Outcome("stopped", controller.state, controller.reason)
     if controller.state == "idle" and controller.completed:

@@ -157,3 +157,45 @@ def test_sigterm_parks_the_chair_and_ends_the_trace(tmp_path: Path) -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=5)
+
+
+class SignalOnWrite:
+    """A port that delivers a real SIGINT to this process in the middle of its `n`th write,
+    as a Ctrl-C does whenever it likes: before, the KeyboardInterrupt came out of the write
+    itself, with the link's books and the wire apart."""
+
+    def __init__(self, inner, n: int) -> None:
+        self.inner, self.n, self.writes, self.torn = inner, n, 0, False
+
+    def write(self, data: bytes) -> int:
+        self.writes += 1
+        if self.writes == self.n:
+            half = len(data) // 2
+            self.inner.write(data[:half])
+            signal.raise_signal(signal.SIGINT)  # the handler runs here
+            self.torn = True  # reached only when the handler did not raise
+            return self.inner.write(data[half:]) + half
+        return self.inner.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+def test_a_ctrl_c_in_the_middle_of_a_write_parks_the_chair(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    from chair import runner
+
+    real, wrapped = runner.open_port, []
+
+    def opened(url: str):
+        wrapped.append(SignalOnWrite(real(url), n=12))  # a setpoint, after the handshake
+        return wrapped[-1]
+
+    monkeypatch.setattr(runner, "open_port", opened)
+    trace = tmp_path / "t.jsonl"
+    outcome = run(load_program("lumbar"), RunOptions(fast=True, trace=str(trace)))
+    assert wrapped[0].torn, "the KeyboardInterrupt came out of the write and tore it"
+    assert outcome.exit_code == 130 and outcome.state == "idle", outcome
+    records = read_trace(str(trace))
+    assert records[-1]["reason"] == "stopped by the user"
+    assert not any("link lost" in str(r.get("detail", "")) for r in records)
