@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 
 from chair import __version__
 from chair.errors import ChairError, Exit, UsageError
@@ -355,7 +356,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.verbose < 3:  # transitions narrates every callback at INFO: only with -vvv
         logging.getLogger("transitions").setLevel(logging.WARNING)
-    previous = signal.signal(signal.SIGTERM, _terminate)  # `kill`, systemd: as Ctrl-C
+    main_thread = threading.current_thread() is threading.main_thread()
+    if main_thread:  # signal handlers belong to the main thread (tests call main elsewhere)
+        previous = signal.signal(signal.SIGTERM, _terminate)  # `kill`, systemd: as Ctrl-C
     try:
         return args.func(args)
     except ChairError as exc:
@@ -367,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -29,6 +29,10 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _HINT = "not a trace from `chair run --trace`"
 
 TYPES = ("header", "sample", "event", "end")
+#: The latest time a record may carry (s since the run began): a day, far past the longest
+#: session (30 min) and its parking; beyond it a damaged time stretches the drawing's axis
+#: past what the renderer can draw (matplotlib: "raster overflow").
+MAX_T_S = 86_400.0
 #: Sample fields holding objects of numbers (None allowed: a value the device did not send).
 SAMPLE_GROUPS = ("roller", "airbags", "heat_c", "recline")
 #: Text fields inside those groups.
@@ -49,6 +53,8 @@ def _problem(record: object) -> str | None:
         return f"record type {kind!r} is none of {', '.join(TYPES)}"
     if kind != "header" and not _number(record.get("t")):
         return f"{kind} record without a finite time 't' (got {record.get('t')!r})"
+    if kind != "header" and not 0 <= record["t"] <= MAX_T_S:
+        return f"{kind} record at t={record['t']!r} s, outside 0..{MAX_T_S:g} s"
     if kind == "header":
         for name, shape in (("limits", dict), ("cautions", list), ("port", str)):
             if name in record and not isinstance(record[name], shape):

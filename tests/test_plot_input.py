@@ -231,3 +231,17 @@ def test_control_characters_in_a_trace_are_not_drawn(trace: Path, tmp_path: Path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         plot_trace(str(path), str(tmp_path / "esc.png"))
+
+
+@pytest.mark.parametrize("t", [-4305290.0, 1e12])
+def test_a_time_far_outside_a_run_is_a_usage_error(trace: Path, tmp_path: Path, capsys,
+                                                   t: float) -> None:
+    """Found by the damaged-field fuzzer: an event at t = -4305290 stretched the time axis
+    until matplotlib failed ("raster overflow", exit 1)."""
+    records = read_trace(str(trace))
+    records[2]["t"] = t
+    where = tmp_path / "far.jsonl"
+    where.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    assert main(["plot", str(where), "-o", str(tmp_path / "far.png")]) == 2
+    err = capsys.readouterr().err
+    assert f"{where}:3:" in err and "outside 0..86400 s" in err, err
