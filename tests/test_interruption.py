@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from chair.program import load_program
@@ -94,7 +96,10 @@ def _status_over_tcp(port: int) -> str:
     return line.decode()
 
 
-def test_killed_controller_leaves_a_valid_trace_and_a_safe_chair(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _served_run(tmp_path: Path, program: str) -> Iterator[tuple[subprocess.Popen, Path, int]]:
+    """A `chair sim --tcp` and a real-time `chair run PROGRAM` on it, once its first step
+    has begun: (the run's process, its trace, the TCP port)."""
     tcp = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     server = subprocess.Popen([sys.executable, "-m", "chair.cli", "sim", "--tcp",
@@ -102,7 +107,7 @@ def test_killed_controller_leaves_a_valid_trace_and_a_safe_chair(tmp_path: Path)
     try:
         assert b"serving" in server.stdout.readline()
         trace = tmp_path / "t.jsonl"
-        client = subprocess.Popen([sys.executable, "-m", "chair.cli", "run", "lumbar",
+        client = subprocess.Popen([sys.executable, "-m", "chair.cli", "run", program,
                                    "--yes", "--port", f"socket://127.0.0.1:{tcp}", "--trace",
                                    str(trace)], stdout=subprocess.DEVNULL, env=env)
         deadline = time.monotonic() + 20
@@ -111,6 +116,14 @@ def test_killed_controller_leaves_a_valid_trace_and_a_safe_chair(tmp_path: Path)
             if '"event":"step"' in text:
                 break
             time.sleep(0.1)
+        yield client, trace, tcp
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=5)
+
+
+def test_killed_controller_leaves_a_valid_trace_and_a_safe_chair(tmp_path: Path) -> None:
+    with _served_run(tmp_path, "lumbar") as (client, trace, tcp):
         client.send_signal(signal.SIGKILL)
         client.wait(timeout=5)
         lines = trace.read_text().splitlines()
@@ -123,30 +136,12 @@ def test_killed_controller_leaves_a_valid_trace_and_a_safe_chair(tmp_path: Path)
         assert "F02" in status
         fields = dict(f.split("=") for f in status.split(">")[0].split()[1:])
         assert fields["tech"] == "off" and fields["foot"] == "0"
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=5)
 
 
 def test_sigterm_parks_the_chair_and_ends_the_trace(tmp_path: Path) -> None:
     """Before: `kill` ended the run at once (exit 143): no STOP, a trace with no end record,
     and the device latched F02 by its dead-man. Now SIGTERM is a Ctrl-C."""
-    tcp = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "chair.cli", "sim", "--tcp",
-                               f"127.0.0.1:{tcp}"], stdout=subprocess.PIPE, env=env)
-    try:
-        assert b"serving" in server.stdout.readline()
-        trace = tmp_path / "t.jsonl"
-        client = subprocess.Popen([sys.executable, "-m", "chair.cli", "run", "feet",
-                                   "--yes", "--port", f"socket://127.0.0.1:{tcp}", "--trace",
-                                   str(trace)], stdout=subprocess.DEVNULL, env=env)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:  # wait until the program is running
-            text = trace.read_text() if trace.exists() else ""
-            if '"event":"step"' in text:
-                break
-            time.sleep(0.1)
+    with _served_run(tmp_path, "feet") as (client, trace, tcp):
         client.send_signal(signal.SIGTERM)
         assert client.wait(timeout=40) == 130
         records = [json.loads(line) for line in trace.read_text().splitlines()]
@@ -154,9 +149,6 @@ def test_sigterm_parks_the_chair_and_ends_the_trace(tmp_path: Path) -> None:
         assert any(r.get("dest") == "parking" for r in records if r.get("event") == "state")
         status = _status_over_tcp(tcp)
         assert status.startswith("<Idle"), status  # parked, nothing latched
-    finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=5)
 
 
 class SignalOnWrite:
