@@ -90,7 +90,8 @@ def test_a_foreign_sync_in_real_time_stops_within_a_second_at_no_line_rate(
     """In real time the storm was 300-380 KB/s; now the run ends at the first E05."""
     started = time.monotonic()
     # numbered far from the host's own: in real time the host's next number at 0.6 s varies,
-    # and a foreign SYNC numbered just before it cannot be told apart (it only stops the chair)
+    # and a SYNC numbered just before it repeats the line the device last executed, which
+    # the device answers from memory as a duplicate and ignores (no gap, nothing to catch)
     far = p.encode_command(p.Sync(), 40_000)
     code, records, ports = run(tmp_path, monkeypatch, lambda port: Foreign(port, 0.6, line=far),
                                "--minutes", "1")
