@@ -122,12 +122,12 @@ def round_trips(n: int) -> tuple[list[float], list[float]]:
 
 def tick_jitter(seconds: float) -> list[float]:
     """How late each real-time controller tick starts against its schedule (seconds)."""
+    from chair.caps import make_caps
     from chair.clock import MonotonicClock
     from chair.controller import TICK_S, Controller
     from chair.link import Link
     from chair.ports import open_port
     from chair.program import load_program
-    from chair.safety import make_caps
     from chair.trace import Trace
 
     program = load_program("lumbar")

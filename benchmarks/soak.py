@@ -63,13 +63,14 @@ from dataclasses import dataclass, field
 
 from chair import limits
 from chair import protocol as p
+from chair.caps import CAUTIONS, make_caps
 from chair.controller import MOTION_STATES, TICK_S, Controller
 from chair.errors import ChairError, LinkError
 from chair.faults import PLANT_FAULTS
 from chair.link import Link
 from chair.ports import open_port
 from chair.program import Program, load_program, program_from_dict
-from chair.safety import AIR_MARGIN_KPA, CAUTIONS, make_caps
+from chair.safety import AIR_MARGIN_KPA
 from chair.trace import Trace
 
 try:  # the benchmarks package's helpers; a stand-alone copy keeps the soak running alone

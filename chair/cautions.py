@@ -3,7 +3,7 @@ the cautions that lower the caps, guideline context, and the program's own cauti
 
 `render_cautions` is the one text both `chair show` and `chair run` print; `acknowledger`
 asks for the answer before a real-time run opens the port. The texts are data here (and
-in each program's `cautions`, and `chair.safety.CAUTIONS`); docs/programs.md gives the
+in each program's `cautions`, and `chair.caps.CAUTIONS`); docs/programs.md gives the
 source of every clinical claim ("Cautions shown before every run").
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
+from chair.caps import CAUTIONS, Caution
 from chair.errors import UsageError
-from chair.safety import CAUTIONS, Caution
 
 if TYPE_CHECKING:
     from chair.program import Program
@@ -89,7 +89,7 @@ def _para(text: str) -> str:
 
 def render_cautions(program: Program, cautions: tuple[str, ...] = ()) -> str:
     """Everything to read before `program` runs with the user's `cautions` (names in
-    `chair.safety.CAUTIONS`): the same text for `chair show` and before `chair run`."""
+    `chair.caps.CAUTIONS`): the same text for `chair show` and before `chair run`."""
     zones = list(dict.fromkeys(step.zone for step in program.steps))
     out = [f"Before {program.name} runs ({', '.join(zones)}), read this.", ""]
     out.append(_para("DO NOT USE; go to A&E or call 999 (or your emergency number) now if "

@@ -57,8 +57,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from chair.caps import check_program
     from chair.program import load_program
-    from chair.safety import check_program
 
     failed = 0
     for name in args.files:
@@ -98,8 +98,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from chair.caps import check_cautions
     from chair.program import load_program, render_timeline
-    from chair.safety import check_cautions
 
     program = load_program(args.program)
     check_cautions(tuple(args.caution))  # a "do not use" condition: exit 2, as `chair run`

@@ -13,6 +13,7 @@ from collections.abc import Hashable
 from transitions import EventData, Machine, MachineError
 
 from chair import protocol as p
+from chair.caps import Caps
 from chair.clock import Clock
 from chair.errors import LinkError, Stalled
 from chair.executor import Executor, off_command
@@ -20,7 +21,7 @@ from chair.landmarks import landmark_positions
 from chair.limits import HOST
 from chair.link import DeviceInfo, Link, Refused
 from chair.program import Program
-from chair.safety import VENTED_KPA, Caps, Supervisor
+from chair.safety import VENTED_KPA, Supervisor
 from chair.trace import PLAUSIBLE_C, Trace, sample_record
 
 STATES = ["disconnected", "connecting", "idle", "scanning", "running", "paused", "parking",

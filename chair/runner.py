@@ -15,6 +15,7 @@ import serial
 
 from chair import __version__
 from chair import protocol as p
+from chair.caps import CAUTIONS, check_program, make_caps
 from chair.cautions import RED_FLAGS, Answer
 from chair.clock import Clock, MonotonicClock
 from chair.controller import PARK_MM, TICK_S, Controller
@@ -25,7 +26,6 @@ from chair.limits import DEVICE
 from chair.link import Link
 from chair.ports import PORT_ERRORS, SIM_SCHEME, open_port
 from chair.program import Program
-from chair.safety import CAUTIONS, check_program, make_caps
 from chair.trace import Listener, Trace, check_trace_path
 
 #: The exit code of each outcome of `chair run` (the codes: chair.errors.Exit).

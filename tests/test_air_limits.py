@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from chair import limits
+from chair.caps import check_program
 from chair.cli import main
 from chair.errors import ProgramError
 from chair.program import list_programs, parse_program
-from chair.safety import check_program
 from chair.trace import read_trace
 from sim import physics
 from sim.physics import Plant

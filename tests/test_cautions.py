@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chair import safety
+from chair import caps
 from chair.cautions import GUIDANCE, RED_FLAGS, changes, render_cautions
 from chair.cli import main
 from chair.program import list_programs, load_program, shipped_dir
@@ -27,8 +27,8 @@ from chair.trace import read_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAMS = sorted(p.name for p in list_programs())
-REFUSED = [name for name, c in safety.CAUTIONS.items() if c.refuse]
-LOWERING = [name for name, c in safety.CAUTIONS.items() if not c.refuse]
+REFUSED = [name for name, c in caps.CAUTIONS.items() if c.refuse]
+LOWERING = [name for name, c in caps.CAUTIONS.items() if not c.refuse]
 
 
 def flat(text: str) -> str:
@@ -89,7 +89,7 @@ def test_chair_show_and_the_run_print_the_same_cautions(cautions, capsys) -> Non
     ran = capsys.readouterr().out
     assert expected in shown and expected in ran
     for name in cautions:  # what each --caution changes, said from its fields
-        assert f"--caution {name}: {changes(safety.CAUTIONS[name])}" in flat(expected)
+        assert f"--caution {name}: {changes(caps.CAUTIONS[name])}" in flat(expected)
 
 
 def test_a_json_run_emits_the_acknowledgement_as_a_record_and_the_text_on_stderr(
@@ -107,8 +107,8 @@ def test_a_json_run_emits_the_acknowledgement_as_a_record_and_the_text_on_stderr
 def test_changes_names_every_field_a_caution_sets() -> None:
     """A field added to Caution later is still said before the run, never hidden."""
     for name in LOWERING:
-        assert changes(safety.CAUTIONS[name]) != "nothing", name
-    herniated = safety.CAUTIONS["herniated-disc"]
+        assert changes(caps.CAUTIONS[name]) != "nothing", name
+    herniated = caps.CAUTIONS["herniated-disc"]
     assert "depth at most 1" in changes(herniated)
     assert "heat off" in changes(replace(herniated, no_heat=True))
     assert "no lumbar airbags" in changes(replace(herniated, airbag_scale={"lumbar": 0.0}))
@@ -130,7 +130,7 @@ def test_red_flags_cover_cauda_equina_progressive_deficit_and_serious_causes() -
 
 def _every_caution_text() -> list[str]:
     from chair.cautions import GENERAL
-    texts = [c.text for c in safety.CAUTIONS.values()] + list(GENERAL) + list(GUIDANCE)
+    texts = [c.text for c in caps.CAUTIONS.values()] + list(GENERAL) + list(GUIDANCE)
     for path in sorted(shipped_dir().glob("*.toml")):
         texts += tomllib.loads(path.read_text("utf-8"))["program"].get("cautions", [])
     return texts

@@ -10,12 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chair import protocol as p
+from chair.caps import make_caps
 from chair.clock import VirtualClock
 from chair.controller import EVENTS, STATES, TRANSITIONS, Controller, diagram
 from chair.limits import DEVICE, DEVICE_TABLE_CRC, HEATERS, SEAT_BEND_MM, TRACK_MM, ZONES
 from chair.link import DeviceInfo
 from chair.program import Program
-from chair.safety import make_caps
 from chair.trace import Trace
 
 ROOT = Path(__file__).resolve().parents[1]

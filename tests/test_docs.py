@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from chair.caps import CAUTIONS
 from chair.cli import build_parser, main
 from chair.limits import DEVICE_TABLE, HOST
 from chair.program import list_programs, shipped_dir
-from chair.safety import CAUTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

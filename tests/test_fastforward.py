@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 
 from chair import protocol as p
+from chair.caps import make_caps
 from chair.clock import VirtualClock
 from chair.controller import RENEW_S, TICK_S, Controller
 from chair.executor import Executor
@@ -14,7 +15,7 @@ from chair.link import Link
 from chair.ports import open_port
 from chair.program import load_program
 from chair.runner import RunOptions, run
-from chair.safety import Supervisor, make_caps
+from chair.safety import Supervisor
 from chair.trace import Trace, read_trace
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chair import limits, safety
+from chair import caps, limits, safety
 from chair.cli import main
 from chair.trace import read_trace
 from sim import physics
@@ -139,7 +139,7 @@ def test_supervisor_flags_a_reading_that_does_not_follow() -> None:
 
     base = p.StatusReport("Run", 0.0, 300.0, "knead", 2, 2, 3, 40.0, (0.0,) * 6, (34.0, 24.0),
                           0, 0.0, 0.0, True, False, ())
-    sup = safety.Supervisor(safety.make_caps(DEVICE))
+    sup = safety.Supervisor(caps.make_caps(DEVICE))
     sup.commanded(p.SetHeat("lumbar", 38.0, 1500), 0.0)
     t, reason = 0.0, None
     while reason is None and t < 20.0:
@@ -150,7 +150,7 @@ def test_supervisor_flags_a_reading_that_does_not_follow() -> None:
     assert safety.HEAT_FOLLOW_S < t <= safety.HEAT_FOLLOW_S + 0.2
     # a reading that rises (slowly, as near a pad's ceiling) or sits near its target: none
     for temps in ([34.0 + 0.04 * i for i in range(200)], [37.6] * 200):
-        ok = safety.Supervisor(safety.make_caps(DEVICE))
+        ok = safety.Supervisor(caps.make_caps(DEVICE))
         ok.commanded(p.SetHeat("lumbar", 38.0, 1500), 0.0)
         for i, temp in enumerate(temps):
             assert ok.check(dataclasses.replace(base, heat_c=(temp, 24.0)), i * 0.1) is None

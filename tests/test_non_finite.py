@@ -18,9 +18,10 @@ import pytest
 
 from chair import protocol as p
 from chair import runner
+from chair.caps import make_caps
 from chair.limits import DEVICE
 from chair.program import load_program
-from chair.safety import Supervisor, make_caps
+from chair.safety import Supervisor
 from chair.trace import Trace
 from tests.spoilt import SpoiltStatus
 

@@ -21,17 +21,13 @@ import pytest
 
 from chair import protocol as p
 from chair import runner
+from chair.caps import make_caps
 from chair.cli import main
 from chair.controller import Controller
 from chair.display import Summary
 from chair.limits import DEVICE, HEATERS, ZONES
 from chair.program import load_program
-from chair.safety import (
-    HEAT_JUMP_C,
-    VENTED_KPA,
-    Supervisor,
-    make_caps,
-)
+from chair.safety import HEAT_JUMP_C, VENTED_KPA, Supervisor
 from chair.trace import read_trace
 from sim import physics
 from sim.physics import Plant

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chair import limits, safety
+from chair import caps, limits, safety
 from chair.cautions import render_cautions
 from chair.errors import ProgramError
 from chair.landmarks import LANDMARKS, landmark_positions
@@ -42,7 +42,7 @@ LUMBAR = (SHIPPED / "lumbar.toml").read_text(encoding="utf-8")
 # ------------------------------------------------------------------------------ shipped
 
 def test_program_zones_agree_with_the_supervisor() -> None:
-    assert PROGRAM_ZONES == safety.PROGRAM_ZONES
+    assert PROGRAM_ZONES == caps.PROGRAM_ZONES
     assert set(ZONE_DEPTH_MAX) == set(PROGRAM_ZONES) == set(ZONE_LANDMARKS)
     cap = min(limits.HOST["roller_depth_max"], limits.DEVICE["roller_depth_max"])
     assert all(1 <= depth <= cap for depth in ZONE_DEPTH_MAX.values())
@@ -118,7 +118,7 @@ def test_the_sciatica_session_chains_all_five_zones_in_14_minutes() -> None:
 
 @pytest.mark.parametrize("name", [*PARTS, "sciatica"])
 def test_shipped_programs_pass_the_controllers_cap_check(name: str) -> None:
-    safety.check_program(load_program(name))
+    caps.check_program(load_program(name))
 
 
 @pytest.mark.parametrize("cautions", [(), ("herniated-disc",), ("osteoporosis", "neuropathy")])
@@ -126,7 +126,7 @@ def test_the_executor_turns_the_session_into_setpoints_inside_the_track(cautions
     from chair.executor import Executor
 
     program = load_program("sciatica")
-    supervisor = safety.Supervisor(safety.make_caps(limits.DEVICE, cautions=cautions))
+    supervisor = safety.Supervisor(caps.make_caps(limits.DEVICE, cautions=cautions))
     executor = Executor(program, landmark_positions(246.0), supervisor, 1500)
     seen: set[str] = set()
     t = 0.0

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chair.caps import make_caps
 from chair.cli import main
 from chair.errors import ProgramError, UsageError
 from chair.limits import DEVICE, HOST, ZONES
@@ -39,7 +40,7 @@ from chair.program import (
     parse_program,
     shipped_dir,
 )
-from chair.safety import Supervisor, make_caps
+from chair.safety import Supervisor
 from chair.trace import read_trace
 from sim import physics
 

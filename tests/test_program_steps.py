@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 
 from chair import protocol as p
+from chair.caps import make_caps
 from chair.cli import main
 from chair.executor import ARRIVED_MM, Executor
 from chair.landmarks import landmark_positions
 from chair.limits import DEVICE
 from chair.program import load_program, parse_program
-from chair.safety import Supervisor, make_caps
+from chair.safety import Supervisor
 from chair.trace import read_trace
 
 SHIPPED = ["lumbar", "gluteal", "piriformis", "legs", "feet", "sciatica"]

@@ -43,10 +43,10 @@ from hypothesis.stateful import (
 
 from chair import limits
 from chair import protocol as p
+from chair.caps import CAUTIONS
 from chair.clock import VirtualClock
 from chair.controller import MOTION_STATES, TICK_S
 from chair.faults import PLANT_FAULTS
-from chair.safety import CAUTIONS
 from sim.body import Body
 from sim.device import Device
 from sim.physics import Plant
@@ -299,10 +299,10 @@ class _DropFirst:
 
 
 def test_a_lost_sync_ok_does_not_run_sync_twice() -> None:
+    from chair.caps import make_caps
     from chair.controller import Controller
     from chair.link import Link
     from chair.ports import open_port
-    from chair.safety import make_caps
     from chair.trace import Trace
 
     raw = open_port("sim://?clock=virtual&seed=1")
@@ -431,10 +431,10 @@ def test_a_pause_can_be_resumed() -> None:
 
 
 def test_an_implausible_scan_faults_instead_of_raising() -> None:
+    from chair.caps import make_caps
     from chair.controller import Controller
     from chair.link import Link
     from chair.ports import open_port
-    from chair.safety import make_caps
     from chair.trace import Trace
 
     raw = open_port("sim://?clock=virtual&seed=1&height=205")

@@ -10,13 +10,14 @@ import itertools
 import pytest
 
 from chair import protocol as p
+from chair.caps import CAUTIONS, make_caps
 from chair.cli import main
 from chair.executor import Executor
 from chair.landmarks import landmark_positions
 from chair.limits import DEVICE
 from chair.program import load_program, parse_program
 from chair.regions import GLUTEAL_FOLD_MM, crossed, place_regions, region_at, span_depth_max
-from chair.safety import CAUTIONS, REGION_TOLERANCE_MM, Supervisor, make_caps
+from chair.safety import REGION_TOLERANCE_MM, Supervisor
 from chair.trace import read_trace
 
 SHIPPED = ["lumbar", "gluteal", "piriformis", "legs", "feet", "sciatica"]

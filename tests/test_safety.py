@@ -7,9 +7,10 @@ import dataclasses
 import pytest
 
 from chair import protocol as p
+from chair.caps import CAUTIONS, check_program, make_caps
 from chair.errors import ProgramError, UsageError
 from chair.limits import DEVICE, DEVICE_TABLE, DEVICE_TABLE_CRC, HOST, ZONES, table_crc
-from chair.safety import CAUTIONS, Supervisor, check_program, make_caps
+from chair.safety import Supervisor
 
 
 def status(**changes) -> p.StatusReport:

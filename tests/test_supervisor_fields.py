@@ -20,10 +20,11 @@ import pytest
 
 from chair import protocol as p
 from chair import runner
+from chair.caps import make_caps
 from chair.cli import main
 from chair.limits import DEVICE, HOST
 from chair.program import load_program
-from chair.safety import SAFE_VENT_S, VENTED_KPA, Supervisor, make_caps
+from chair.safety import SAFE_VENT_S, VENTED_KPA, Supervisor
 from chair.trace import Trace, read_trace
 from tests.spoilt import SpoiltStatus
 from tests.test_parking import truth  # noqa: F401 - the fixture
