@@ -100,8 +100,9 @@ _DIGITS = frozenset("0123456789")
 #: A bare word outside strings and comments (a number, a date, a key, true, inf ...).
 _WORD = re.compile(r"""[^\s=,\[\]{}#"']+""")
 #: C0 controls, DEL and C1 controls: refused in a program's text (ESC would reach the
-#: terminal of `chair show` and `chair run -v`: clear the screen, hide the cautions).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+#: terminal of `chair show` and `chair run -v`: clear the screen, hide the cautions), and
+#: escaped in a trace before `chair plot` draws it (chair/trace_check.py).
+CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
 BOM = "\ufeff"
 
 ROLLER_DEFAULTS = {"width": 2, "depth": 1, "speed": 2}
@@ -302,7 +303,7 @@ def _figure(value: int | float) -> str:
 
 def _control(text: str) -> str | None:
     """The first control character in `text`, written as an escape (\\x1b), or None."""
-    found = _CONTROL.search(text)
+    found = CONTROL_CHARS.search(text)
     return None if found is None else f"\\x{ord(found.group()):02x}"
 
 

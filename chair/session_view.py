@@ -8,10 +8,9 @@ time left instead of letting them count down.
 
 from __future__ import annotations
 
+from chair.safety import VENTED_KPA
 from chair.trace import Record
 
-#: An airbag below this reads vented (kPa; the runner's settle uses the same figure).
-VENTED_KPA = 1.0
 #: What the session bar says instead of a countdown, per controller state.
 NOT_COUNTING = {"paused": "paused", "parking": "stopped, parking", "scanning": "body scan",
                 "idle": "ended", "fault": "stopped: fault", "estop": "stopped: emergency stop",

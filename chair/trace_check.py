@@ -14,18 +14,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import stat
 
 from chair.errors import UsageError
+from chair.program import CONTROL_CHARS
 from chair.trace import Record, special_kind
 
 #: The largest trace `chair plot` reads, in bytes (32 MiB): a 14-minute `sciatica` run
 #: writes about 3.2 MB, so the longest session (30 min) fits about 4 times; reading one
 #: takes about 10 times its size in memory.
 MAX_TRACE_BYTES = 32 * 1024 * 1024
-#: C0 controls, DEL and C1 controls: never drawn or printed as they are.
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _HINT = "not a trace from `chair run --trace`"
 
 TYPES = ("header", "sample", "event", "end")
@@ -97,7 +95,7 @@ def _event_problem(record: Record) -> str | None:
 def _escape(value: object) -> object:
     """`value` with every control character in its text written as an escape (``\\x1b``)."""
     if isinstance(value, str):
-        return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+        return CONTROL_CHARS.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
     if isinstance(value, list):
         return [_escape(v) for v in value]
     if isinstance(value, dict):
