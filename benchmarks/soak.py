@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 
 from chair import limits
 from chair import protocol as p
+from firmware.limits import Refuse
 from chair.caps import CAUTIONS, make_caps
 from chair.controller import MOTION_STATES, TICK_S, Controller
 from chair.errors import ChairError, LinkError
@@ -542,22 +543,28 @@ class Rig:
             send(command)
 
         self.link.send = asked
-        execute = self.dev._execute  # the firmware's one entry point for commands
+        fw = self.dev.fw  # the firmware's entry points for commands and for latching
+        execute, fault = fw.execute, fw.fault
 
-        def executed(command: p.Command, seq: int | None, now: float):
-            reply = execute(command, seq, now)
+        def executed(verb: str, args: tuple, seq: int | None, now: float):
+            command = p.COMMANDS[verb](*args)
+            try:
+                data = execute(verb, args, seq, now)
+            except Refuse as refusal:
+                if command.KIND in SEQUENCED:
+                    inv.executed(command, seq, p.Error(seq, p.ErrorCode(refusal.code),
+                                                       refusal.detail))
+                raise
             if command.KIND in SEQUENCED:
-                inv.executed(command, seq, reply)
-            return reply
+                inv.executed(command, seq, p.Ok(seq, data or ""))
+            return data
 
-        self.dev._execute = executed
-        latch = self.dev._latch
+        def latched(code: int, detail: str) -> None:
+            self.estops += code == p.FaultCode.ESTOP and code not in fw.latch.latched
+            fault(code, detail)
 
-        def latched(code: p.FaultCode, detail: str) -> None:
-            self.estops += code is p.FaultCode.ESTOP and code not in self.dev.latched
-            latch(code, detail)
-
-        self.dev._latch = latched
+        fw.execute = executed
+        fw.fault = latched
 
     def _record(self, record: dict) -> None:
         if record["type"] == "sample":

@@ -11,7 +11,7 @@ import pytest
 from chair import conformance
 from chair.cli import main
 from chair.ports import open_port
-from sim.device import DEFECTS
+from sim.device import DEFECTS, FIRMWARE
 
 VIRTUAL = "sim://?clock=virtual"
 NAMES = [chk.name for chk in conformance.CHECKS]
@@ -53,7 +53,7 @@ def test_a_conforming_device_passes_every_check(capsys: pytest.CaptureFixture) -
     assert [r["check"] for r in report["checks"]] == NAMES
     assert by_result(report, "PASS") == set(NAMES)
     assert report["summary"] | {"seconds": 0} == {
-        "port": VIRTUAL, "firmware": "sim-0.1.0", "proto": 2, "occupied": True, "passed": 11,
+        "port": VIRTUAL, "firmware": FIRMWARE, "proto": 2, "occupied": True, "passed": 11,
         "failed": 0, "skipped": 0, "complete": True, "untested": ["reset"], "ok": True,
         "exit": 0, "seconds": 0}
     figures = {r["check"]: r["figure"] for r in report["checks"]}

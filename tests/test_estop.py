@@ -266,7 +266,7 @@ def test_the_link_reads_the_version_and_sends_that_versions_stop(proto, byte) ->
 def test_the_link_refuses_an_unknown_version() -> None:
     port = open_port("sim://?clock=virtual")
     banner = p.Banner(3, "future", ("lumbar",), (), 1250.0, 850.0, 0x216B)
-    port.device._banner = p.encode_device(banner)  # a device from the future answers INFO
+    port.device.fw.banner = p.encode_device(banner)  # a device from the future answers INFO
     with pytest.raises(LinkError, match="protocol 3, this host speaks 1 and 2"):
         Link(port, port.clock).connect()
     port.close()

@@ -23,7 +23,7 @@ from chair.faults import parse_link_fault
 from chair.ports import open_port
 from chair.runner import link_fault_url
 from chair.trace import read_trace
-from sim import device as sim_device
+from firmware.device import Firmware
 from sim.linkfaults import FaultyPort, Impairment
 from sim.protocol_faulty import parse_url
 
@@ -247,13 +247,13 @@ def run_lumbar(tmp_path: Path, *link_faults: str) -> tuple[int, list[dict]]:
 def actuations(monkeypatch) -> list[tuple[float, p.Command]]:
     """Every actuate command the simulated device executed, with its device time."""
     done: list[tuple[float, p.Command]] = []
-    real = sim_device.Device._actuate
+    real = Firmware.actuate
 
-    def actuate(self, command: p.Command, now: float) -> None:
-        real(self, command, now)  # raises when refused: only executed commands are kept
-        done.append((now, command))
+    def actuate(self, verb: str, args: tuple, now: float) -> None:
+        real(self, verb, args, now)  # raises when refused: only executed commands are kept
+        done.append((now, p.COMMANDS[verb](*args)))
 
-    monkeypatch.setattr(sim_device.Device, "_actuate", actuate)
+    monkeypatch.setattr(Firmware, "actuate", actuate)
     return done
 
 
@@ -336,7 +336,7 @@ def test_host_silence_trips_the_devices_deadman_within_500_ms_and_a_tick() -> No
             if p.FaultCode.DEADMAN in device.faults:
                 tripped = clock.now()
         assert tripped is not None, "the dead-man never tripped"
-        deadman_s = device.deadman_s
+        deadman_s = device.fw.leases.deadman_s
         assert deadman_s - 1e-9 <= tripped - last_heard <= deadman_s + device.tick_s + 1e-9
         plant = device.plant
         assert plant.vent_open.all() and not plant.pump_on and device.air_target[2] == 0.0

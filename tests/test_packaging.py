@@ -35,7 +35,7 @@ def wheel(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, src / name)
-    for package in ("chair", "sim"):
+    for package in ("chair", "sim", "firmware"):
         shutil.copytree(ROOT / package, src / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     out = tmp_path_factory.mktemp("wheel")
@@ -63,6 +63,9 @@ def test_the_wheel_carries_the_programs_and_the_sim_handler(wheel: Path) -> None
     assert {f"chair/programs/{name}.toml" for name in PROGRAM_NAMES} <= names
     assert PROGRAM_NAMES == ["feet", "gluteal", "legs", "lumbar", "piriformis", "sciatica"]
     assert {"sim/__init__.py", "sim/protocol_sim.py", "sim/device.py"} <= names
+    # the firmware, and the chair descriptions it reads at start
+    assert {"firmware/__init__.py", "firmware/device.py", "firmware/chairs/reference.json",
+            "firmware/chairs/compact.json"} <= names
     assert not any(name.startswith(("tests/", "benchmarks/", "programs/")) for name in names)
 
 

@@ -308,13 +308,13 @@ def test_a_lost_sync_ok_does_not_run_sync_twice() -> None:
     raw = open_port("sim://?clock=virtual&seed=1")
     port = _DropFirst(raw, p.encode_device(p.Ok(1)))
     runs: list[str] = []
-    execute = raw.device._execute
+    execute = raw.device.fw.execute
 
-    def counted(command, seq, now):
-        runs.append(command.VERB)
-        return execute(command, seq, now)
+    def counted(verb, args, seq, now):
+        runs.append(verb)
+        return execute(verb, args, seq, now)
 
-    raw.device._execute = counted
+    raw.device.fw.execute = counted
     link = Link(port, raw.clock)
     trace = Trace(None)
     trace.header()

@@ -6,7 +6,7 @@ protocol directly (the link is not involved) and timestamps what the device push
 
 from __future__ import annotations
 
-import dataclasses
+import binascii
 import random
 
 import numpy as np
@@ -15,6 +15,7 @@ import pytest
 from chair import limits
 from chair import protocol as p
 from chair.clock import VirtualClock
+from firmware import chairs
 from sim.body import Body
 from sim.device import DEFECTS, Device
 from sim.physics import Plant
@@ -27,26 +28,29 @@ LUMBAR = limits.ZONES.index("lumbar")
 STOP = bytes([p.ESTOP_BYTE])
 
 
-def table_with(**values: float) -> tuple[tuple[limits.Limit, ...], int]:
-    """A device table with some entries changed (names with '.' as '__'), and its CRC."""
+def table_with(**values: float) -> dict:
+    """The reference chair with some limits changed (names with '.' as '__'), built with
+    the new table's CRC."""
     changes = {name.replace("__", "."): value for name, value in values.items()}
-    table = tuple(dataclasses.replace(lim, value=changes.pop(lim.name, lim.value))
-                  for lim in limits.DEVICE_TABLE)
+    chair = chairs.load("reference")
+    entries = [[e[0], changes.pop(e[0], e[1]), *e[2:]] for e in chair["limits"]]
     assert not changes, changes
-    return table, limits.table_crc(table)
+    crc = binascii.crc_hqx("".join(f"${e[0]}={float(e[1]):g}\n" for e in entries).encode(),
+                           0xFFFF)
+    return {**chair, "limits": entries, "limits_crc": f"{crc:04X}"}
 
 
 class Bench:
     """A host on a virtual clock, sending protocol lines straight into a Device."""
 
     def __init__(self, *, defects: tuple[str, ...] = (), body: Body | None = None,
-                 seed: int = 0, sync: bool = True, table: tuple | None = None,
+                 seed: int = 0, sync: bool = True, table: dict | None = None,
                  quiet: bool = True, start: float = 0.0) -> None:
         self.clock = VirtualClock(start)
         self.plant = Plant(body or Body(), seed=seed)
         kwargs = {}
         if table is not None:
-            kwargs = {"table": table[0], "table_crc": table[1]}
+            kwargs = {"chair": table}
         self.dev = Device(self.clock, self.plant, defects=frozenset(defects), quiet=quiet,
                           **kwargs)
         self.decoder = p.DeviceDecoder()
@@ -189,7 +193,7 @@ def test_corrupt_limits_latches_f14_and_refuses_actuation() -> None:
 
 def test_a_table_whose_crc_matches_starts_clean() -> None:
     b = Bench(table=table_with(deadman_ms=400))
-    assert not b.dev.faults and b.dev.deadman_s == pytest.approx(0.4)
+    assert not b.dev.faults and b.dev.fw.leases.deadman_s == pytest.approx(0.4)
 
 
 # --------------------------------------------------------------------------- who may send what

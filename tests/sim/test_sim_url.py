@@ -12,7 +12,7 @@ from chair import protocol as p
 from chair.clock import MonotonicClock, VirtualClock
 from chair.limits import DEVICE
 from chair.ports import enable_sim
-from sim.device import Device
+from sim.device import FIRMWARE, Device
 
 
 @pytest.fixture(autouse=True)
@@ -190,6 +190,6 @@ def test_the_link_connects_over_sim() -> None:
     port = open_sim()
     link = Link(port, port.clock)
     info = link.connect()
-    assert info.banner.firmware.startswith("sim-")
+    assert info.banner.firmware == FIRMWARE
     assert info.limits == DEVICE
     port.close()
