@@ -105,7 +105,7 @@ class Firmware:
         return self.out.take(limit) if len(self.out) else b""
 
     def status_line(self, now):
-        self.hw.sense()
+        """The status line at `now`, from the readings of the last tick or command."""
         return report.status(self, now)
 
     # ------------------------------------------------------------------ input

@@ -236,6 +236,7 @@ class Device:
     def status(self, now: float | None = None) -> p.StatusReport:
         """The status report as the device would send it now."""
         t = self.clock.now() if now is None else now
+        self.hw.sense()
         message = p.parse_device_line(self.fw.status_line(t))
         assert isinstance(message, p.StatusReport), message
         return message
