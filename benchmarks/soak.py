@@ -93,7 +93,7 @@ AIR_CAPS = [DEV[f"airbag_kpa_max.{zone}"] for zone in limits.ZONES]
 AIR_TRUTH_MARGIN_KPA = 0.5
 #: Sensor noise is under 0.05 kPa / °C (sim.physics.NOISE_MAX).
 NOISE = 0.05
-#: Over-current threshold of the firmware (sim.device.OVERCURRENT_A, a control detail).
+#: Over-current threshold of the firmware (firmware.axes.OVERCURRENT_A, a control detail).
 OVERCURRENT_A = 2.0
 ENCODER_STILL_MM = 0.5
 #: A pinch reversal runs `pinch_reverse_pct` at 7.7 %/s at the slowest: well under 1 s.

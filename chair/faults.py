@@ -4,7 +4,7 @@ This is data shared by the CLI (`chair faults`, `--fault`) and the simulator, li
 limits table; the behaviour of each fault lives in `sim`.
 
 Plant faults change the simulated hardware (`sim.physics.Plant.inject`); device faults are
-handled by the simulated firmware (`sim.device`), not the plant.
+handled by the simulator around the firmware (`sim.device`), not the plant.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A bounded queue of whole lines for a reader that may be slow or absent.
 
-Used by the simulated chair's transmit buffer (sim.device) and by the pty and TCP servers
-(chair.serve), so that a flood of replies can neither grow memory without bound nor delay
-a fault push: the device's lines wait here, and what does not fit is dropped whole and
+Used by the pty and TCP servers (chair.serve), so that a flood of replies can neither grow
+memory without bound nor delay a fault push (the firmware's transmit buffer,
+firmware/outq.py, is its MicroPython twin): the device's lines wait here, and what does not fit is dropped whole and
 counted, never torn (docs/protocol.md §11.1, "Sending").
 """
 

@@ -601,12 +601,18 @@ class Banner:
     track_mm: float
     seat_mm: float
     limits_crc: int
+    #: The drives present (carriage, back, leg, foot) and the optional sensors present
+    #: (force, pinch, seat); None when the banner does not say (a protocol 1 device).
+    axes: tuple[str, ...] | None = None
+    sensors: tuple[str, ...] | None = None
 
     def payload(self) -> str:
+        extra = "".join(f" {key}={','.join(value)}" for key, value in
+                        (("axes", self.axes), ("sensors", self.sensors)) if value is not None)
         return (f"#CHAIR proto={_checked(str(self.proto), _INT, self.proto)} "
                 f"fw={self.firmware} zones={','.join(self.zones)} "
                 f"heaters={','.join(self.heaters)} track={_g(self.track_mm)} "
-                f"seat={_g(self.seat_mm)} limits={self.limits_crc:04X}")
+                f"seat={_g(self.seat_mm)} limits={self.limits_crc:04X}{extra}")
 
 
 @dataclass(frozen=True)
@@ -847,7 +853,9 @@ def _parse_device_payload(text: str) -> DeviceMessage:
             raise ValueError(f"limits={kv['limits'][:16]!r} is not four upper-case hex digits")
         return Banner(_int(kv["proto"], "proto"), kv["fw"], _names(kv["zones"]),
                       _names(kv["heaters"]), _dec(kv["track"], "track"),
-                      _dec(kv["seat"], "seat"), int(kv["limits"], 16))
+                      _dec(kv["seat"], "seat"), int(kv["limits"], 16),
+                      _names(kv["axes"]) if "axes" in kv else None,
+                      _names(kv["sensors"]) if "sensors" in kv else None)
     if head == "$":
         name, _, value = text[1:].partition("=")
         return LimitLine(name, _dec(value, name))

@@ -66,7 +66,9 @@ def limit(name, value):
 
 
 def banner(proto, fw, zones, heaters, track_mm, seat_mm, crc, extra=""):
-    return p.encode_device(p.Banner(proto, fw, tuple(zones), tuple(heaters), track_mm, seat_mm, crc))
+    kv = dict(pair.split("=") for pair in extra.split())
+    return p.encode_device(p.Banner(proto, fw, tuple(zones), tuple(heaters), track_mm, seat_mm, crc,
+                                    tuple(kv["axes"].split(",")), tuple(kv["sensors"].split(","))))
 
 
 def status(state, t, pos_mm, technique, width, depth, speed, force_n, air, heat, foot,

@@ -1,6 +1,6 @@
 """The simulated plant: roller carriage and heads, airbags, heaters, foot rollers, recline.
 
-The firmware (sim.device) writes the input attributes, calls `step(dt)` every device tick
+The firmware (`firmware/`, through sim.hardware) writes the input attributes, calls `step(dt)` every device tick
 and reads the sensors. Per-zone state is numpy arrays stepped together. Every dynamic is
 constant-rate (clamped) or first-order with an exact closed form, so one `step(5.0)` lands
 where 500 `step(0.01)` do: that is what makes fast-forward fast. Time only arrives as `dt`.

@@ -14,7 +14,7 @@ URL options (all optional, repeat ``fault`` and ``defect`` as needed)::
     ambient=24.0      room temperature in °C
     clock=real        real (monotonic, the default) or virtual
     fault=NAME@S      inject a fault S seconds after the port opens (chair.faults.FAULTS)
-    defect=NAME       a firmware defect for tests (sim.device.DEFECTS, RULE_DEFECTS)
+    defect=NAME       a firmware defect for tests (sim.defects.DEFECTS, RULE_DEFECTS)
     quiet=1           1 lets the device step the plant across quiet stretches, 0 never
     proto=2           protocol version the firmware speaks: 2, or 1 (whose only emergency
                       stop is `!`; see docs/protocol.md, "Versions")
