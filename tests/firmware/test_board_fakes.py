@@ -40,7 +40,8 @@ def fake_machine(read_uv: bool = False) -> types.ModuleType:
             self.gpio = gpio
             self.mode = mode if mode is not None else (known.mode if known else None)
             self.pull = pull
-            self.level = value if value is not None else (known.level if known else 0)
+            idle = 1 if pull == self.PULL_UP else 0  # what a pulled input reads untouched
+            self.level = value if value is not None else (known.level if known else idle)
             self.history = [] if value is None else [value]
             self.handler = None
             if mode is not None or known is None:

@@ -1,0 +1,195 @@
+"""The board's main loop under CPython: ticks on the 10 ms grid (a late pass runs only the
+current tick), bytes both ways, the watchdog fed; the wrapping tick counter; the chair
+description and pin map it builds the Board from."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from firmware.boards import main as board_main
+from tests.firmware.test_board_fakes import HEATERS, ZONES, fake_machine, shipped
+
+
+class StandIn:
+    """The smallest Firmware the loop needs: records ticks and bytes, answers each chunk."""
+
+    def __init__(self) -> None:
+        self.ticks: list[int] = []
+        self.got: list[tuple[bytes, float]] = []
+        self.out = bytearray()
+
+    def tick(self, k: int) -> None:
+        assert not self.ticks or k > self.ticks[-1], "k only grows"
+        self.ticks.append(k)
+
+    def receive(self, data: bytes, now: float) -> None:
+        self.got.append((data, now))
+        self.out += b"ok " + data + b"\n"
+
+    @property
+    def waiting(self) -> int:
+        return len(self.out)
+
+    def take(self, limit: int | None = None) -> bytes:
+        n = len(self.out) if limit is None else limit
+        out, self.out = bytes(self.out[:n]), self.out[n:]
+        return out
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0
+
+    def ms(self) -> int:
+        return self.now
+
+
+class FakePort:
+    """Delivers `script[pass]` on each pass's read; `wait` advances the clock."""
+
+    def __init__(self, clock: FakeClock, script: dict[int, bytes], step_ms: int = 10) -> None:
+        self.clock, self.script, self.step_ms = clock, script, step_ms
+        self.passes = 0
+        self.sent = bytearray()
+        self.waits: list[int] = []
+
+    def read(self) -> bytes:
+        data = self.script.get(self.passes, b"")
+        self.passes += 1
+        return data
+
+    def write(self, data: bytes) -> None:
+        self.sent += data
+
+    def wait(self, ms: int) -> None:
+        self.waits.append(ms)
+        self.clock.now += ms
+
+
+class FakeBoard:
+    def __init__(self) -> None:
+        self.commits = 0
+
+    def commit(self) -> None:
+        self.commits += 1
+
+
+class FakeWdt:
+    def __init__(self) -> None:
+        self.feeds = 0
+
+    def feed(self) -> None:
+        self.feeds += 1
+
+
+def test_the_loop_runs_each_tick_of_the_grid_once_and_feeds_the_watchdog() -> None:
+    clock, fw, board, wdt = FakeClock(), StandIn(), FakeBoard(), FakeWdt()
+    port = FakePort(clock, {})
+    last = board_main.run(fw, board, port, wdt, clock, passes=50)
+    assert fw.ticks == list(range(50)) and last == 49
+    assert wdt.feeds == 50
+    assert port.waits == [10] * 50  # each pass sleeps until the next tick is due
+    assert board.commits == 50
+
+
+def test_a_late_pass_runs_the_current_tick_and_k_jumps() -> None:
+    clock, fw, board, wdt = FakeClock(), StandIn(), FakeBoard(), FakeWdt()
+    port = FakePort(clock, {})
+    board_main.run(fw, board, port, wdt, clock, passes=3)
+    clock.now += 47  # the loop stalled (a garbage collection, a slow write)
+    board_main.run(fw, board, port, wdt, clock, passes=1)
+    assert fw.ticks == [0, 1, 2, 7]  # a new run() starts k afresh; 77 ms is tick 7
+    fw2, clock2 = StandIn(), FakeClock()
+    port2 = FakePort(clock2, {})
+
+    def stall(ms: int) -> None:
+        port2.waits.append(ms)
+        clock2.now += 35 if len(port2.waits) == 2 else ms
+    port2.wait = stall
+    board_main.run(fw2, FakeBoard(), port2, FakeWdt(), clock2, passes=4)
+    assert fw2.ticks == [0, 1, 4, 5]  # 10, then 45 ms: ticks 2 and 3 are never run
+
+
+def test_host_bytes_reach_the_firmware_at_their_time_and_replies_reach_the_port() -> None:
+    clock, fw, board, wdt = FakeClock(), StandIn(), FakeBoard(), FakeWdt()
+    port = FakePort(clock, {3: b"STATUS*1234\n", 5: b"\x9e"})
+    board_main.run(fw, board, port, wdt, clock, passes=8)
+    assert fw.got == [(b"STATUS*1234\n", 0.03), (b"\x9e", 0.05)]
+    assert bytes(port.sent) == b"ok STATUS*1234\n\nok \x9e\n"
+    assert fw.ticks[:6] == [0, 1, 2, 3, 4, 5]  # each chunk after its tick (ticks up to now)
+    assert board.commits == 8 + 2  # after each tick and after each chunk
+
+
+def test_a_pass_with_bytes_waiting_does_not_sleep() -> None:
+    clock, fw, board, wdt = FakeClock(), StandIn(), FakeBoard(), FakeWdt()
+    fw.out += b"x" * 2000  # more than a pass may write
+    port = FakePort(clock, {})
+    board_main.run(fw, board, port, wdt, clock, passes=4, out_limit=512)
+    assert len(port.sent) == 2000  # 512 a pass
+    assert port.waits == [10]  # only the pass that emptied the queue slept
+    assert fw.ticks == [0] and wdt.feeds == 4
+
+
+def test_the_clock_grows_through_the_tick_counters_wrap() -> None:
+    period = 1 << 30
+    now = [period - 25]
+
+    def ticks_ms() -> int:
+        return now[0] % period
+
+    def ticks_diff(a: int, b: int) -> int:  # MicroPython's: signed, modulo the period
+        return ((a - b + period // 2) % period) - period // 2
+
+    clock = board_main.Clock(ticks_ms, ticks_diff)
+    seen = []
+    for _ in range(6):
+        now[0] += 10
+        seen.append(clock.ms())
+    assert seen == [10, 20, 30, 40, 50, 60]
+    for _ in range(20):  # days of uptime, read every few hours: still exact
+        now[0] += 4 * 3600 * 1000
+        clock.ms()
+    assert clock.ms() == 60 + 20 * 4 * 3600 * 1000
+
+
+def test_names_and_limits_from_the_chair_description_in_any_plausible_shape() -> None:
+    chair = {"zones": ["lumbar", {"name": "seat"}], "heaters": [],
+             "limits": [{"name": "roller_speed_max", "value": 6}, ["foot_speed_max", 3, "step"]]}
+    assert board_main.names(chair, "zones") == ["lumbar", "seat"]
+    assert board_main.limit(chair, "roller_speed_max", 1) == 6
+    assert board_main.limit(chair, "foot_speed_max", 1) == 3
+    assert board_main.limit(chair, "roller_depth_max", 5) == 5
+    assert board_main.limit({"limits": {"foot_speed_max": 2}}, "foot_speed_max", 3) == 2
+    assert board_main.limit({"limits": {"foot_speed_max": {"value": 2}}}, "foot_speed_max", 3) \
+        == 2
+
+
+@pytest.mark.parametrize("name", ["esp32", "rp2040"])
+def test_build_makes_the_board_for_the_reference_chair(name, monkeypatch) -> None:
+    m = fake_machine()
+    monkeypatch.setitem(sys.modules, "machine", m)
+    chair = {"zones": list(ZONES), "heaters": list(HEATERS),
+             "limits": {"roller_speed_max": 6, "foot_speed_max": 3, "roller_depth_max": 5}}
+    board = board_main.build(shipped(name), chair, None)
+    assert board.name == name and board.zones == ZONES and board.foot_max == 3
+
+
+def test_the_shipped_map_is_chosen_by_platform_unless_pins_json_exists(monkeypatch) -> None:
+    monkeypatch.setattr(sys, "platform", "rp2")
+    assert board_main.pin_map_path(lambda p: False) == "/firmware/boards/rp2040.json"
+    monkeypatch.setattr(sys, "platform", "esp32")
+    assert board_main.pin_map_path(lambda p: False) == "/firmware/boards/esp32.json"
+    assert board_main.pin_map_path(lambda p: p == "/pins.json") == "/pins.json"
+
+
+def test_the_service_input_keeps_the_loop_from_starting(monkeypatch) -> None:
+    m = fake_machine()
+    pins = shipped("esp32")
+    assert board_main.service_pressed(pins, m) is False  # pulled up: not pressed
+    m.pins[0].level = 1
+    assert board_main.service_pressed(pins, m) is False
+    m.pins[0].level = 0
+    assert board_main.service_pressed(pins, m) is True
+    assert board_main.service_pressed({}, m) is False
