@@ -130,6 +130,21 @@ class _Checker:
                  f"which runs at {self.slices[key][0]} Hz")
         self.slices[key] = (freq, path)
 
+    def rp2040_function(self, path, gpio, kind, unit, role):
+        """On the rp2040 a UART or I2C unit reaches only some GPIOs: UART n TX on GPIO k with
+        k % 4 == 0 and ((k + 4) >> 3) & 1 == n, RX one above; I2C n SDA on even GPIOs with
+        (k >> 1) & 1 == n, SCL on odd ones."""
+        if self.board != "rp2040":
+            return
+        if kind == "UART":
+            ok = gpio % 4 == role and ((gpio + 4) >> 3) & 1 == unit
+            names = ("TX", "RX")
+        else:
+            ok = gpio % 2 == role and (gpio >> 1) & 1 == unit
+            names = ("SDA", "SCL")
+        if not ok:
+            fail(path, f"GPIO{gpio} is not {kind}{unit} {names[role]} on the rp2040")
+
     def pull(self, path, spec, gpios):
         if "pull" in spec and spec["pull"] not in ("up", "down", None):
             fail(path + ".pull", "expected \"up\", \"down\" or null, got " + repr(spec["pull"]))
@@ -268,10 +283,13 @@ def validate(pins, zones, heaters):
             for key in ("uart", "baud", "tx", "rx"):
                 if key not in port:
                     fail("port." + key, "missing (a uart port needs uart, baud, tx, rx)")
-            c.integer("port.uart", port["uart"], 0, 2)
+            c.integer("port.uart", port["uart"], 1 if c.board == "esp32" else 0,
+                      2 if c.board == "esp32" else 1)
             c.integer("port.baud", port["baud"], 1200, 3000000)
             c.gpio("port.tx", port["tx"], output=True)
             c.gpio("port.rx", port["rx"])
+            c.rp2040_function("port.tx", port["tx"], "UART", port["uart"], 0)
+            c.rp2040_function("port.rx", port["rx"], "UART", port["uart"], 1)
     if "service" in pins:
         spec = pins["service"]
         if c.board == "rp2040" and isinstance(spec, dict) and spec.get("bootsel") is True \
@@ -303,6 +321,8 @@ def validate(pins, zones, heaters):
             c.integer(path + ".id", bus["id"], 0, 1)
             c.gpio(path + ".scl", bus["scl"], output=True)
             c.gpio(path + ".sda", bus["sda"], output=True)
+            c.rp2040_function(path + ".sda", bus["sda"], "I2C", bus["id"], 0)
+            c.rp2040_function(path + ".scl", bus["scl"], "I2C", bus["id"], 1)
             c.buses[name] = bus
     _names(c, "zones", pins["zones"], zones)
     for name in zones:

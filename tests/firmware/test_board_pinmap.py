@@ -70,6 +70,8 @@ BAD = [
     ("rp2040", "port", {"kind": "uart", "uart": 0, "baud": 115200, "tx": 2}, "port.rx",
      "missing"),
     ("rp2040", "seat", DELETE, "seat", "missing"),
+    ("esp32", "port", {"kind": "uart", "uart": 0, "baud": 115200, "tx": 25, "rx": 26},
+     "port.uart", "1..2"),
 ]
 
 
@@ -116,3 +118,31 @@ def test_a_uart_port_and_an_i2c_bus_validate() -> None:
     pins["pinch"] = [{"pin": 35, "active_low": True}]
     del pins["carriage"]["encoder"]["b"]
     assert validate(pins, ZONES, HEATERS) == "esp32"
+
+
+def _rp2040_free_12_13() -> dict:
+    pins = shipped("rp2040")
+    del pins["foot"]
+    pins["pinch"] = pins["pinch"][:1]
+    return pins
+
+
+@pytest.mark.parametrize(("extra", "key", "words"), [
+    ({"i2c": {"b": {"id": 0, "sda": 12, "scl": 13}}}, None, None),
+    ({"i2c": {"b": {"id": 1, "sda": 12, "scl": 13}}}, "i2c.b.sda", "not I2C1 SDA"),
+    ({"i2c": {"b": {"id": 0, "sda": 13, "scl": 12}}}, "i2c.b.sda", "not I2C0 SDA"),
+    ({"port": {"kind": "uart", "uart": 0, "baud": 115200, "tx": 12, "rx": 13}}, None, None),
+    ({"port": {"kind": "uart", "uart": 1, "baud": 115200, "tx": 12, "rx": 13}}, "port.tx",
+     "not UART1 TX"),
+    ({"port": {"kind": "uart", "uart": 0, "baud": 115200, "tx": 13, "rx": 12}}, "port.tx",
+     "not UART0 TX"),
+])
+def test_rp2040_uart_and_i2c_units_reach_only_their_gpios(extra, key, words) -> None:
+    pins = _rp2040_free_12_13()
+    pins.update(extra)
+    if key is None:
+        assert validate(pins, ZONES, HEATERS) == "rp2040"
+        return
+    with pytest.raises(PinMapError) as caught:
+        validate(pins, ZONES, HEATERS)
+    assert str(caught.value).startswith(f"pin map {key}:") and words in str(caught.value)
