@@ -16,14 +16,15 @@ output-enable pull-up hold every relay, valve, pump and motor off (vents and dum
 they are normally-open valves), and the Board sets the same state before the first tick.
 A crash in the loop puts the outputs in that state, writes the traceback to /crash.txt
 and resets. Ctrl-C on the port is disabled while the loop runs (one flipped bit of a `C`
-is a Ctrl-C); hold the service input (the BOOT button on an ESP32, BOOTSEL on a Pico) while
-the board starts to get the REPL for mpremote instead.
+is a Ctrl-C). To get the REPL for mpremote instead, press the service input (the BOOT
+button on an ESP32, BOOTSEL on a Pico) or send a Ctrl-C within a second of the start.
 """
 
 import json
 import sys
 
 TICK_MS = 10
+SERVICE_MS = 1000  # after start, the time to ask for the REPL (service button or Ctrl-C)
 
 
 class Clock:
@@ -160,17 +161,32 @@ def build(pins, chair, machine):
                  int(limit(chair, "roller_depth_max", 5)), machine)
 
 
-def service_pressed(pins, machine):
+def service_input(pins, machine):
+    """A function telling whether the map's service button is pressed (None: no button)."""
     spec = pins.get("service")
     if spec is None:
-        return False
+        return None
     if spec.get("bootsel"):
         import rp2
 
-        return bool(rp2.bootsel_button())
+        return lambda: bool(rp2.bootsel_button())
     from firmware.boards.parts import Switch
 
-    return Switch(machine, spec).pressed()
+    return Switch(machine, spec).pressed
+
+
+def service_window(pressed, sleep_ms, ms=SERVICE_MS, step=10):
+    """True when, within `ms` of start, the service button is pressed (`pressed` may be None)
+    or a Ctrl-C arrives. Not held through the reset: BOOT low at reset starts the ESP32's
+    ROM loader, BOOTSEL the Pico's USB loader."""
+    try:
+        for _ in range(ms // step):
+            if pressed is not None and pressed():
+                return True
+            sleep_ms(step)
+    except KeyboardInterrupt:
+        return True
+    return False
 
 
 def _exists(path):
@@ -196,7 +212,7 @@ def main():
 
     chair = chairs.load(pins.get("chair", "reference"))
     board = build(pins, chair, machine)  # every output safe from here on
-    if service_pressed(pins, machine):
+    if service_window(service_input(pins, machine), time.sleep_ms):
         print("service: main.py stopped with every output safe; the REPL is yours")
         return
     port = UartPort(machine, pins["port"]) if pins.get("port", {}).get("kind") == "uart" \

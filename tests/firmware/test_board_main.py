@@ -184,12 +184,25 @@ def test_the_shipped_map_is_chosen_by_platform_unless_pins_json_exists(monkeypat
     assert board_main.pin_map_path(lambda p: p == "/pins.json") == "/pins.json"
 
 
-def test_the_service_input_keeps_the_loop_from_starting(monkeypatch) -> None:
+def test_the_service_button_is_read_through_the_map(monkeypatch) -> None:
     m = fake_machine()
     pins = shipped("esp32")
-    assert board_main.service_pressed(pins, m) is False  # pulled up: not pressed
-    m.pins[0].level = 1
-    assert board_main.service_pressed(pins, m) is False
+    pressed = board_main.service_input(pins, m)
+    assert pressed() is False  # pulled up: not pressed
     m.pins[0].level = 0
-    assert board_main.service_pressed(pins, m) is True
-    assert board_main.service_pressed({}, m) is False
+    assert pressed() is True
+    assert board_main.service_input({}, m) is None
+
+
+def test_the_service_window_lasts_a_second_and_takes_the_button_or_ctrl_c() -> None:
+    slept: list[int] = []
+    assert board_main.service_window(lambda: False, slept.append) is False
+    assert sum(slept) == board_main.SERVICE_MS == 1000
+    slept.clear()
+    assert board_main.service_window(lambda: len(slept) == 30, slept.append) is True
+    assert sum(slept) == 300
+    assert board_main.service_window(None, slept.append) is False  # a map with no button
+
+    def interrupted(ms: int) -> None:
+        raise KeyboardInterrupt
+    assert board_main.service_window(None, interrupted) is True
