@@ -143,13 +143,13 @@ def limit(chair, name, default):
     return default
 
 
-def pin_map_path(exists):
+def pin_map_path(exists, root=""):
     """/pins.json when the person put their own map there, else the port's shipped one."""
-    if exists("/pins.json"):
-        return "/pins.json"
+    if exists(root + "/pins.json"):
+        return root + "/pins.json"
     if sys.platform == "rp2":
-        return "/firmware/boards/rp2040.json"
-    return "/firmware/boards/esp32.json"
+        return root + "/firmware/boards/rp2040.json"
+    return root + "/firmware/boards/esp32.json"
 
 
 def build(pins, chair, machine):
@@ -199,13 +199,15 @@ def _exists(path):
         return False
 
 
-def main():
+def main(root="", port=None):
+    """Load, build, serve for ever (see the module). `root` the file system's top ("" on
+    the board) and `port` a port to use instead of the map's (tests give both)."""
     import time
 
     import machine
     import micropython
 
-    with open(pin_map_path(_exists)) as f:
+    with open(pin_map_path(_exists, root)) as f:
         pins = json.load(f)
     from firmware import chairs
     from firmware.device import Firmware
@@ -215,8 +217,9 @@ def main():
     if service_window(service_input(pins, machine), time.sleep_ms):
         print("service: main.py stopped with every output safe; the REPL is yours")
         return
-    port = UartPort(machine, pins["port"]) if pins.get("port", {}).get("kind") == "uart" \
-        else StdioPort()
+    if port is None:
+        uart = pins.get("port", {}).get("kind") == "uart"
+        port = UartPort(machine, pins["port"]) if uart else StdioPort()
     clock = Clock(time.ticks_ms, time.ticks_diff)
     fw = Firmware(board, chair, 0.0)
     micropython.kbd_intr(-1)
@@ -226,7 +229,7 @@ def main():
     except BaseException as e:  # anything at all: safe state, then reset
         board.safe()
         try:
-            with open("/crash.txt", "w") as f:
+            with open(root + "/crash.txt", "w") as f:
                 sys.print_exception(e, f)
         except Exception:  # the file system may be what failed
             pass

@@ -206,3 +206,139 @@ def test_the_service_window_lasts_a_second_and_takes_the_button_or_ctrl_c() -> N
     def interrupted(ms: int) -> None:
         raise KeyboardInterrupt
     assert board_main.service_window(None, interrupted) is True
+
+
+# ---------------------------------------------------------------- main() on fakes
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def _board_world(monkeypatch, tmp_path, pins: dict, bootsel: bool = False):
+    """Fake machine, micropython, time, rp2, firmware.chairs and firmware.device; the pin
+    map at tmp_path/pins.json. Returns (machine, record) where record collects events."""
+    import json
+    import time as real_time
+    import types
+
+    import firmware
+
+    (tmp_path / "pins.json").write_text(json.dumps(pins))
+    record: dict = {"kbd_intr": [], "resets": 0, "ticks": [], "sleeps": 0}
+    m = fake_machine()
+
+    def reset() -> None:
+        record["resets"] += 1
+    m.reset = reset
+    monkeypatch.setitem(sys.modules, "machine", m)
+    mp = types.ModuleType("micropython")
+    mp.kbd_intr = record["kbd_intr"].append
+    monkeypatch.setitem(sys.modules, "micropython", mp)
+    clock = {"ms": 0}
+    t = types.ModuleType("time")
+    t.__dict__.update({k: getattr(real_time, k) for k in dir(real_time) if not k.startswith("__")})
+    t.ticks_ms = lambda: clock["ms"]
+    t.ticks_diff = lambda a, b: a - b
+
+    def sleep_ms(ms: int) -> None:
+        record["sleeps"] += ms
+        clock["ms"] += ms
+    t.sleep_ms = sleep_ms
+    monkeypatch.setitem(sys.modules, "time", t)
+    rp2 = types.ModuleType("rp2")
+    rp2.bootsel_button = lambda: int(bootsel)
+    monkeypatch.setitem(sys.modules, "rp2", rp2)
+    chairs = types.ModuleType("firmware.chairs")
+    chairs.load = lambda name: {"name": name, "zones": list(ZONES), "heaters": list(HEATERS)}
+    device = types.ModuleType("firmware.device")
+
+    class Firmware:
+        def __init__(self, hw, chair, now) -> None:
+            record["chair"], record["now"] = chair["name"], now
+            self.out = b"#CHAIR banner\n"
+            self.hw = hw
+
+        @property
+        def waiting(self) -> int:
+            return len(self.out)
+
+        def take(self, limit=None) -> bytes:
+            out, self.out = self.out, b""
+            return out
+
+        def tick(self, k: int) -> None:
+            record["ticks"].append(k)
+            self.hw.sense()
+            self.hw.pump(True)  # something on when it crashes
+            self.hw.supply(True)
+            if k >= 5:
+                raise Crash("the loop broke at tick 5")
+
+        def receive(self, data: bytes, now: float) -> None:
+            pass
+    device.Firmware = Firmware
+    monkeypatch.setitem(sys.modules, "firmware.chairs", chairs)
+    monkeypatch.setitem(sys.modules, "firmware.device", device)
+    monkeypatch.setattr(firmware, "chairs", chairs, raising=False)
+    monkeypatch.setattr(firmware, "device", device, raising=False)
+    monkeypatch.setattr(sys, "print_exception", lambda e, f: f.write(repr(e)), raising=False)
+
+    class Port:
+        def __init__(self) -> None:
+            self.sent = bytearray()
+
+        def read(self) -> bytes:
+            return b""
+
+        def write(self, data: bytes) -> None:
+            self.sent += data
+
+        def wait(self, ms: int) -> None:
+            clock["ms"] += ms
+    record["port"] = Port()
+    return m, record
+
+
+def test_main_serves_under_the_watchdog_and_a_crash_ends_safe_then_resets(
+        monkeypatch, tmp_path) -> None:
+    pins = shipped("rp2040")
+    m, record = _board_world(monkeypatch, tmp_path, pins)
+    board_main.main(root=str(tmp_path), port=record["port"])
+    assert record["chair"] == "reference" and record["now"] == 0.0
+    assert record["sleeps"] == board_main.SERVICE_MS  # waited for a service request first
+    assert record["kbd_intr"] == [-1]  # Ctrl-C off while the loop runs
+    assert [w.timeout for w in m.wdts] == [500] and m.wdts[0].feeds == 5
+    assert record["ticks"] == [0, 1, 2, 3, 4, 5]
+    assert bytes(record["port"].sent) == b"#CHAIR banner\n"
+    # the crash: outputs back to the safe state, the traceback kept, the chip reset
+    assert m.pins[pins["supply"]["pin"]].level == 1  # active-low supply relay open
+    assert shift_bits(m, pins)[pins["pump"]["shift"]] == 0
+    assert "the loop broke at tick 5" in (tmp_path / "crash.txt").read_text()
+    assert record["resets"] == 1
+
+
+def test_main_stops_for_the_service_button_before_the_watchdog(monkeypatch, tmp_path,
+                                                                capsys) -> None:
+    m, record = _board_world(monkeypatch, tmp_path, shipped("rp2040"), bootsel=True)
+    board_main.main(root=str(tmp_path), port=record["port"])
+    assert "service: main.py stopped" in capsys.readouterr().out
+    assert m.wdts == [] and record["kbd_intr"] == [] and record["ticks"] == []
+    assert m.pins[9].level == 1  # the Board was built: every output safe
+
+
+def test_main_with_a_wrong_map_drives_nothing(monkeypatch, tmp_path) -> None:
+    from firmware.boards.pinmap import PinMapError
+
+    pins = shipped("rp2040")
+    pins["supply"]["pin"] = 6
+    m, record = _board_world(monkeypatch, tmp_path, pins)
+    with pytest.raises(PinMapError, match=r"carriage\.motor\.in1\.pin"):
+        board_main.main(root=str(tmp_path), port=record["port"])
+    assert m.pins == {} and m.pwms == {} and m.wdts == []
+
+
+def shift_bits(m, pins):
+    from tests.firmware.test_board_fakes import shift_outputs
+
+    return shift_outputs(m, pins["shift"])
