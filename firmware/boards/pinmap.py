@@ -8,25 +8,7 @@ whose message starts with the dotted key at fault, e.g.
 MicroPython-compatible: no typing, dataclasses or re.
 """
 
-# Board rules. ESP32 (WROOM-32): 6-11 drive the flash; 0, 2, 5, 12, 15 are strapping pins
-# (their level at reset picks the boot mode); 1 and 3 are UART0, the USB serial port;
-# 34-39 are input-only with no pulls; 14 puts out a PWM signal while booting. Analog
-# inputs only on ADC1 (32-39): ADC2 is shared with the radio.
-ESP32_PINS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23,
-              25, 26, 27, 32, 33, 34, 35, 36, 37, 38, 39)
-ESP32_FLASH = (6, 7, 8, 9, 10, 11)
-ESP32_STRAPPING = (0, 2, 5, 12, 15)
-ESP32_CONSOLE = (1, 3)
-ESP32_INPUT_ONLY = (34, 35, 36, 37, 38, 39)
-ESP32_BOOT_GLITCH = (14,)
-ESP32_ADC = (32, 33, 34, 35, 36, 37, 38, 39)
-# RP2040 on a Pico: GPIO 23-25 and 29 are wired on the board (SMPS mode, VBUS sense, LED,
-# VSYS/3); ADC on 26-28 only. GPIO n is PWM slice (n >> 1) & 7, channel n & 1.
-RP2040_PINS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
-               22, 26, 27, 28)
-RP2040_ADC = (26, 27, 28)
-
-BOARDS = ("esp32", "rp2040")
+from firmware.boards.chips import BOARDS, function_problem, gpio_problem, pull_problem
 
 
 class PinMapError(ValueError):
@@ -86,30 +68,9 @@ class _Checker:
     # ---- GPIOs
     def gpio(self, path, value, output=False, adc=False, strapping_ok=False):
         self.integer(path, value, 0, 48)
-        b = self.board
-        if b == "esp32":
-            if value not in ESP32_PINS:
-                fail(path, f"GPIO{value} does not exist on the esp32")
-            if value in ESP32_FLASH:
-                fail(path, f"GPIO{value} is a flash pin on the esp32")
-            if value in ESP32_CONSOLE:
-                fail(path, f"GPIO{value} is the USB serial console (UART0) on the esp32")
-            if value in ESP32_STRAPPING and not strapping_ok:
-                fail(path, f"GPIO{value} is a strapping pin on the esp32 (its level at "
-                     "reset picks the boot mode)")
-            if output and value in ESP32_INPUT_ONLY:
-                fail(path, f"GPIO{value} is input-only on the esp32")
-            if output and value in ESP32_BOOT_GLITCH:
-                fail(path, f"GPIO{value} puts out a signal while the esp32 boots: "
-                     "use it as an input only")
-            if adc and value not in ESP32_ADC:
-                fail(path, f"GPIO{value} has no ADC1 channel (esp32 analog: GPIO32-39)")
-        else:
-            if value not in RP2040_PINS:
-                fail(path, f"GPIO{value} is not free on a Pico (GPIO0-22, 26-28)")
-            if adc and value not in RP2040_ADC:
-                fail(path, f"GPIO{value} has no ADC on the rp2040 (GPIO26-28; more "
-                     "analog inputs through the analog mux, key amux)")
+        problem = gpio_problem(self.board, value, output, adc, strapping_ok)
+        if problem:
+            fail(path, problem)
         if value in self.used:
             fail(path, f"GPIO{value} is already used by {self.used[value]}")
         self.used[value] = path
@@ -131,28 +92,17 @@ class _Checker:
         self.slices[key] = (freq, path)
 
     def rp2040_function(self, path, gpio, kind, unit, role):
-        """On the rp2040 a UART or I2C unit reaches only some GPIOs: UART n TX on GPIO k with
-        k % 4 == 0 and ((k + 4) >> 3) & 1 == n, RX one above; I2C n SDA on even GPIOs with
-        (k >> 1) & 1 == n, SCL on odd ones."""
-        if self.board != "rp2040":
-            return
-        if kind == "UART":
-            ok = gpio % 4 == role and ((gpio + 4) >> 3) & 1 == unit
-            names = ("TX", "RX")
-        else:
-            ok = gpio % 2 == role and (gpio >> 1) & 1 == unit
-            names = ("SDA", "SCL")
-        if not ok:
-            fail(path, f"GPIO{gpio} is not {kind}{unit} {names[role]} on the rp2040")
+        problem = function_problem(self.board, gpio, kind, unit, role)
+        if problem:
+            fail(path, problem)
 
     def pull(self, path, spec, gpios):
         if "pull" in spec and spec["pull"] not in ("up", "down", None):
             fail(path + ".pull", "expected \"up\", \"down\" or null, got " + repr(spec["pull"]))
-        if spec.get("pull") and self.board == "esp32":
-            for gpio in gpios:
-                if gpio in ESP32_INPUT_ONLY:
-                    fail(path + ".pull", f"GPIO{gpio} has no internal pull resistor on the esp32: "
-                         "fit one on the board and leave pull out")
+        for gpio in gpios if spec.get("pull") else ():
+            problem = pull_problem(self.board, gpio)
+            if problem:
+                fail(path + ".pull", problem)
 
     # ---- parts
     def output(self, path, spec):
