@@ -4,7 +4,7 @@ A pin map is a dict (read from JSON) saying which GPIO, shift-register bit or an
 channel each part of the chair is wired to; docs/hobbyist.md describes every key.
 `validate(pins, zones, heaters)` checks all of it and raises `PinMapError` (a ValueError)
 whose message starts with the dotted key at fault, e.g.
-`pin map zones.lumbar.fill.pin: pin 6 is a flash pin on the esp32`.
+`pin map zones.lumbar.fill.pin: GPIO6 is a flash pin on the esp32`.
 MicroPython-compatible: no typing, dataclasses or re.
 """
 
