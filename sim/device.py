@@ -36,8 +36,9 @@ class Device:
     `read_output()`; `schedule(fault, at)` injects a plant fault or a ``power-cycle``.
 
     `chair` is a chair description's name (firmware/chairs) or the description itself;
-    `defects` names test doubles from `sim.defects` (DEFECTS, RULE_DEFECTS). Read-only
-    views for tests: `fw` (the firmware), `state`, `faults`/`latched` (code -> detail),
+    `defects` names test doubles from `sim.defects` (DEFECTS, RULE_DEFECTS); with
+    `micropython` the firmware runs in real MicroPython (sim.remote). Read-only
+    views for tests (in-process firmware only, but `state` and `faults`): `fw`, `state`, `faults`/`latched` (code -> detail),
     `setpoints()`, `status()`, `expected_seq`, `synced`, `console`, `report_ms`,
     `air_target`, `heat_target`, `roller`, `recline`, `foot`, `active`, `uptime`, `ticks`
     and `plant_steps`.
@@ -45,8 +46,15 @@ class Device:
 
     def __init__(self, clock: Clock, plant: Plant, *, defects: frozenset[str] = frozenset(),
                  chair: str | dict = "reference", firmware: str = FIRMWARE,
-                 quiet: bool = True, proto: int = p.PROTOCOL_VERSION) -> None:
+                 quiet: bool = True, proto: int = p.PROTOCOL_VERSION,
+                 micropython: bool = False) -> None:
         cls = firmware_class(frozenset(defects))
+        if micropython:
+            if defects:
+                raise ValueError("a test double (defect) runs in-process only, not under "
+                                 "MicroPython: the flashed firmware has no defects")
+            from sim.remote import RemoteFirmware
+            cls = RemoteFirmware
         description = chairs.load(chair) if isinstance(chair, str) else chairs.check(chair)
         if "corrupt-limits" in defects:
             description = corrupt(description)
@@ -56,7 +64,7 @@ class Device:
         self.quiet = quiet
         self.chair = description
         self.hw = SimHardware(plant, force_sensor="force" in description["sensors"])
-        self.fw: Firmware = cls(self.hw, description, float(clock.now()), proto=proto,
+        self.fw = cls(self.hw, description, float(clock.now()), proto=proto,
                                 name=firmware)
         self._faults_due: list[tuple[float, int, str]] = []
         self._fault_counter = itertools.count()
@@ -146,6 +154,12 @@ class Device:
         self._next_fault_at = due[0][0] if due else _INF
 
     # ------------------------------------------------------------------ views for tests
+
+    def close(self) -> None:
+        """Stop the firmware's interpreter, if it runs in one."""
+        close = getattr(self.fw, "close", None)
+        if close is not None:
+            close()
 
     @property
     def tick_s(self) -> float:
