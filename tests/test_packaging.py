@@ -35,7 +35,7 @@ def wheel(tmp_path_factory) -> Path:
     src = tmp_path_factory.mktemp("src")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, src / name)
-    for package in ("chair", "sim"):
+    for package in ("chair", "sim", "firmware"):
         shutil.copytree(ROOT / package, src / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     out = tmp_path_factory.mktemp("wheel")
@@ -63,6 +63,8 @@ def test_the_wheel_carries_the_programs_and_the_sim_handler(wheel: Path) -> None
     assert {f"chair/programs/{name}.toml" for name in PROGRAM_NAMES} <= names
     assert PROGRAM_NAMES == ["feet", "gluteal", "legs", "lumbar", "piriformis", "sciatica"]
     assert {"sim/__init__.py", "sim/protocol_sim.py", "sim/device.py"} <= names
+    assert {"sim/micropython.py", "sim/mp_runner.mjs", "firmware/__init__.py",
+            "firmware/codec.py"} <= names
     assert not any(name.startswith(("tests/", "benchmarks/", "programs/")) for name in names)
 
 
@@ -98,6 +100,16 @@ def test_a_fresh_environment_lists_and_runs_the_shipped_programs(wheel: Path,
     listed = chair("list")
     assert listed.returncode == 0, listed.stderr
     assert [line.split()[0] for line in listed.stdout.splitlines()] == PROGRAM_NAMES
+    # the MicroPython runner ships in the wheel and finds the npm package it is pointed at
+    mp = subprocess.run([str(python), "-c", "from sim import micropython as m; d = m.run("
+                         "'run', {'entry': 'sys'}); print(m.RUNNER); print(d.returncode)"],
+                        cwd=elsewhere, env={**clean, "CHAIR_MICROPYTHON": str(
+                            ROOT / "node_modules" / "@micropython" /
+                            "micropython-webassembly-pyscript")},
+                        capture_output=True, text=True, timeout=120, check=False)
+    assert mp.returncode == 0, mp.stderr
+    runner, code = mp.stdout.split()
+    assert runner.startswith(str(purelib)) and code == "0", mp.stdout
     ran = chair("run", "lumbar", "--fast")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "completed" in ran.stdout
