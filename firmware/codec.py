@@ -21,7 +21,7 @@ from firmware.codes import (
     E_LINE_TOO_LONG,
     E_UNKNOWN_COMMAND,
 )
-from firmware.crc import crc16
+from firmware.crc import crc16, crc16_raw
 from firmware.encode import banner, error, fault, info, limit, ok, status  # noqa: F401
 from firmware.grammar import PARSERS, all_in
 
@@ -151,13 +151,14 @@ class HostDecoder:
             odd.append(odd[-1])
         self._odd = tuple(odd)  # every byte but LF that the fast path must not see
         self._specials = (b"\n",) + self._odd[:1 + len(rt)]
+        self._bang = b"!" if TYPED_ESTOP_BYTE in rt else b"?"  # '!' when it is real-time
 
     def crc_matches(self, payload, crc):
         """True when `crc` (the line's, an int) is the CRC of `payload` (bytes).
 
         The one CRC comparison: a test double may override it (a frame whose CRC is wrong
         then gives the FRAME its payload would give, `crc` True)."""
-        return crc16(payload) == crc
+        return crc16_raw(payload, 0xFFFF) == crc
 
     def feed(self, data):
         """The events of `data` (bytes-like), in order. Never raises."""
@@ -165,10 +166,23 @@ class HostDecoder:
             data = bytes(data)
         if self.session != self._live:
             self._realtime(self.session)
-        a, b, c, d = self._odd
-        if (data[-1:] == b"\n" and not self._buf and not self._overflow and a not in data
-                and b not in data and c not in data and d not in data):
-            return self._lines(data)
+        if len(data) == 1:
+            return self._byte(data[0], data)
+        if data[-1:] == b"\n" and not self._buf and not self._overflow:
+            end = len(data) - 1
+            if _FAST_PRINTABLE and 0 < end <= MAX_HOST_LINE and data.find(b"\n") == end:
+                line = data[:end]  # the usual chunk, one line: is it printable, no '?' or '!'
+                if (line.isascii() and line.decode().isprintable() and b"?" not in line
+                        and self._bang not in line):
+                    return [self._parse_printable(line)]
+            a, b, c, d = self._odd
+            if a not in data and b not in data and c not in data and d not in data:
+                # nothing odd: whole LF-ended lines, nothing held
+                if data.find(b"\n") < end:
+                    return self._lines(data)
+                if 0 < end <= MAX_HOST_LINE:  # one line: the usual chunk
+                    return [self.parse(data[:end])]
+                return [_TOO_LONG] if end else []
         events = []
         specials = self._specials
         n = len(data)
@@ -205,8 +219,18 @@ class HostDecoder:
             self._take(data[pos:])
         return events
 
+    def _byte(self, byte, data):
+        """`feed` for a single byte (a person typing, a slow link)."""
+        if byte == 0x0A or byte == 0x0D:
+            event = self._end_line()
+            return [] if event is None else [event]
+        if byte in self._rt:
+            return [_RT_EVENTS[byte]]
+        self._take(data)
+        return []
+
     def _lines(self, data):
-        """`feed` for the usual chunk: whole LF-ended lines, nothing held, nothing odd."""
+        """`feed` for whole LF-ended lines, nothing held, nothing odd."""
         events = []
         parse = self.parse
         for line in data.split(b"\n")[:-1]:
@@ -235,10 +259,15 @@ class HostDecoder:
 
     def parse(self, line):
         """The event of one host line (bytes, without its terminator). Never raises."""
-        where = first_bad_byte(line)
-        if where >= 0:
-            return _bad(E_BAD_BYTE, "byte 0x%02X at column %d" % (line[where], where + 1),
-                        None, line)
+        if not (_FAST_PRINTABLE and line.isascii() and line.decode().isprintable()):
+            where = first_bad_byte_loop(line)  # (first_bad_byte, inlined)
+            if where >= 0:
+                return _bad(E_BAD_BYTE, "byte 0x%02X at column %d" % (line[where], where + 1),
+                            None, line)
+        return self._parse_printable(line)
+
+    def _parse_printable(self, line):
+        """`parse` for a line known to be printable ASCII."""
         payload, star, tail = line.rpartition(b"*")
         if star:
             if len(tail) != 4 or not all_in(tail, _HEX):

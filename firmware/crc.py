@@ -32,6 +32,9 @@ try:
 except ImportError:  # MicroPython
     _crc_hqx = None
 
+#: `crc16` without the default argument: ``crc16_raw(data, crc)`` (the decoder's hot path)
+crc16_raw = crc16_table if _crc_hqx is None else _crc_hqx
+
 if _crc_hqx is None:
     crc16 = crc16_table
 else:

@@ -50,7 +50,7 @@ _FORMATS = {1: "%.1f", 3: "%.3f"}
 def _fixed(value, places):
     """``"%.{places}f" % value``, an exact tie rounded to even on every interpreter."""
     text = _FORMATS[places] % value
-    if _TIES_AWAY and value == value and value - value == 0.0:
+    if _TIES_AWAY and -1e15 < value < 1e15:  # finite; larger doubles are whole numbers
         scaled = value * (2 << places)  # exact: a power of two
         if scaled == int(scaled) and int(scaled) % 2:  # an odd multiple: a decimal tie
             m = abs(int(scaled)) * 5 ** places // 2  # value * 10**places, rounded down
