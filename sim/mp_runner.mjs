@@ -19,7 +19,7 @@
 //          "failed": [{"test": "module::test", "traceback": "..."}]}
 //         What the tests print goes to stderr. Exit code 0 (the summary says what failed).
 //   run   config.entry: "module" or "module:function"; imports it (and calls the function).
-//         Exit code 0, or 1 with the traceback on stderr.
+//         What it prints goes to stdout. Exit code 0, or 1 with the traceback on stderr.
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -96,6 +96,8 @@ async function runEntry(mp, config) {
 }
 
 const MODES = { test: runTests, run: runEntry };
+// Modes whose stdout is theirs alone: what Python prints goes to stderr.
+const QUIET_STDOUT = ["test"];
 
 async function main() {
   const [mode, configText] = process.argv.slice(2);
@@ -107,8 +109,10 @@ async function main() {
   const config = JSON.parse(configText);
   const { loadMicroPython } = await import(pathToFileURL(config.micropython).href);
   const toStderr = (line) => process.stderr.write(line + "\n");
+  const toStdout = (line) => process.stdout.write(line + "\n");
   const mp = await loadMicroPython({
-    heapsize: config.heap || 16 * 1024 * 1024, stdout: toStderr, stderr: toStderr,
+    heapsize: config.heap || 16 * 1024 * 1024,
+    stdout: QUIET_STDOUT.includes(mode) ? toStderr : toStdout, stderr: toStderr,
   });
   const dirs = [];
   for (const [source, dest] of config.files || []) {

@@ -84,9 +84,15 @@ def test_the_runner_reports_a_failing_test_with_its_traceback(tmp_path: Path) ->
     assert "AssertionError" in failure["traceback"] and "one is not two" in failure["traceback"]
 
 
-def test_the_runner_runs_an_entry() -> None:
-    done = micropython.run("run", {"files": [[str(ROOT / "firmware"), "/lib/firmware"]],
-                                   "entry": "firmware.crc"})
+def test_the_runner_runs_an_entry(tmp_path: Path) -> None:
+    entry = tmp_path / "hello.py"
+    entry.write_text("import sys\nfrom firmware import crc\n\ndef main():\n"
+                     "    print(sys.implementation.name, hex(crc.crc16(b'1 SYNC')))\n",
+                     encoding="utf-8")
+    done = micropython.run("run", {"files": [[str(ROOT / "firmware"), "/lib/firmware"],
+                                             [str(entry), "/app/hello.py"]],
+                                   "entry": "hello:main"})
     assert done.returncode == 0, done.stderr
+    assert done.stdout == "micropython 0x1454\n"
     failed = micropython.run("run", {"entry": "no_such_module"})
     assert failed.returncode == 1 and "no_such_module" in failed.stderr
