@@ -153,12 +153,15 @@ class HostDecoder:
         self._specials = (b"\n",) + self._odd[:1 + len(rt)]
         self._bang = b"!" if TYPED_ESTOP_BYTE in rt else b"?"  # '!' when it is real-time
 
-    def crc_matches(self, payload, crc):
-        """True when `crc` (the line's, an int) is the CRC of `payload` (bytes).
+    def crc_matches(self, payload, tail):
+        """True when `tail` (the bytes after the line's last ``*``) is the CRC of `payload`
+        (the bytes before it) as four upper-case hex digits.
 
-        The one CRC comparison: a test double may override it (a frame whose CRC is wrong
-        then gives the FRAME its payload would give, `crc` True)."""
-        return crc16_raw(payload, 0xFFFF) == crc
+        The one CRC check: a test double may override it (the ``ignore-crc`` defect: a line
+        whose CRC is wrong or malformed then gives the FRAME its payload would give, `crc`
+        True)."""
+        return (len(tail) == 4 and all_in(tail, _HEX)
+                and crc16_raw(payload, 0xFFFF) == int(tail, 16))
 
     def feed(self, data):
         """The events of `data` (bytes-like), in order. Never raises."""
@@ -270,9 +273,9 @@ class HostDecoder:
         """`parse` for a line known to be printable ASCII."""
         payload, star, tail = line.rpartition(b"*")
         if star:
-            if len(tail) != 4 or not all_in(tail, _HEX):
-                return _bad(E_BAD_CRC, "malformed crc %r" % tail.decode()[:8], None, line)
-            if not self.crc_matches(payload, int(tail, 16)):
+            if not self.crc_matches(payload, tail):
+                if len(tail) != 4 or not all_in(tail, _HEX):
+                    return _bad(E_BAD_CRC, "malformed crc %r" % tail.decode()[:8], None, line)
                 return _bad(E_BAD_CRC, "crc %s does not match %04X"
                             % (tail.decode(), crc16(payload)), None, line)
             tokens = payload.decode().split()

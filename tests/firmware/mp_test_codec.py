@@ -58,10 +58,11 @@ def test_a_refused_sequenced_line_says_so():
 
 def test_the_crc_comparison_can_be_overridden():
     class IgnoreCrc(codec.HostDecoder):
-        def crc_matches(self, payload, crc):
+        def crc_matches(self, payload, tail):
             return True
 
     assert IgnoreCrc().feed(b"7 STOP*0000\n") == [(codec.FRAME, 7, True, "STOP", ())]
+    assert IgnoreCrc().feed(b"STATUS*f6b4\n") == [(codec.FRAME, None, True, "STATUS", ())]
     assert codec.HostDecoder().feed(b"7 STOP*0000\n")[0][1] == codes.E_BAD_CRC
 
 
