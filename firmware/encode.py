@@ -44,12 +44,15 @@ def _checked(text, good, value):
     return text
 
 
-_FORMATS = {1: "%.1f", 3: "%.3f"}
+_FORMATS = {}
 
 
 def _fixed(value, places):
     """``"%.{places}f" % value``, an exact tie rounded to even on every interpreter."""
-    text = _FORMATS[places] % value
+    form = _FORMATS.get(places)
+    if form is None:
+        form = _FORMATS[places] = "%." + str(places) + "f"
+    text = form % value
     if _TIES_AWAY and -1e15 < value < 1e15:  # finite; larger doubles are whole numbers
         scaled = value * (2 << places)  # exact: a power of two
         if scaled == int(scaled) and int(scaled) % 2:  # an odd multiple: a decimal tie
@@ -58,13 +61,29 @@ def _fixed(value, places):
                 m += 1
             digits = str(m)
             digits = "0" * (places + 1 - len(digits)) + digits
-            text = ("-" if value < 0 else "") + digits[:-places] + "." + digits[-places:]
+            sign = "-" if value < 0 else ""
+            if not places:
+                return sign + digits
+            text = sign + digits[:-places] + "." + digits[-places:]
+    return text
+
+
+def _gtext(value):
+    """``"%g" % value``, an exact tie rounded to even on every interpreter."""
+    text = "%g" % value
+    if _TIES_AWAY and 1 <= abs(value) < 1e6:
+        before = len(str(int(abs(value))))  # digits before the point; %g keeps 6 in all
+        scaled = value * (2 << (6 - before))
+        if scaled == int(scaled) and int(scaled) % 2:  # a tie at the 6th digit
+            fixed = _fixed(value, 6 - before)
+            if len(fixed.lstrip("-").split(".")[0]) == before:  # else a carry: "1e+06"
+                text = fixed.rstrip("0").rstrip(".") if "." in fixed else fixed
     return text
 
 
 def _g(value):
     """`value` as C's %g writes it, checked against the number grammar (ValueError)."""
-    return _checked("%g" % value, is_decimal_text, value)
+    return _checked(_gtext(value), is_decimal_text, value)
 
 
 def ok(seq, data=""):

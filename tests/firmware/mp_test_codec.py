@@ -89,6 +89,9 @@ def test_exact_ties_round_to_even_on_every_interpreter():
                         1.75, -0.25, True, False, [])
     assert b"t=0.062 pos=2.2 " in line and b"force=-2.2 " in line, line
     assert b"air=2.8,0.2 " in line and b"back=1.8 leg=-0.2 " in line, line
+    assert codec.limit("x", 12345.25) == b"$x=12345.2*" + (
+        "%04X" % codec.crc16(b"$x=12345.2")).encode() + b"\n"
+    assert b" track=0.5 seat=1234.5 " in codec.banner(2, "fw", [], [], 0.5, 1234.5, 0)
 
 
 def test_free_text_is_cleaned_and_cut():

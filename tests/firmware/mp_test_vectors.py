@@ -146,6 +146,25 @@ def test_device_vectors_encode_to_their_bytes():
         "ok", "error", "fault", "info", "limit", "banner", "status"}
 
 
+def test_more_device_lines_encode_as_chair_protocol_does():
+    """Random messages (ties, -0.0, nan, inf, huge values): the bytes chair.protocol gives
+    under CPython, or its refusal (None: ValueError)."""
+    cases = _document()["encodings"]
+    assert len(cases) >= 300
+    failed = []
+    for case in cases:
+        name, args = case["call"]
+        try:
+            line = getattr(codec, name)(*_value(args))
+        except ValueError:
+            line = None
+        want = None if case["line"] is None else _bytes(case["line"])
+        if line != want:
+            failed.append("%s%r: %r, not %r" % (name, _value(args), line, want))
+    assert not failed, "\n".join(failed[:10])
+    assert [c for c in cases if c["line"] is None], "no refused message was tried"
+
+
 def test_every_vector_was_checked():
     doc = _document()
     directions = ("host", "byte", "host-stream", "bad", "device")

@@ -218,14 +218,17 @@ def test_status_lines(state, t, pos, tech, w, d, spd, force, air, heat, foot, ba
         [int(f) for f in faults])) == want
 
 
-@given(st.one_of(st.integers(-40000, 40000).map(lambda n: n / 16), numbers))
+@given(st.one_of(st.integers(-40000, 40000).map(lambda n: n / 16),
+                st.builds(lambda n, k: n / 2 ** k, st.integers(-10**9, 10**9), st.integers(0, 12)),
+                numbers))
 def test_the_micropython_tie_rounding_gives_cpython_digits(value) -> None:
     """The tie correction MicroPython uses (see encode._fixed), checked here on CPython."""
     saved = encode._TIES_AWAY
     encode._TIES_AWAY = True
     try:
-        for places in (1, 3):
+        for places in (0, 1, 3, 5):
             assert encode._fixed(value, places) == (f"{value:.{places}f}"), (value, places)
+        assert encode._gtext(value) == f"{value:g}", value
     finally:
         encode._TIES_AWAY = saved
 

@@ -10,6 +10,7 @@ tests/firmware/mp_test_vectors.py reads the file, under CPython and under MicroP
 from __future__ import annotations
 
 import json
+import random
 import struct
 from pathlib import Path
 
@@ -109,6 +110,49 @@ def entries() -> list[dict]:
     return out
 
 
+def encodings(n: int = 300, seed: int = 11) -> list[dict]:
+    """Device messages beyond the document's, with chair.protocol's bytes for each (None
+    when it refuses the message: ValueError): numbers of every kind, exact decimal ties
+    (which MicroPython's formatting rounds differently), "-0.0", nan, inf, huge values."""
+    rng = random.Random(seed)
+
+    def number() -> float:
+        pick = rng.randrange(7)
+        if pick == 0:
+            return rng.randrange(-4000, 4000) / 4
+        if pick == 1:
+            return rng.randrange(-40000, 40000) / 16
+        if pick == 2:
+            return rng.uniform(-0.05, 0.05)
+        if pick == 3:
+            return rng.choice([float("nan"), float("inf"), -float("inf"), 1e9, 12345.25,
+                               999999.5, 0.0625, 2.25, -2.25])
+        if pick == 4:
+            return rng.randrange(-10**9, 10**9) / 2 ** rng.randrange(8)
+        return rng.uniform(-2000, 2000)
+
+    def line(message: object) -> str | None:
+        try:
+            return p.encode_device(message).hex()
+        except ValueError:
+            return None
+
+    out = []
+    for _ in range(n):
+        status = p.StatusReport(
+            rng.choice(p.STATES), abs(number()), number(), "knead", rng.randrange(1, 4),
+            rng.randrange(0, 4), rng.randrange(1, 6), number(),
+            tuple(number() for _ in range(rng.randrange(7))),
+            tuple(number() for _ in range(rng.randrange(3))), rng.randrange(4), number(),
+            number(), rng.random() < 0.5, rng.random() < 0.1,
+            tuple(sorted(rng.sample(list(p.FaultCode), rng.randrange(3)))))
+        limit = p.LimitLine("x_max", number())
+        banner = p.Banner(2, "fw-1", ("lumbar", "seat"), ("seat",), number(), number(),
+                          rng.randrange(0x10000))
+        out.extend({"call": call(m), "line": line(m)} for m in (status, limit, banner))
+    return out
+
+
 def write(folder: Path) -> Path:
     """Write the JSON file into `folder`; its path. Every device-side vector is in it."""
     vectors = entries()
@@ -120,5 +164,6 @@ def write(folder: Path) -> Path:
         counts[key] = counts.get(key, 0) + 1
     path = Path(folder) / FILE_NAME
     path.write_text(json.dumps({"count": len(vectors), "counts": counts,
-                                "vectors": vectors}, indent=0), encoding="utf-8")
+                                "vectors": vectors, "encodings": encodings()}, indent=0),
+                    encoding="utf-8")
     return path
