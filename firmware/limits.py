@@ -9,7 +9,7 @@ class Refuse(Exception):
     """A command refused: its error code (codes.E_*) and the detail of the reply."""
 
     def __init__(self, code, detail):
-        Exception.__init__(self, detail)
+        super().__init__(detail)
         self.code = code
         self.detail = detail
 

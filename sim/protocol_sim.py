@@ -18,6 +18,8 @@ URL options (all optional, repeat ``fault`` and ``defect`` as needed)::
     quiet=1           1 lets the device step the plant across quiet stretches, 0 never
     proto=2           protocol version the firmware speaks: 2, or 1 (whose only emergency
                       stop is `!`; see docs/protocol.md, "Versions")
+    micropython=0     1 runs the firmware in real MicroPython (the WebAssembly build under
+                      Node.js, `npm ci`; sim/remote.py) instead of in this process
 
 The device (firmware and plant) is created when the port opens; its banner is the first
 thing to read. The port exposes `.clock` and `.device` (the latter for tests only).
@@ -44,7 +46,7 @@ from sim.physics import Plant
 from sim.virtual_port import BadURL, VirtualPort, query_pairs
 
 OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",
-           "quiet", "proto")
+           "quiet", "proto", "micropython")
 _REPEATABLE = ("fault", "defect")
 _BOOL = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False}
 
@@ -78,7 +80,7 @@ def parse_url(url: str) -> dict:
     pairs = query_pairs(url, "sim", "sim://?height=175&clock=virtual")
     options: dict = {"height": 175.0, "stiffness": 1.0, "seated": True, "seed": 0,
                      "ambient": 24.0, "clock": "real", "fault": [], "defect": [],
-                     "quiet": True, "proto": p.PROTOCOL_VERSION}
+                     "quiet": True, "proto": p.PROTOCOL_VERSION, "micropython": False}
     seen: set[str] = set()
     for name, value in pairs:
         if name not in OPTIONS:
@@ -96,7 +98,7 @@ def parse_url(url: str) -> dict:
                 raise _bad(name, value, accepted)
         elif name == "seed":
             options[name] = int(_number(name, value, int, "a whole number"))
-        elif name in ("seated", "quiet"):
+        elif name in ("seated", "quiet", "micropython"):
             if value.lower() not in _BOOL:
                 raise _bad(name, value, "1 or 0")
             options[name] = _BOOL[value.lower()]
@@ -118,6 +120,9 @@ def parse_url(url: str) -> dict:
             if value not in DEFECTS and value not in RULE_DEFECTS:
                 raise _bad(name, value, ", ".join([*DEFECTS, *RULE_DEFECTS]))
             options["defect"].append(value)
+    if options["micropython"] and options["defect"]:
+        raise BadURL("sim:// options defect and micropython=1 do not combine: the firmware "
+                     "under MicroPython is the one a board flashes, without test doubles")
     return options
 
 
@@ -144,7 +149,8 @@ class Serial(VirtualPort):
         body = Body(options["height"], options["stiffness"], options["seated"])
         plant = Plant(body, seed=options["seed"], ambient_c=options["ambient"])
         device = Device(clock, plant, defects=frozenset(options["defect"]),
-                        quiet=options["quiet"], proto=options["proto"])
+                        quiet=options["quiet"], proto=options["proto"],
+                        micropython=options["micropython"])
         start = clock.now()
         for name, seconds in options["fault"]:
             device.schedule(name, start + seconds)
@@ -156,6 +162,8 @@ class Serial(VirtualPort):
 
     def close(self) -> None:
         self.is_open = False
+        if self.device is not None:
+            self.device.close()  # the firmware's interpreter, when it runs in one
 
     def _reconfigure_port(self) -> None:
         if not isinstance(self._baudrate, int) or not 0 < self._baudrate < 2 ** 32:

@@ -52,3 +52,43 @@ def test_time_is_read_only_through_the_clock(path: Path) -> None:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             assert (node.value.id, node.attr) not in TIME_READERS, \
                 f"{path.name}:{node.lineno} reads the time directly: use chair.clock"
+
+
+# ----------------------------------------------------------------------- the firmware
+
+FIRMWARE = sorted((ROOT / "firmware").rglob("*.py"))
+#: What MicroPython has (and a board's build): the firmware imports these and itself only.
+MICROPYTHON_MODULES = {"sys", "time", "math", "json", "micropython", "machine", "select", "gc",
+                       "struct", "collections", "io", "os", "errno", "array", "binascii"}
+
+
+def _firmware_imports(path: Path) -> list[tuple[int, str]]:
+    """(line, module) of every import in `path`, relative imports made absolute."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, module] if module else base)
+            found.append((node.lineno, module))
+    return found
+
+
+def test_the_firmware_has_modules() -> None:
+    assert len(FIRMWARE) >= 5
+
+
+@pytest.mark.parametrize("path", FIRMWARE, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_the_firmware_imports_only_what_micropython_has(path: Path) -> None:
+    """No chair, no sim, nothing MicroPython lacks (numpy, dataclasses, enum, typing, re...)."""
+    for line, module in _firmware_imports(path):
+        top = module.split(".")[0]
+        where = f"{path.relative_to(ROOT)}:{line} imports {module}"
+        assert top not in ("chair", "sim"), f"{where}: the firmware never imports chair or sim"
+        assert top == "firmware" or module in MICROPYTHON_MODULES, \
+            f"{where}: not a module MicroPython has ({', '.join(sorted(MICROPYTHON_MODULES))})"

@@ -63,9 +63,11 @@ def test_the_wheel_carries_the_programs_and_the_sim_handler(wheel: Path) -> None
     assert {f"chair/programs/{name}.toml" for name in PROGRAM_NAMES} <= names
     assert PROGRAM_NAMES == ["feet", "gluteal", "legs", "lumbar", "piriformis", "sciatica"]
     assert {"sim/__init__.py", "sim/protocol_sim.py", "sim/device.py"} <= names
-    # the firmware, and the chair descriptions it reads at start
-    assert {"firmware/__init__.py", "firmware/device.py", "firmware/chairs/reference.json",
-            "firmware/chairs/compact.json"} <= names
+    # the firmware, the chair descriptions it reads at start, and what runs it in MicroPython
+    assert {"firmware/__init__.py", "firmware/device.py", "firmware/codec.py",
+            "firmware/chairs/reference.json", "firmware/chairs/compact.json",
+            "firmware/boards/esp32.json", "sim/micropython.py", "sim/mp_runner.mjs",
+            "sim/mp_relay.py"} <= names
     assert not any(name.startswith(("tests/", "benchmarks/", "programs/")) for name in names)
 
 
@@ -101,6 +103,16 @@ def test_a_fresh_environment_lists_and_runs_the_shipped_programs(wheel: Path,
     listed = chair("list")
     assert listed.returncode == 0, listed.stderr
     assert [line.split()[0] for line in listed.stdout.splitlines()] == PROGRAM_NAMES
+    # the MicroPython runner ships in the wheel and finds the npm package it is pointed at
+    mp = subprocess.run([str(python), "-c", "from sim import micropython as m; d = m.run("
+                         "'run', {'entry': 'sys'}); print(m.RUNNER); print(d.returncode)"],
+                        cwd=elsewhere, env={**clean, "CHAIR_MICROPYTHON": str(
+                            ROOT / "node_modules" / "@micropython" /
+                            "micropython-webassembly-pyscript")},
+                        capture_output=True, text=True, timeout=120, check=False)
+    assert mp.returncode == 0, mp.stderr
+    runner, code = mp.stdout.split()
+    assert runner.startswith(str(purelib)) and code == "0", mp.stdout
     ran = chair("run", "lumbar", "--fast")
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "completed" in ran.stdout

@@ -33,7 +33,7 @@ from chair.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-SETUP = ("python3", ".", "pip", "pytest")  # the quick start's setup words, not commands to test
+SETUP = ("python3", ".", "pip", "npm", "pytest")  # the quick start's setup words, not commands
 EXPECT = re.compile(r"\bexits (\d+):")
 
 
@@ -299,3 +299,12 @@ def test_readme_sim_on_tcp_driven_by_chair_run() -> None:
                                   cwd=ROOT, capture_output=True, text=True, timeout=30)
             assert done.returncode == command.expect, done.stdout + done.stderr
             assert "latched: F01 estop" in done.stdout and "accepted" in done.stdout
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run is the README's test command, verbatim (a fresh machine installs what the
+    tests need: the test extra and, with `npm ci`, the MicroPython of package.json)."""
+    blocks = sh_blocks(README.read_text(encoding="utf-8"))
+    command = blocks[1][0]
+    assert "npm ci" in command and command.endswith("&& pytest")
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()

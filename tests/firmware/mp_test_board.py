@@ -1,11 +1,10 @@
 """The board layer under real MicroPython (the WebAssembly build): both shipped pin maps
 load and validate, the Board builds on a fake `machine` and drives and reads it, a bad
 map names its key, and the main loop runs ticks. Needs firmware/boards/*.py and *.json
-in the interpreter's file system. Each test_* function raises on failure; run as a
-script it runs them all and prints one line per test."""
+in the interpreter's file system. Each test_* function raises on failure (the suite's
+harnesses run them: tests/firmware/mp_suite.py)."""
 
 import json
-import sys
 
 LEVELS = {}  # gpio -> level
 DUTIES = {}  # gpio -> duty_u16
@@ -56,7 +55,9 @@ HEATERS = ("lumbar", "seat")
 
 
 def _map(name):
-    with open("firmware/boards/" + name + ".json") as f:
+    import firmware.boards
+
+    with open(firmware.boards.__file__.rsplit("/", 1)[0] + "/" + name + ".json") as f:
         return json.load(f)
 
 
@@ -155,21 +156,3 @@ def test_loop_runs_the_tick_grid():
     assert run(fw, Nothing(), Port(), Nothing(), Clock(), passes=5) == 4
     assert fw.ticks == [0, 1, 2, 3, 4]
 
-
-def _main():
-    failed = 0
-    for name in sorted(globals()):
-        if name.startswith("test_"):
-            try:
-                globals()[name]()
-                print("PASS", name)
-            except Exception as e:  # report every test, then fail once
-                failed += 1
-                print("FAIL", name, repr(e))
-                sys.print_exception(e)
-    if failed:
-        raise AssertionError(str(failed) + " board test(s) failed under MicroPython")
-
-
-if __name__ == "__main__":
-    _main()
