@@ -142,6 +142,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
     check_faults(tuple(args.fault))  # a bad --fault is an argument error (exit 2)
     query = [f"height={args.height}", f"seed={args.seed}", *(f"fault={f}" for f in args.fault)]
+    if args.chair is not None:
+        query.append(f"chair={args.chair}")  # the sim:// handler checks the name
     url = "sim://?" + "&".join(query)
     if args.tcp:
         try:
@@ -312,6 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--height", type=float, default=175.0, help="person's height in cm")
     sim.add_argument("--seed", type=int, default=0)
     sim.add_argument("--fault", action="append", default=[], metavar="NAME@S")
+    sim.add_argument("--chair", metavar="NAME",
+                     help="chair description to simulate (a file in firmware/chairs: "
+                          "reference, the default, or compact)")
     sim.set_defaults(func=_cmd_sim)
 
     faults = sub.add_parser("faults", help="list the faults the simulator can inject")
