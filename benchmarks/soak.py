@@ -63,7 +63,6 @@ from dataclasses import dataclass, field
 
 from chair import limits
 from chair import protocol as p
-from firmware.limits import Refuse
 from chair.caps import CAUTIONS, make_caps
 from chair.controller import MOTION_STATES, TICK_S, Controller
 from chair.errors import ChairError, LinkError
@@ -73,6 +72,7 @@ from chair.ports import open_port
 from chair.program import Program, load_program, program_from_dict
 from chair.safety import AIR_MARGIN_KPA
 from chair.trace import Trace
+from firmware.limits import Refuse
 
 try:  # the benchmarks package's helpers; a stand-alone copy keeps the soak running alone
     from benchmarks.common import peak_rss_kb, rss_kb

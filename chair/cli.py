@@ -144,6 +144,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     query = [f"height={args.height}", f"seed={args.seed}", *(f"fault={f}" for f in args.fault)]
     if args.micropython:
         query.append("micropython=1")
+    if args.chair is not None:
+        query.append(f"chair={args.chair}")  # the sim:// handler checks the name
     url = "sim://?" + "&".join(query)
     if args.tcp:
         try:
@@ -316,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--fault", action="append", default=[], metavar="NAME@S")
     sim.add_argument("--micropython", action="store_true",
                      help="run the firmware in real MicroPython (Node.js and `npm ci`)")
+    sim.add_argument("--chair", metavar="NAME",
+                     help="chair description to simulate (a file in firmware/chairs: "
+                          "reference, the default, or compact)")
     sim.set_defaults(func=_cmd_sim)
 
     faults = sub.add_parser("faults", help="list the faults the simulator can inject")

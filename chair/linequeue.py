@@ -1,9 +1,9 @@
 """A bounded queue of whole lines for a reader that may be slow or absent.
 
-Used by the pty and TCP servers (chair.serve), so that a flood of replies can neither grow
-memory without bound nor delay a fault push (the firmware's transmit buffer,
-firmware/outq.py, is its MicroPython twin): the device's lines wait here, and what does not fit is dropped whole and
-counted, never torn (docs/protocol.md §11.1, "Sending").
+Used by the pty and TCP servers (chair.serve), so that a flood of replies can neither
+grow memory without bound nor delay a fault push (the firmware's transmit buffer,
+firmware/outq.py, is its MicroPython twin): the device's lines wait here, and what does
+not fit is dropped whole and counted, never torn (docs/protocol.md §11.1, "Sending").
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The person in the chair: where their body lies along the roller track.
 
-Track geometry (chair.limits): 0 mm is the top of the L-track, the seat bend is at
-`SEAT_BEND_MM` and the track ends at `TRACK_MM` under the thighs. Positions above the bend
-lie on the back (smaller mm is higher up); positions past the bend lie under the seat.
+Track geometry (a chair description, firmware.chairs): 0 mm is the top of the L-track, the
+seat bend is at `seat_mm` and the track ends at `track_mm` under the thighs; the defaults are
+the reference chair's (`SEAT_MM`, `TRACK_MM`). Positions above the bend lie on the back
+(smaller mm is higher up); positions past the bend lie under the seat.
 
 Anthropometry, all **assumed** (rounded ratios of stature for a seated adult, not measured
 on this chair): seated shoulder height is 0.345 x stature, so the shoulder line sits
@@ -13,7 +14,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chair.limits import SEAT_BEND_MM, TRACK_MM
+from firmware import chairs
+
+_REFERENCE = chairs.load("reference")
+SEAT_MM = float(_REFERENCE["seat_mm"])  # the reference chair's seat bend (850 mm)
+TRACK_MM = float(_REFERENCE["track_mm"])  # and its track length (1250 mm)
 
 HEIGHT_CM_RANGE = (150.0, 210.0)
 STIFFNESS_RANGE = (0.5, 2.0)
@@ -49,11 +54,11 @@ class Body:
         _check_range("height_cm", self.height_cm, HEIGHT_CM_RANGE, " cm")
         _check_range("stiffness", self.stiffness, STIFFNESS_RANGE, "")
 
-    def shoulder_mm(self, seat_mm: float = SEAT_BEND_MM) -> float:
+    def shoulder_mm(self, seat_mm: float = SEAT_MM) -> float:
         """Track position of the shoulder line: seat_mm - 3.45 x height_cm (assumed)."""
         return seat_mm + LANDMARK_MM_PER_CM["shoulder"] * self.height_cm
 
-    def contact(self, pos_mm: float, seat_mm: float = SEAT_BEND_MM,
+    def contact(self, pos_mm: float, seat_mm: float = SEAT_MM,
                 track_mm: float = TRACK_MM) -> bool:
         """Whether a roller at `pos_mm` touches the body.
 
@@ -62,7 +67,7 @@ class Body:
         """
         return self.seated and self.shoulder_mm(seat_mm) <= pos_mm <= track_mm
 
-    def landmarks(self, seat_mm: float = SEAT_BEND_MM) -> dict[str, float]:
+    def landmarks(self, seat_mm: float = SEAT_MM) -> dict[str, float]:
         """Track position (mm) of each landmark in `LANDMARK_MM_PER_CM`, top to bottom."""
         return {name: seat_mm + ratio * self.height_cm
                 for name, ratio in LANDMARK_MM_PER_CM.items()}

@@ -8,8 +8,8 @@ person flashes (`firmware/`) has no switch that turns a safety rule off.
 from __future__ import annotations
 
 from firmware import codec
-from firmware.airwatch import AirWatch
 from firmware.air import Air
+from firmware.airwatch import AirWatch
 from firmware.device import Firmware
 from firmware.heat import Heat
 from firmware.latch import Latch

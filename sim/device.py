@@ -21,8 +21,8 @@ from chair.clock import Clock
 from chair.faults import FAULTS, PLANT_FAULTS
 from firmware import chairs
 from firmware.device import NAME, OUT_BYTES, Firmware  # noqa: F401 (re-exported)
-from firmware.wire import QUERY_MIN_S  # noqa: F401 (re-exported)
-from sim.defects import DEFECTS, RULE_DEFECTS, corrupt, firmware_class  # noqa: F401
+from firmware.wire import QUERY_MIN_S
+from sim.defects import DEFECTS, RULE_DEFECTS, corrupt, firmware_class
 from sim.hardware import SimHardware
 from sim.physics import Plant
 
@@ -35,17 +35,18 @@ class Device:
     """The firmware on the plant, driven by `receive(data)`, `advance_to(t)` and
     `read_output()`; `schedule(fault, at)` injects a plant fault or a ``power-cycle``.
 
-    `chair` is a chair description's name (firmware/chairs) or the description itself;
+    `chair` is a chair description's name (firmware/chairs) or the description itself
+    (by default the plant's); its zones and heaters must be the plant's (ValueError);
     `defects` names test doubles from `sim.defects` (DEFECTS, RULE_DEFECTS); with
-    `micropython` the firmware runs in real MicroPython (sim.remote). Read-only
-    views for tests (in-process firmware only, but `state` and `faults`): `fw`, `state`, `faults`/`latched` (code -> detail),
-    `setpoints()`, `status()`, `expected_seq`, `synced`, `console`, `report_ms`,
+    `micropython` the firmware runs in real MicroPython (sim.remote). Read-only views
+    for tests (in-process firmware only, but `state` and `faults`): `fw`, `state`,
+    `faults`/`latched` (code -> detail), `setpoints()`, `status()`, `expected_seq`, `synced`, `console`, `report_ms`,
     `air_target`, `heat_target`, `roller`, `recline`, `foot`, `active`, `uptime`, `ticks`
     and `plant_steps`.
     """
 
     def __init__(self, clock: Clock, plant: Plant, *, defects: frozenset[str] = frozenset(),
-                 chair: str | dict = "reference", firmware: str = FIRMWARE,
+                 chair: str | dict | None = None, firmware: str = FIRMWARE,
                  quiet: bool = True, proto: int = p.PROTOCOL_VERSION,
                  micropython: bool = False) -> None:
         cls = firmware_class(frozenset(defects))
@@ -55,7 +56,15 @@ class Device:
                                  "MicroPython: the flashed firmware has no defects")
             from sim.remote import RemoteFirmware
             cls = RemoteFirmware
-        description = chairs.load(chair) if isinstance(chair, str) else chairs.check(chair)
+        if chair is None:
+            description = plant.chair
+        else:
+            description = chairs.load(chair) if isinstance(chair, str) else chairs.check(chair)
+        if (list(description["zones"]), list(description["heaters"])) != (
+                list(plant.zones), list(plant.heaters)):
+            raise ValueError(f"the plant is built for zones {list(plant.zones)} and heaters "
+                             f"{list(plant.heaters)}, the firmware's chair description names "
+                             f"{description['zones']} and {description['heaters']}")
         if "corrupt-limits" in defects:
             description = corrupt(description)
         self.clock = clock
@@ -251,9 +260,9 @@ class Device:
         """The status report as the device would send it now."""
         t = self.clock.now() if now is None else now
         self.hw.sense()
-        message = p.parse_device_line(self.fw.status_line(t))
+        message = p.parse_device_line(self.fw.status_line(t).rstrip(b"\n"))
         assert isinstance(message, p.StatusReport), message
         return message
 
 
-__all__ = ["DEFECTS", "RULE_DEFECTS", "Device", "FIRMWARE", "OUT_BYTES", "QUERY_MIN_S"]
+__all__ = ["DEFECTS", "FIRMWARE", "OUT_BYTES", "QUERY_MIN_S", "RULE_DEFECTS", "Device"]

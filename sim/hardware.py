@@ -12,10 +12,6 @@ from sim.physics import Plant
 class SimHardware:
     """`firmware.hal.Hardware` over a `sim.physics.Plant`."""
 
-    __slots__ = ("plant", "_fill", "_vent", "_heat", "_force", "pressure", "temp", "heater_a",
-                 "encoder_mm", "end_top", "end_bottom", "back_pct", "leg_pct", "occupied",
-                 "pinch", "roller_a", "pump_a", "force_n")
-
     def __init__(self, plant: Plant, *, force_sensor: bool = True) -> None:
         self.plant = plant
         # the plant's arrays are fixed objects: item writes go through (sim.physics contract)

@@ -1,16 +1,20 @@
 """The simulated plant: roller carriage and heads, airbags, heaters, foot rollers, recline.
 
-The firmware (`firmware/`, through sim.hardware) writes the input attributes, calls `step(dt)` every device tick
-and reads the sensors. Per-zone state is numpy arrays stepped together. Every dynamic is
+The firmware (`firmware/`, through sim.hardware) writes the input attributes, the simulator
+calls `step(dt)` across each tick or quiet stretch, and the firmware reads the sensors. Per-zone state is numpy arrays stepped together. Every dynamic is
 constant-rate (clamped) or first-order with an exact closed form, so one `step(5.0)` lands
 where 500 `step(0.01)` do: that is what makes fast-forward fast. Time only arrives as `dt`.
 
+The plant has the shape of a chair description (firmware.chairs; the reference chair by
+default): `zones` (Z, in its order), `heaters` (H), `track_mm`, `seat_mm`. Its figures
+(speeds, time constants, currents, noise) are in sim.plant_figures.
+
 Inputs (the firmware writes): carriage_drive (-1 up, 0, +1 down), technique, width, depth,
-speed, pump_on, fill_open (6,), vent_open (6,), dump_open, heater_on (2,), heater_supply,
+speed, pump_on, fill_open (Z,), vent_open (Z,), dump_open, heater_on (H,), heater_supply,
 foot_speed, back_drive, leg_drive. Array inputs are the plant's own arrays: write items or
 assign a whole array.
 Sensors (the firmware reads): encoder_mm, end_top, end_bottom, roller_current_a,
-pump_current_a, heater_current_a (2,), pressure_kpa (6,), thermistor_c (2,), back_pct,
+pump_current_a, heater_current_a (H,), pressure_kpa (Z,), thermistor_c (H,), back_pct,
 leg_pct, pinch, occupied. Truth (tests, traces, status): carriage_mm, bag_kpa, surface_c,
 roller_force_n, body_kpa, pump_running, heaters_powered, cutoff_open. Outputs are sampled at
 the end of each step; published arrays are new objects every step, so a kept reference keeps its
@@ -22,7 +26,7 @@ manifold is at the supply pressure (an open fill valve inflates); with the dump 
 the manifold is at room pressure whatever the pump does (an open fill valve deflates: the
 second relief path, independent of the vent valves); with the pump off and the dump closed
 an open fill valve passes nothing. Heat: each heater's relay (heater_on) is in series with
-one supply relay (heater_supply) for both, so a welded heater relay can still be cut off,
+one supply relay (heater_supply) for all, so a welded heater relay can still be cut off,
 and each pad has its own thermal cut-off (a bimetal, CUTOFF_OPEN_C) that no input overrides.
 The pump and each heater have a current sensor: a stuck pump or a welded relay shows as
 current drawn while commanded off. The plant starts with the dump valve closed and the
@@ -30,9 +34,8 @@ heater supply closed (a bare plant heats when heater_on says so); the firmware's
 opens the dump and the heater supply.
 
 Driving the carriage into an end stop clamps it there and stalls the motor (3 A): stop the
-drive on the end switch. Figures marked "reported" are figures reported for real chairs
-(catalogues and manuals collected for this project; docs/safety.md names the sources it
-has); every other value is marked "assumed".
+drive on the end switch. The sensor noise is pre-drawn from `seed`, a column per zone
+then per heater: the same seed and description give the same readings.
 """
 
 from __future__ import annotations
@@ -42,60 +45,43 @@ import math
 import numpy as np
 
 from chair.faults import FAULTS, PLANT_FAULTS, valid_names
-from chair.limits import HEATERS, SEAT_BEND_MM, TRACK_MM, ZONES
+from firmware import chairs
 from sim.body import Body
+from sim.plant_figures import (
+    BACK_TRAVEL_S,
+    BODY_COUPLING,
+    CARRIAGE_DOWN_MM_S,
+    CARRIAGE_UP_MM_S,
+    CURRENT_IDLE_A,
+    CURRENT_MOVING_A,
+    CURRENT_STALL_A,
+    CUTOFF_CLOSE_C,
+    CUTOFF_OPEN_C,
+    DUMP_TAU_S,
+    FILL_TAU_DEFAULT_S,
+    FILL_TAU_S,
+    HEAD_MM_BASE,
+    HEAD_MM_PER_DEPTH,
+    HEAT_RISE_C,
+    HEAT_TAU_S,
+    HEATER_CURRENT_A,
+    LEAK_TAU_S,
+    LEG_TRAVEL_S,
+    NOISE_MAX,
+    NOISE_ROWS,
+    NOISE_SIGMA,
+    PUMP_CURRENT_A,
+    RELIEF_KPA,
+    SUPPLY_KPA,
+    THERMISTOR_OPEN_C,
+    THERMISTOR_SHORT_C,
+    TISSUE_N_PER_MM,
+    VENT_TAU_S,
+)
 
-# --- carriage: reported, full travel 14.8 s down and 15.9 s up on one chair
-CARRIAGE_DOWN_MM_S = TRACK_MM / 14.8  # ~84 mm/s
-CARRIAGE_UP_MM_S = TRACK_MM / 15.9  # ~79 mm/s
-CURRENT_IDLE_A = 0.1  # roller motor current, idle (assumed)
-CURRENT_MOVING_A = 0.8  # moving (assumed)
-CURRENT_STALL_A = 3.0  # stalled, or driven against an end stop (assumed)
+#: The reference chair's description: the plant's shape when none is given.
+REFERENCE = chairs.load("reference")
 
-# --- roller heads: force = stiffness x 2.5 N/mm x (5 + 5 x depth) mm (assumed)
-TISSUE_N_PER_MM = 2.5
-HEAD_MM_BASE = 5.0
-HEAD_MM_PER_DEPTH = 5.0
-
-# --- airbags, in limits.ZONES order
-SUPPLY_KPA = 60.0  # pump supply pressure (assumed; no published kPa figure)
-RELIEF_KPA = 50.0  # mechanical relief valve: bag pressure never exceeds it (assumed)
-#: Fill time constants (assumed): a bag reaches 63 % of the supply (~38 kPa) in tau, its
-#: device cap in 1.7 to 5.5 s, within the 1.5 to 10 s inflation times reported.
-FILL_TAU_S = np.array([4.0, 2.5, 5.0, 6.0, 5.0, 3.0])
-VENT_TAU_S = 0.4  # vent: a cap's 30-40 kPa to under 1 kPa in ~1.4 s (reported 0.6-2 s)
-#: Through the fill valve and the open manifold dump valve to the room (assumed: the fill
-#: path is narrower than the vent, so a cap's 30-40 kPa falls under 1 kPa in ~3 s).
-DUMP_TAU_S = 0.8
-LEAK_TAU_S = 600.0  # slow leak, always present (assumed)
-BODY_COUPLING = 0.7  # contact pressure on the body per kPa in the bag (assumed)
-
-# --- heaters, in limits.HEATERS order (assumed)
-HEAT_RISE_C = 32.0  # heater on: the surface heads for ambient + 32 °C
-HEAT_TAU_S = 60.0
-#: Thermal cut-off in each pad (a bimetal disc in series with the element, as heating pads
-#: carry; assumed ratings): opens when the surface reaches CUTOFF_OPEN_C, closes again
-#: once it has cooled to CUTOFF_CLOSE_C. The last layer, for when every check is fooled.
-CUTOFF_OPEN_C = 50.0
-CUTOFF_CLOSE_C = 40.0
-
-# --- current sensors (assumed)
-PUMP_CURRENT_A = 1.2  # the diaphragm pump running
-HEATER_CURRENT_A = 2.0  # one heater element powered
-
-# --- recline and leg rest (reported: recline travel 12-15 s)
-BACK_TRAVEL_S = 13.0
-LEG_TRAVEL_S = 10.0
-
-# --- sensors (assumed)
-NOISE_MAX = 0.045  # largest sensor noise (kPa, °C): under 0.05 with float rounding
-NOISE_SIGMA = 0.015
-NOISE_ROWS = 4096  # pre-drawn noise rows, cycled one per step
-THERMISTOR_OPEN_C = -40.0
-THERMISTOR_SHORT_C = 150.0
-
-N_ZONES = len(ZONES)
-N_HEATERS = len(HEATERS)
 
 
 def _bool_array(value: object, n: int, name: str) -> np.ndarray:
@@ -106,7 +92,8 @@ def _bool_array(value: object, n: int, name: str) -> np.ndarray:
 
 
 class Plant:
-    """The chair's hardware and the person in it, advanced by `step(dt)`."""
+    """The chair's hardware and the person in it, advanced by `step(dt)`. `chair`: a
+    description (firmware.chairs.load(name)), None the reference; ValueError if malformed."""
 
     # sensors and truth, refreshed at the end of every step() and by inject()/clear()
     encoder_mm: float
@@ -130,11 +117,19 @@ class Plant:
     heaters_powered: np.ndarray  # truth: each heater element is powered
     active_faults: frozenset[str]
 
-    def __init__(self, body: Body, *, seed: int = 0, ambient_c: float = 24.0) -> None:
+    def __init__(self, body: Body, *, seed: int = 0, ambient_c: float = 24.0,
+                 chair: dict | None = None) -> None:
         self.body = body
         self.seed = seed
         self.ambient_c = float(ambient_c)
-        self._shoulder_mm = body.shoulder_mm(SEAT_BEND_MM)
+        self.chair = chair = REFERENCE if chair is None else chairs.check(chair)
+        self.zones: tuple[str, ...] = tuple(chair["zones"])
+        self.heaters: tuple[str, ...] = tuple(chair["heaters"])
+        self.track_mm = float(chair["track_mm"])
+        self.seat_mm = float(chair["seat_mm"])
+        n_zones = self._n_zones = len(self.zones)
+        n_heaters = self._n_heaters = len(self.heaters)
+        self._shoulder_mm = body.shoulder_mm(self.seat_mm)
 
         # inputs, written by the firmware
         self.carriage_drive = 0
@@ -144,9 +139,9 @@ class Plant:
         self.speed = 1
         self.pump_on = False
         self.dump_open = False
-        self._fill = np.zeros(N_ZONES, dtype=bool)
-        self._vent = np.zeros(N_ZONES, dtype=bool)
-        self._heat = np.zeros(N_HEATERS, dtype=bool)
+        self._fill = np.zeros(n_zones, dtype=bool)
+        self._vent = np.zeros(n_zones, dtype=bool)
+        self._heat = np.zeros(n_heaters, dtype=bool)
         self.heater_supply = True
         self.foot_speed = 0
         self.back_drive = 0
@@ -156,12 +151,12 @@ class Plant:
         # pump's supply, 2 to the room through the dump valve) and vent v, entry
         # 6 z + 2 f + v holds the total rate (1/s) and the equilibrium pressure (kPa) of
         # the first-order model
-        fill_rate = 1.0 / FILL_TAU_S
+        fill_rate = 1.0 / np.array([FILL_TAU_S.get(z, FILL_TAU_DEFAULT_S) for z in self.zones])
         dump_rate = 1.0 / DUMP_TAU_S
         vent_rate = 1.0 / VENT_TAU_S
         leak_rate = 1.0 / LEAK_TAU_S
-        rate = np.empty((N_ZONES, 6))
-        eq = np.zeros((N_ZONES, 6))
+        rate = np.empty((n_zones, 6))
+        eq = np.zeros((n_zones, 6))
         for valves in range(6):
             path, vent = divmod(valves, 2)
             inflow = fill_rate if path == 1 else 0.0
@@ -170,69 +165,70 @@ class Plant:
             eq[:, valves] = inflow * SUPPLY_KPA / rate[:, valves]
         self._air_rate = rate.ravel()
         self._air_eq = eq.ravel()
-        self._zone_base = np.arange(N_ZONES) * 6
-        self._no_valves = np.zeros(N_ZONES, dtype=bool)
+        self._zone_base = np.arange(n_zones) * 6
+        self._no_valves = np.zeros(n_zones, dtype=bool)
         self._no_valves.flags.writeable = False
-        self._no_heat = np.zeros(N_HEATERS, dtype=bool)
+        self._no_heat = np.zeros(n_heaters, dtype=bool)
         self._no_heat.flags.writeable = False
-        self._all_heat = np.ones(N_HEATERS, dtype=bool)
+        self._all_heat = np.ones(n_heaters, dtype=bool)
         self._all_heat.flags.writeable = False
         self._dt = math.nan
-        self._air_decay = np.empty(N_ZONES * 6)
+        self._air_decay = np.empty(n_zones * 6)
         self._heat_decay = 1.0
 
-        # noise, pre-drawn so the hot path only indexes: columns 0-5 pressure, 6-7 thermistor
+        # noise, pre-drawn so the hot path only indexes: a column per zone's pressure, then
+        # one per heater's thermistor
         rng = np.random.default_rng(seed)
-        noise = rng.normal(0.0, NOISE_SIGMA, (NOISE_ROWS, N_ZONES + N_HEATERS))
+        noise = rng.normal(0.0, NOISE_SIGMA, (NOISE_ROWS, n_zones + n_heaters))
         self._noise = np.clip(noise, -NOISE_MAX, NOISE_MAX)
         self._row = 0
 
         # state
         self.carriage_mm = 0.0
         self.encoder_mm = 0.0
-        self.bag_kpa = np.zeros(N_ZONES)
-        self.surface_c = np.full(N_HEATERS, self.ambient_c)
+        self.bag_kpa = np.zeros(n_zones)
+        self.surface_c = np.full(n_heaters, self.ambient_c)
         self.back_pct = 0.0
         self.leg_pct = 0.0
         self.pump_running = False
         self.heaters_powered = self._no_heat.copy()
-        self.cutoff_open = np.zeros(N_HEATERS, dtype=bool)  # truth: each pad's cut-off
+        self.cutoff_open = np.zeros(n_heaters, dtype=bool)  # truth: each pad's cut-off
 
         # faults
         self.active_faults = frozenset()
         self._pump_stuck = self._vent_stuck = self._pressure_stuck = False
         self._heater_welded = self._stall = self._encoder_stuck = False
         self._thermistor_fault: str | None = None
-        self._stuck_pressure = np.zeros(N_ZONES)
+        self._stuck_pressure = np.zeros(n_zones)
         self._refresh()
 
     # --- array inputs: assignment copies into the plant's own arrays, item writes go through
     @property
     def fill_open(self) -> np.ndarray:
-        """Fill valves, bool (6,) in limits.ZONES order."""
+        """Fill valves, bool (zones,) in the description's zone order."""
         return self._fill
 
     @fill_open.setter
     def fill_open(self, value: object) -> None:
-        self._fill[:] = _bool_array(value, N_ZONES, "fill_open")
+        self._fill[:] = _bool_array(value, self._n_zones, "fill_open")
 
     @property
     def vent_open(self) -> np.ndarray:
-        """Vent valves, bool (6,) in limits.ZONES order."""
+        """Vent valves, bool (zones,) in the description's zone order."""
         return self._vent
 
     @vent_open.setter
     def vent_open(self, value: object) -> None:
-        self._vent[:] = _bool_array(value, N_ZONES, "vent_open")
+        self._vent[:] = _bool_array(value, self._n_zones, "vent_open")
 
     @property
     def heater_on(self) -> np.ndarray:
-        """Heater relays, bool (2,) in limits.HEATERS order."""
+        """Heater relays, bool (heaters,) in the description's heater order."""
         return self._heat
 
     @heater_on.setter
     def heater_on(self, value: object) -> None:
-        self._heat[:] = _bool_array(value, N_HEATERS, "heater_on")
+        self._heat[:] = _bool_array(value, self._n_heaters, "heater_on")
 
     # --- dynamics
     def step(self, dt: float) -> None:
@@ -251,7 +247,8 @@ class Plant:
         if drive and not self._stall:
             pos = self.carriage_mm + (CARRIAGE_DOWN_MM_S * dt if drive > 0
                                       else -CARRIAGE_UP_MM_S * dt)
-            self.carriage_mm = 0.0 if pos < 0.0 else TRACK_MM if pos > TRACK_MM else pos
+            track = self.track_mm
+            self.carriage_mm = 0.0 if pos < 0.0 else track if pos > track else pos
 
         # airbags: p -> eq + (p - eq) exp(-k dt), then the relief valve. The path is
         # monotone, so clamping the end point is exact for any dt.
@@ -292,7 +289,7 @@ class Plant:
         """The surfaces after `dt` s when a cut-off opens or is open: each heater's path is
         split where its bimetal switches, so one step lands where many small ones do."""
         surface = self.surface_c.copy()
-        for h in range(N_HEATERS):
+        for h in range(self._n_heaters):
             left, temp = dt, float(surface[h])
             while left > 0.0:
                 is_open = bool(self.cutoff_open[h])
@@ -317,7 +314,7 @@ class Plant:
         """Derive sensors and contact from the state, the inputs held and the faults."""
         pos = self.carriage_mm
         self.end_top = pos <= 0.0
-        self.end_bottom = pos >= TRACK_MM
+        self.end_bottom = pos >= self.track_mm
         if not self._encoder_stuck:
             self.encoder_mm = pos
         drive = self.carriage_drive
@@ -331,7 +328,7 @@ class Plant:
         occupied = self.occupied = self.body.seated and "occupant-leaves" not in self.active_faults
         self.pinch = "pinch" in self.active_faults
         if (occupied and self.depth > 0 and self.technique != "off"
-                and self._shoulder_mm <= pos <= TRACK_MM):
+                and self._shoulder_mm <= pos <= self.track_mm):
             self.roller_force_n = (self.body.stiffness * TISSUE_N_PER_MM
                                    * (HEAD_MM_BASE + HEAD_MM_PER_DEPTH * self.depth))
         else:
@@ -348,17 +345,18 @@ class Plant:
         self.heater_current_a = self.heaters_powered * HEATER_CURRENT_A
 
         noise = self._noise[self._row]
+        n_zones = self._n_zones
         if not self._pressure_stuck:
-            self.pressure_kpa = self.bag_kpa + noise[:N_ZONES]
+            self.pressure_kpa = self.bag_kpa + noise[:n_zones]
         fault = self._thermistor_fault
         if fault is None:
-            self.thermistor_c = self.surface_c + noise[N_ZONES:]
+            self.thermistor_c = self.surface_c + noise[n_zones:]
         elif fault == "thermistor-open":
-            self.thermistor_c = np.full(N_HEATERS, THERMISTOR_OPEN_C)
+            self.thermistor_c = np.full(self._n_heaters, THERMISTOR_OPEN_C)
         elif fault == "thermistor-short":
-            self.thermistor_c = np.full(N_HEATERS, THERMISTOR_SHORT_C)
+            self.thermistor_c = np.full(self._n_heaters, THERMISTOR_SHORT_C)
         else:  # loose: the thermistor sits in ambient air
-            self.thermistor_c = self.ambient_c + noise[N_ZONES:]
+            self.thermistor_c = self.ambient_c + noise[n_zones:]
 
     # --- faults
     def inject(self, name: str) -> None:

@@ -20,6 +20,8 @@ URL options (all optional, repeat ``fault`` and ``defect`` as needed)::
                       stop is `!`; see docs/protocol.md, "Versions")
     micropython=0     1 runs the firmware in real MicroPython (the WebAssembly build under
                       Node.js, `npm ci`; sim/remote.py) instead of in this process
+    chair=reference   the chair description (a JSON file in firmware/chairs: reference,
+                      compact, ...); the plant and the firmware are built from the same one
 
 The device (firmware and plant) is created when the port opens; its banner is the first
 thing to read. The port exposes `.clock` and `.device` (the latter for tests only).
@@ -34,19 +36,21 @@ the device in real time by waiting on the clock.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from serial.serialutil import PortNotOpenError, SerialException, to_bytes
 
 from chair import protocol as p
 from chair.clock import MonotonicClock, VirtualClock
 from chair.faults import parse_fault
+from firmware import chairs
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
 from sim.device import DEFECTS, RULE_DEFECTS, Device
 from sim.physics import Plant
 from sim.virtual_port import BadURL, VirtualPort, query_pairs
 
 OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",
-           "quiet", "proto", "micropython")
+           "quiet", "proto", "micropython", "chair")
 _REPEATABLE = ("fault", "defect")
 _BOOL = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False}
 
@@ -74,13 +78,19 @@ _RANGES = {
 }
 
 
+def chair_names() -> list[str]:
+    """The chair descriptions available: the JSON files of firmware/chairs, sorted."""
+    return sorted(path.stem for path in Path(chairs.__file__).parent.glob("*.json"))
+
+
 def parse_url(url: str) -> dict:
     """The options of a ``sim://`` URL, checked; raises BadURL (a SerialException and
     a ValueError) naming the option."""
     pairs = query_pairs(url, "sim", "sim://?height=175&clock=virtual")
     options: dict = {"height": 175.0, "stiffness": 1.0, "seated": True, "seed": 0,
                      "ambient": 24.0, "clock": "real", "fault": [], "defect": [],
-                     "quiet": True, "proto": p.PROTOCOL_VERSION, "micropython": False}
+                     "quiet": True, "proto": p.PROTOCOL_VERSION, "micropython": False,
+                     "chair": "reference"}
     seen: set[str] = set()
     for name, value in pairs:
         if name not in OPTIONS:
@@ -107,6 +117,12 @@ def parse_url(url: str) -> dict:
             if value not in versions:
                 raise _bad(name, value, " or ".join(versions))
             options[name] = int(value)
+        elif name == "chair":
+            names = chair_names()
+            if value not in names:
+                raise _bad(name, value, "a chair description in firmware/chairs: "
+                           + ", ".join(names))
+            options[name] = value
         elif name == "clock":
             if value not in ("real", "virtual"):
                 raise _bad(name, value, "real or virtual")
@@ -147,8 +163,10 @@ class Serial(VirtualPort):
         options = parse_url(self.port)
         clock = VirtualClock() if options["clock"] == "virtual" else MonotonicClock()
         body = Body(options["height"], options["stiffness"], options["seated"])
-        plant = Plant(body, seed=options["seed"], ambient_c=options["ambient"])
-        device = Device(clock, plant, defects=frozenset(options["defect"]),
+        description = chairs.load(options["chair"])
+        plant = Plant(body, seed=options["seed"], ambient_c=options["ambient"],
+                      chair=description)
+        device = Device(clock, plant, defects=frozenset(options["defect"]), chair=description,
                         quiet=options["quiet"], proto=options["proto"],
                         micropython=options["micropython"])
         start = clock.now()

@@ -122,9 +122,11 @@ def test_no_traceback_from_a_vanished_port_as_a_process() -> None:
     (["run", "lumbar", "--yes", "--port", "faulty://?port=sim%3A%2F%2F%3Fclock%3Dvirtual"],
      ["clock=virtual", "--fast"]),
     (["sim", "--height", "300"], ["height='300.0'", "150 to 210"]),
+    (["sim", "--chair", "tiny"], ["chair='tiny'", "compact, reference"]),
+    (["run", "lumbar", "--fast", "--port", "sim://?chair=tiny"], ["chair='tiny'", "compact"]),
 ], ids=["unknown-scheme", "conformance-unknown-scheme", "sim-option-out-of-range",
         "faulty-without-port", "virtual-clock-in-real-time", "virtual-clock-inside-faulty",
-        "sim-height"])
+        "sim-height", "sim-chair", "sim-url-chair"])
 def test_a_wrong_url_or_argument_is_a_usage_error(argv: list[str], words: list[str],
                                                   capsys, ports: list) -> None:
     """Before: exit 4 (as if a port had failed), and exit 3 for the virtual clock."""

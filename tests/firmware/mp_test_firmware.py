@@ -25,7 +25,7 @@ class Bench:
     def run(self, seconds):
         """Run the ticks of the next `seconds`."""
         fw = self.fw
-        end = fw.k + int(round(seconds / fw.tick_s))
+        end = fw.k + round(seconds / fw.tick_s)
         while fw.k < end:
             fw.tick(fw.k + 1)
         self.out += fw.take()
