@@ -40,9 +40,9 @@ class Device:
     `defects` names test doubles from `sim.defects` (DEFECTS, RULE_DEFECTS); with
     `micropython` the firmware runs in real MicroPython (sim.remote). Read-only views
     for tests (in-process firmware only, but `state` and `faults`): `fw`, `state`,
-    `faults`/`latched` (code -> detail), `setpoints()`, `status()`, `expected_seq`, `synced`, `console`, `report_ms`,
-    `air_target`, `heat_target`, `roller`, `recline`, `foot`, `active`, `uptime`, `ticks`
-    and `plant_steps`.
+    `faults`/`latched` (code -> detail), `setpoints()`, `status()`, `expected_seq`,
+    `synced`, `console`, `report_ms`, `air_target`, `heat_target`, `roller`, `recline`,
+    `foot`, `active`, `uptime`, `ticks` and `plant_steps`.
     """
 
     def __init__(self, clock: Clock, plant: Plant, *, defects: frozenset[str] = frozenset(),

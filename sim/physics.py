@@ -1,9 +1,10 @@
 """The simulated plant: roller carriage and heads, airbags, heaters, foot rollers, recline.
 
-The firmware (`firmware/`, through sim.hardware) writes the input attributes, the simulator
-calls `step(dt)` across each tick or quiet stretch, and the firmware reads the sensors. Per-zone state is numpy arrays stepped together. Every dynamic is
-constant-rate (clamped) or first-order with an exact closed form, so one `step(5.0)` lands
-where 500 `step(0.01)` do: that is what makes fast-forward fast. Time only arrives as `dt`.
+The firmware (`firmware/`, through sim.hardware) writes the inputs and reads the sensors;
+the simulator calls `step(dt)` across each tick or quiet stretch. Per-zone state is numpy
+arrays stepped together. Every dynamic is constant-rate (clamped) or first-order with an
+exact closed form, so one `step(5.0)` lands where 500 `step(0.01)` do: that is what makes
+fast-forward fast. Time only arrives as `dt`.
 
 The plant has the shape of a chair description (firmware.chairs; the reference chair by
 default): `zones` (Z, in its order), `heaters` (H), `track_mm`, `seat_mm`. Its figures
