@@ -124,8 +124,7 @@ class Plant:
         self.seed = seed
         self.ambient_c = float(ambient_c)
         self.chair = chair = REFERENCE if chair is None else chairs.check(chair)
-        self.zones: tuple[str, ...] = tuple(chair["zones"])
-        self.heaters: tuple[str, ...] = tuple(chair["heaters"])
+        self.zones, self.heaters = tuple(chair["zones"]), tuple(chair["heaters"])
         self.track_mm = float(chair["track_mm"])
         self.seat_mm = float(chair["seat_mm"])
         n_zones = self._n_zones = len(self.zones)
