@@ -19,10 +19,16 @@ class SimHardware:
         self._vent = plant.vent_open
         self._heat = plant.heater_on
         self._force = force_sensor
+        self._seen: object = None
         self.sense()
 
     def sense(self) -> None:
+        """Copy the readings, unless the plant has not refreshed them since the last copy
+        (its readings are new arrays at every step, inject and clear: sim.physics)."""
         plant = self.plant
+        if plant.thermistor_c is self._seen:
+            return
+        self._seen = plant.thermistor_c
         self.pressure = plant.pressure_kpa.tolist()
         self.temp = plant.thermistor_c.tolist()
         self.heater_a = plant.heater_current_a.tolist()
