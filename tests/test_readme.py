@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import re
 import select
@@ -254,6 +255,26 @@ def test_readme_sim_on_a_pty_with_miniterm() -> None:
                 term.kill()
                 term.wait()
             os.close(master)
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_readme_micropython_sim_passes_conformance() -> None:
+    """`chair sim --pty --micropython`, then `chair conformance` on the path it prints: the
+    firmware executed by real MicroPython passes every check, in real time."""
+    sim, conformance = _served_block(("chair", "sim", "--pty", "--micropython"))
+    with _served(_python(sim.argv)) as (_, first):
+        path = re.search(r"/dev/\S+", first)
+        assert path, first
+        argv = [path.group(0) if a == "/dev/pts/N" else a for a in conformance.argv]
+        assert path.group(0) in argv, "the README's conformance line names /dev/pts/N"
+        started = time.monotonic()
+        done = subprocess.run([*_python(tuple(argv)), "--json"], capture_output=True,
+                              text=True, timeout=120, check=False)
+        report = json.loads(done.stdout)
+        assert done.returncode == 0, [r["detail"] for r in report["checks"]
+                                      if r["result"] != "PASS"]
+        assert report["summary"]["passed"] == 11
+        assert time.monotonic() - started > 2.0  # real time: the dead-man alone is 0.5 s
 
 
 def _free_port() -> int:
