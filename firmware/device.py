@@ -38,7 +38,7 @@ EPS = 1e-9
 
 
 class Firmware:
-    """One chair's firmware. See the module docstring; FIRMWARE_API in docs/firmware.md."""
+    """One chair's firmware (the module docstring; docs/firmware.md)."""
 
     limits_class = Limits
     wire_class = Wire
