@@ -407,3 +407,65 @@ def test_an_open_thermistor_latches_f08_and_cuts_the_supply_relay(rig) -> None:
     assert not rig.output(supply)
     assert rig.level(supply) == int(supply.get("active_low", False))
     assert rig.safe() == []
+
+
+# ---------------------------------------------------------------- status, roller, foot
+
+
+def test_status_reports_the_boards_readings(rig) -> None:
+    rig.run_to(100)
+    rig.kpa("seat", 3.0)
+    rig.temp("seat", 30.0)
+    rig.send(p.QueryStatus(), seq=False)
+    rig.run_to(120)
+    status = [m for m in rig.received() if isinstance(m, p.StatusReport)]
+    assert len(status) == 1
+    s = status[0]
+    assert s.state == "Idle" and s.occupied and not s.pinch and s.faults == ()
+    assert s.air_kpa == pytest.approx((0.0, 0.0, 0.0, 3.0, 0.0, 0.0), abs=0.05)
+    assert s.heat_c == pytest.approx((ROOM_C, 30.0), abs=0.1)
+    assert (s.pos_mm, s.force_n, s.back_pct, s.leg_pct) == pytest.approx((0, 0, 0, 0), abs=0.05)
+
+
+def step_carriage(rig: Rig, edges: int) -> None:
+    """Move the carriage down the track by `edges` edges of encoder A (quadrature, A leading
+    B): each counts +1 pulse."""
+    enc = rig.pins["carriage"]["encoder"]
+    a, b = rig.m.pins[enc["a"]], rig.m.pins[enc["b"]]
+    for _ in range(edges):
+        a.level ^= 1
+        a.handler(a)
+        b.level = a.level  # B follows A a quarter period later
+
+
+def test_roller_and_foot_commands_reach_the_carriage_head_and_foot_pins(rig) -> None:
+    pins = rig.pins
+    motor, head = pins["carriage"]["motor"], pins["head"]
+    rig.run_to(100)
+    rig.sync()
+    rig.send(p.SetRoller(20.0, "knead", 2, 3, 4, 2000))
+    rig.send(p.SetFoot(2, 2000))
+    rig.run_to(rig.clock.now + 20)
+    assert faults(rig.received()) == []
+    assert rig.output(motor["in1"]) and not rig.output(motor["in2"])  # +1: down the track
+    if "enable" in motor:
+        assert rig.m.pwms[motor["enable"]].duty == FULL
+    knead = rig.m.pwms[head["knead"]["pin"]].duty
+    assert knead == int((0.3 + 0.7 * 4 / 6) * FULL)  # speed 4 of 6 above min_duty 0.3
+    assert rig.m.pwms[head["tap"]["pin"]].duty == 0
+    if "depth" in head:  # depth 3 of 5 on the servo
+        assert rig.m.pwms[head["depth"]["pin"]].duty == int(1600 * 50 * FULL / 1000000)
+    assert rig.m.pwms[pins["foot"]["pin"]].duty == int((0.3 + 0.7 * 2 / 3) * FULL)
+    rig.switch("end_top", False)
+    mm_per_edge = pins["carriage"]["encoder"]["mm_per_pulse"]
+    while rig.board.encoder_mm < 20.0 - 1.0:  # about 100 mm/s
+        step_carriage(rig, round(1.0 / mm_per_edge))
+        rig.run_to(rig.clock.now + 10)
+        assert rig.fw.state == "Run", rig.received()
+    rig.run_to(rig.clock.now + 10)
+    assert not rig.motor_running(motor)  # at its target: stopped, the head still kneading
+    assert rig.m.pwms[head["knead"]["pin"]].duty == knead
+    rig.send(p.Stop())
+    rig.run_to(rig.clock.now + 10)
+    assert rig.safe() == []
+    assert faults(rig.received()) == []
