@@ -469,3 +469,84 @@ def test_roller_and_foot_commands_reach_the_carriage_head_and_foot_pins(rig) -> 
     rig.run_to(rig.clock.now + 10)
     assert rig.safe() == []
     assert faults(rig.received()) == []
+
+
+# ---------------------------------------------------------------- main() with the real parts
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_main_serves_the_real_firmware_and_a_crash_mid_inflation_ends_safe(
+        rig, monkeypatch, tmp_path) -> None:
+    """main() as on the board (the real chair description and Firmware; machine, time and
+    micropython faked): banner, SYNC, AIR; a crash in the loop while the pump runs leaves
+    the pins in the board's reset state (pump off, dump and vents open, heaters cut)."""
+    import json
+    import types
+
+    m, pins = rig.m, rig.pins
+    (tmp_path / "pins.json").write_text(json.dumps(pins))
+    m.resets = 0
+
+    def reset() -> None:
+        m.resets += 1
+    m.reset = reset
+    mp = types.ModuleType("micropython")
+    mp.kbd_intr = lambda n: None
+    monkeypatch.setitem(sys.modules, "micropython", mp)
+    rp2 = types.ModuleType("rp2")
+    rp2.bootsel_button = lambda: 0
+    monkeypatch.setitem(sys.modules, "rp2", rp2)
+    clock = {"ms": 0}
+    t = types.ModuleType("time")
+    t.ticks_ms = lambda: clock["ms"]
+    t.ticks_diff = lambda a, b: a - b
+
+    def sleep_ms(ms: int) -> None:
+        clock["ms"] += ms
+    t.sleep_ms = sleep_ms
+    monkeypatch.setitem(sys.modules, "time", t)
+    monkeypatch.setattr(sys, "print_exception", lambda e, f: f.write(repr(e)), raising=False)
+    seen: dict = {}
+
+    class MainPort:
+        """The host: SYNC at 100 ms, AIR at 200 ms; the loop crashes at 400 ms."""
+
+        def __init__(self) -> None:
+            self.sent = bytearray()
+
+        def read(self) -> bytes:
+            now = clock["ms"] - 1000  # main() waited SERVICE_MS before its clock started
+            if now >= 400:
+                seen["pump"] = rig.output(pins["pump"])
+                raise Crash("the loop broke mid-inflation")
+            if now == 100:
+                return p.encode_command(p.Sync(), 1)
+            if now == 200:
+                return p.encode_command(p.SetAir("lumbar", 10.0, 2000), 2)
+            return b""
+
+        def write(self, data: bytes) -> None:
+            self.sent += data
+
+        def wait(self, ms: int) -> None:
+            clock["ms"] += ms
+
+    port = MainPort()
+    board_main.main(root=str(tmp_path), port=port)
+    got = p.DeviceDecoder().feed(bytes(port.sent))
+    assert not [g for g in got if isinstance(g, p.BadLine)], got
+    assert isinstance(got[0], p.Banner)
+    assert p.Ok(1) in got and p.Ok(2) in got
+    assert seen["pump"] is True  # it was inflating when the loop broke
+    assert m.wdts and m.wdts[0].feeds > 0
+    assert "mid-inflation" in (tmp_path / "crash.txt").read_text()
+    assert m.resets == 1
+    assert not rig.output(pins["pump"]) and rig.output(pins["dump"])
+    for z in rig.chair["zones"]:
+        assert rig.zone(z)[1], z  # every vent open
+    assert not rig.output(pins["supply"])
+    assert not any(rig.output(pins["heaters"][h]["relay"]) for h in rig.chair["heaters"])
+    assert not rig.motor_running(pins["carriage"]["motor"])
