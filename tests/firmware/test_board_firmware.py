@@ -289,3 +289,25 @@ def test_main_serves_the_real_firmware_and_a_crash_mid_inflation_ends_safe(
     assert not rig.output(pins["supply"])
     assert not any(rig.output(pins["heaters"][h]["relay"]) for h in rig.chair["heaters"])
     assert not rig.motor_running(pins["carriage"]["motor"])
+
+
+# ---------------------------------------------------------------- the map fits the chair
+
+
+@pytest.mark.parametrize("key", ["force", "foot", "leg", "back"])
+def test_a_map_without_a_part_the_chair_declares_is_refused_before_any_pin(
+        key, monkeypatch) -> None:
+    """The banner reports the chair description's drives and sensors to the host: a map
+    without one would take FOOT or RECLINE and drive nothing, or read 0 N under the host's
+    force cap while the banner says a force sensor is there."""
+    from firmware import chairs
+    from firmware.boards.pinmap import PinMapError
+    from tests.firmware.test_board_fakes import fake_machine, shipped
+
+    m = fake_machine()
+    monkeypatch.setitem(sys.modules, "machine", m)
+    pins = shipped("rp2040")
+    del pins[key]
+    with pytest.raises(PinMapError, match=rf"^pin map {key}: missing: the chair "):
+        board_main.build(pins, chairs.load("reference"), m)
+    assert m.pins == {} and m.pwms == {}
