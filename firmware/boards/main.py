@@ -153,10 +153,15 @@ def pin_map_path(exists, root=""):
 
 
 def build(pins, chair, machine):
-    """The Board for this map and chair (PinMapError if the map is wrong)."""
+    """The Board for this map and chair (PinMapError if the map is wrong, or lacks a drive
+    or sensor the chair description has)."""
     from firmware.boards.board import Board
+    from firmware.boards.pinmap import check_chair, validate
 
-    return Board(pins, names(chair, "zones"), names(chair, "heaters"),
+    zones, heaters = names(chair, "zones"), names(chair, "heaters")
+    validate(pins, zones, heaters)  # a malformed map is named first
+    check_chair(pins, chair.get("axes", ()), chair.get("sensors", ()))
+    return Board(pins, zones, heaters,
                  int(limit(chair, "roller_speed_max", 6)), int(limit(chair, "foot_speed_max", 3)),
                  int(limit(chair, "roller_depth_max", 5)), machine)
 

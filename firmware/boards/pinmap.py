@@ -331,6 +331,18 @@ def validate(pins, zones, heaters):
     return c.board
 
 
+def check_chair(pins, axes, sensors):
+    """The map has a part for each drive (`axes`: back, leg, foot) and optional sensor
+    (`sensors`: force) that the chair description declares, since the banner reports them:
+    without one the firmware would take FOOT or RECLINE and drive nothing, or read 0 N under
+    the host's force cap. PinMapError naming the key."""
+    for key in ("back", "leg", "foot", "force"):
+        if key in (sensors if key == "force" else axes) and key not in pins:
+            fail(key, "missing: the chair description has it (axes: " + ",".join(axes)
+                 + "; sensors: " + ",".join(sensors) + "); wire it, or use a chair "
+                 "description without it")
+
+
 def _join(path, key):
     return path + "." + key if path else key
 
