@@ -104,6 +104,10 @@ class Firmware:
         bytes (at least one line; everything waiting by default)."""
         return self.out.take(limit) if len(self.out) else b""
 
+    def quiet_s(self, now):
+        """Seconds since the last valid line from a host (since the start if none)."""
+        return now - self.leases.last_valid
+
     def status_line(self, now):
         """The status line at `now`, from the readings of the last tick or command."""
         return report.status(self, now)

@@ -25,6 +25,16 @@ import sys
 
 TICK_MS = 10
 SERVICE_MS = 1000  # after start, the time to ask for the REPL (service button or Ctrl-C)
+# Single-precision time (the float of MicroPython on the ESP32 and the RP2040 has a 24-bit
+# mantissa): the firmware's clock is seconds since its start, good to 1 ms for 4.6 hours
+# and to 8 ms at 18 hours. So the loop starts the firmware afresh, with its clock at zero,
+# once it has run REBASE_MS and the chair is idle, nothing latched, with no line from a
+# host for QUIET_MS; or, past FORCE_MS, idle and nothing latched even with a host attached
+# (the host sees the banner of a restarted board and connects again). Never in a session:
+# the session cap (30 min) ends every session long before the clock could degrade.
+REBASE_MS = 6 * 3600 * 1000
+QUIET_MS = 60 * 1000
+FORCE_MS = 16 * 3600 * 1000
 
 
 class Clock:
@@ -45,17 +55,27 @@ class Clock:
         return self.elapsed
 
 
-def run(fw, board, port, wdt, clock, tick_ms=TICK_MS, out_limit=512, passes=-1):
+def run(fw, board, port, wdt, clock, tick_ms=TICK_MS, out_limit=512, passes=-1,
+        remake=None):
     """The loop: `passes` passes (-1: for ever). Returns the last tick index run.
 
     `fw` a Firmware built at clock time 0 (its `now` 0.0); `port` has `read()` (bytes, never
     blocks; b"" when none), `write(data)` and `wait(ms)` (sleeps up to `ms` or until bytes
-    arrive); `wdt` has `feed()`; `clock` has `ms()` (see Clock)."""
+    arrive); `wdt` has `feed()`; `clock` has `ms()` (see Clock). `remake()`, when given,
+    builds a fresh Firmware at time 0: the loop then restarts the firmware's clock as
+    REBASE_MS says (the firmware's `state` and `quiet_s(now)` tell when it may)."""
     k = -1
+    epoch = 0  # the clock's ms at the firmware's time 0
     while passes != 0:
         if passes > 0:
             passes -= 1
-        ms = clock.ms()
+        ms = clock.ms() - epoch
+        if remake is not None and ms >= REBASE_MS and fw.state == "Idle" and (
+                ms >= FORCE_MS or fw.quiet_s(ms / 1000.0) * 1000 >= QUIET_MS):
+            epoch += ms
+            ms, k = 0, -1
+            fw = remake()
+            board.commit()
         due = ms // tick_ms
         if due > k:
             fw.tick(due)
@@ -68,7 +88,7 @@ def run(fw, board, port, wdt, clock, tick_ms=TICK_MS, out_limit=512, passes=-1):
         if fw.waiting:
             port.write(fw.take(out_limit))
         wdt.feed()
-        wait = (k + 1) * tick_ms - clock.ms()
+        wait = (k + 1) * tick_ms - (clock.ms() - epoch)
         if wait > 0 and not fw.waiting:
             port.wait(wait)
     return k
@@ -226,11 +246,13 @@ def main(root="", port=None):
         uart = pins.get("port", {}).get("kind") == "uart"
         port = UartPort(machine, pins["port"]) if uart else StdioPort()
     clock = Clock(time.ticks_ms, time.ticks_diff)
-    fw = Firmware(board, chair, 0.0)
+    def remake():
+        return Firmware(board, chair, 0.0)
+
     micropython.kbd_intr(-1)
     wdt = machine.WDT(timeout=pins.get("watchdog_ms", 500))
     try:
-        run(fw, board, port, wdt, clock)
+        run(remake(), board, port, wdt, clock, remake=remake)
     except BaseException as e:  # anything at all: safe state, then reset
         board.safe()
         try:

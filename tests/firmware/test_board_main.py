@@ -342,3 +342,61 @@ def shift_bits(m, pins):
     from tests.firmware.test_board_fakes import shift_outputs
 
     return shift_outputs(m, pins["shift"])
+
+
+class Restartable(StandIn):
+    """A stand-in with the state and host silence the loop's clock restart looks at."""
+
+    made = 0
+
+    def __init__(self, state: str = "Idle", last_valid_s: float = 0.0) -> None:
+        super().__init__()
+        Restartable.made += 1
+        self.state, self.last_valid_s = state, last_valid_s
+
+    def quiet_s(self, now: float) -> float:
+        return now - self.last_valid_s
+
+
+def _restart_run(state: str, last_valid_s: float, start_ms: int) -> tuple[list, list]:
+    """One pass at `start_ms`, then one more; the firmwares the loop made, in order."""
+    made: list[Restartable] = []
+
+    def remake() -> Restartable:
+        made.append(Restartable())
+        return made[-1]
+
+    clock, board, wdt = FakeClock(), FakeBoard(), FakeWdt()
+    first = Restartable(state, last_valid_s)
+    clock.now = start_ms
+    board_main.run(first, board, FakePort(clock, {}), wdt, clock, passes=2, remake=remake)
+    return first.ticks, made
+
+
+def test_an_idle_unattended_board_restarts_the_firmwares_clock() -> None:
+    """Single-precision time: after REBASE_MS idle, with no host line for QUIET_MS, the
+    firmware starts afresh at time 0, so its clock never loses resolution."""
+    at = board_main.REBASE_MS + 5
+    ticks, made = _restart_run("Idle", 0.0, at)
+    assert ticks == [] and len(made) == 1
+    assert made[0].ticks == [0, 1]  # the new firmware's ticks start at 0
+
+
+@pytest.mark.parametrize(("state", "last_valid_s", "start_ms", "why"), [
+    ("Run", 0.0, board_main.FORCE_MS + 5, "a session in progress"),
+    ("Fault", 0.0, board_main.FORCE_MS + 5, "a latched fault (a restart would clear it)"),
+    ("Estop", 0.0, board_main.FORCE_MS + 5, "a latched emergency stop"),
+    ("Idle", (board_main.REBASE_MS - 1000) / 1000, board_main.REBASE_MS + 5,
+     "a host spoke a second ago"),
+    ("Idle", 0.0, board_main.REBASE_MS - 1000, "not yet REBASE_MS"),
+])
+def test_the_firmware_is_not_restarted(state, last_valid_s, start_ms, why) -> None:
+    ticks, made = _restart_run(state, last_valid_s, start_ms)
+    assert not made, why
+    assert ticks and ticks[0] == start_ms // board_main.TICK_MS
+
+
+def test_past_force_ms_an_idle_board_restarts_even_with_a_host_attached() -> None:
+    at = board_main.FORCE_MS + 5
+    _, made = _restart_run("Idle", at / 1000 - 1.0, at)
+    assert len(made) == 1
