@@ -55,7 +55,8 @@ class Firmware:
         self.name = name
         self.zones = tuple(chair["zones"])
         self.heaters = tuple(chair["heaters"])
-        self.limits = self.limits_class(chair["limits"], int(chair["limits_crc"], 16))
+        self.limits = self.limits_class(chair["limits"], int(chair["limits_crc"], 16),
+                                        self.zones)
         self.tick_s = self.limits["tick_ms"] / 1000.0
         self.out = OutQueue(OUT_BYTES)
         self.t0 = now
@@ -81,8 +82,7 @@ class Firmware:
         self.safe()
         self.out.push(self.banner)
         if not self.limits.valid:
-            self.fault(codes.F_LIMITS_CRC, "table=%04X built=%04X"
-                       % (self.limits.crc, self.limits.built_crc))
+            self.fault(codes.F_LIMITS_CRC, self.limits.problem)
 
     # ------------------------------------------------------------------ views
 
@@ -216,7 +216,7 @@ class Firmware:
         if code == codes.F_STUCK_ON:
             return self.air.pump_stuck() or self.heat.welded()
         if code == codes.F_LIMITS_CRC:
-            return "" if self.limits.valid else "table crc"
+            return "" if self.limits.valid else "table " + self.limits.problem
         return ""
 
     # ------------------------------------------------------------------ the tick

@@ -37,8 +37,7 @@ class Latch:
             return
         fw = self.fw
         if codes.F_LIMITS_CRC in latched:
-            raise Refuse(codes.E_LIMITS_INVALID,
-                         "table=%04X built=%04X" % (fw.limits.crc, fw.limits.built_crc))
+            raise Refuse(codes.E_LIMITS_INVALID, fw.limits.problem)
         if codes.F_ESTOP in latched:
             raise Refuse(codes.E_ESTOPPED, "emergency stop latched; send RESET")
         raise Refuse(codes.E_FAULTED, ",".join("F%02d" % c for c in sorted(latched))

@@ -213,3 +213,43 @@ def test_the_compact_chair_has_its_own_zones():
     assert b.send("AIR shoulders 10.0 1000")[0].startswith("error 3 E03 bad-args")
     assert b.send("FOOT 1 1000")[0].startswith("error 4 E03 bad-args")
     assert b.send("ROLLER 1200.0 knead 1 1 1 1000")[0].startswith("error 5 E04")
+
+
+def _rebuilt(chair, change):
+    """`chair` with its limits changed by `change(entries)`, built with the new table's CRC."""
+    entries = [list(e) for e in chair["limits"]]
+    change(entries)
+    text = "".join("$%s=%g\n" % (e[0], e[1]) for e in entries)
+    return dict(chair, limits=entries, limits_crc="%04X" % crc16(text.encode()))
+
+
+def test_a_table_looser_than_the_rules_is_refused_whatever_its_crc():
+    """A description with a valid CRC but a dead-man of 10 minutes, or a 90 kPa bag: F14,
+    nothing actuates (the firmware never runs looser than docs/safety.md's rules)."""
+    for name, value in (("deadman_ms", 600000), ("airbag_kpa_max.lumbar", 90),
+                        ("heat_c_max", 80), ("lease_ms_max", 60000)):
+        def change(entries, name=name, value=value):
+            for e in entries:
+                if e[0] == name:
+                    e[1] = value
+        b = Bench(_rebuilt(chairs.load("reference"), change))
+        assert b.faults() == [codes.F_LIMITS_CRC], name
+        assert (name + "=%g outside the rule's" % value).encode() in b.out, b.out
+        assert b.send("FOOT 1 1000")[0].startswith("error 2 E14 limits-invalid " + name)
+
+
+def test_a_table_without_an_entry_starts_refusing_rather_than_crashing():
+    def change(entries):
+        entries[:] = [e for e in entries if e[0] != "deadman_ms"]
+    b = Bench(_rebuilt(chairs.load("reference"), change))
+    assert b.faults() == [codes.F_LIMITS_CRC] and b"no entry deadman_ms" in b.out
+    assert b.send("AIR lumbar 5.0 1000")[0].startswith("error 2 E14")
+
+
+def test_the_value_used_is_the_text_the_crc_covers():
+    def change(entries):
+        for e in entries:
+            if e[0] == "heat_target_c_max":
+                e[1] = 40.0000001  # "%g" writes 40: the CRC covers "40"
+    b = Bench(_rebuilt(chairs.load("reference"), change))
+    assert not b.faults() and b.fw.limits["heat_target_c_max"] == 40.0

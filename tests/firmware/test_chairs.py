@@ -51,6 +51,11 @@ def test_the_compact_chair_is_smaller() -> None:
     (lambda c: c.update(heaters="lumbar"), "'heaters' must be a list"),
     (lambda c: c["limits"].append(["x"]), "bad limits entry"),
     (lambda c: c["zones"].append("neck"), "no limit airbag_kpa_max.neck for zone neck"),
+    (lambda c: c["zones"].append("lumbar"), "'zones' names lumbar twice"),
+    (lambda c: c["heaters"].append("Seat"), "'heaters' has 'Seat', not a name"),
+    (lambda c: c.update(limits_crc="zz"), "'limits_crc' must be four upper-case hex digits"),
+    (lambda c: c["axes"].append("neck-massager"), "'axes' has 'neck-massager'; known:"),
+    (lambda c: c.update(seat_mm=2000), "'seat_mm' must be less than 'track_mm'"),
 ])
 def test_a_bad_description_is_refused_naming_the_key(change, message: str) -> None:
     chair = json.loads(json.dumps(chairs.load("reference")))
