@@ -42,10 +42,15 @@ def find_micropython(cwd: Path | None = None) -> Path:
         path = folder / "node_modules" / PACKAGE / "micropython.mjs"
         if path.is_file():
             return path
+    if (ROOT / "package.json").is_file():  # a clone: the project's own lock file
+        how = f"Run `npm ci` in {ROOT} (Node.js 20 or newer)"
+    else:  # installed from a wheel: no package.json beside the code
+        how = (f"Install it with `npm install {PACKAGE}@1.27.0` in a folder of your choice "
+               f"(Node.js 20 or newer) and run from that folder, or set {ENV} to "
+               f"<folder>/node_modules/{PACKAGE}")
     raise MicroPythonMissing(
         f"MicroPython is not installed: no node_modules/{PACKAGE} in {ROOT} or in {start} "
-        f"or above it. Run `npm ci` in the project's root (Node.js 20 or newer), or set "
-        f"{ENV} to the package's directory")
+        f"or above it. {how}; or set {ENV} to the package's directory")
 
 
 def node() -> str:

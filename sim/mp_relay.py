@@ -10,10 +10,13 @@ readings (`s`, set on the hardware layer before the firmware runs) and one opera
     {"op": "tick", "k": k, "s": {...}}                   run tick k
     {"op": "quiet", "k": k, "last": j}                   Firmware.quiet_until(k, j)
     {"op": "power", "now": t, "s": {...}}                power-cycle: Firmware.boot(t)
+    {"op": "take", "limit": n}                           Firmware.take(n) (null: all)
 
-The answer: `o` the outputs written, in order, as [name, args...]; `x` the bytes to send
-(hex); `st` the state, `l` the latched faults ({code: detail}), `k` and `n` the last tick
-and its time; for "quiet", `j`.
+The answer: `o` the outputs written, in order, as [name, args...]; `w` the bytes waiting in
+the firmware's transmit buffer; `st` the state, `l` the latched faults ({code: detail}),
+`k` and `n` the last tick and its time; for "quiet", `j`; for "take", `x` the bytes (hex).
+The lines wait in the firmware's own buffer until taken, so that its rules (whole lines,
+fault pushes first, garbage refusals coalesced, protocol.md §11.1) hold as on a board.
 """
 
 import json
@@ -91,6 +94,9 @@ def handle(line):
         _fw = Firmware(_hw, chair, msg["now"], msg["proto"], msg["name"])
     elif op == "quiet":
         return json.dumps({"j": _fw.quiet_until(msg["k"], msg["last"])})
+    elif op == "take":
+        data = _fw.take(msg["limit"])
+        return json.dumps({"x": hexlify(data).decode(), "w": _fw.waiting})
     else:
         _read(msg.get("s"))
         if op == "tick":
@@ -105,8 +111,8 @@ def handle(line):
     latched = {}
     for code, detail in _fw.latch.latched.items():
         latched[str(code)] = detail
-    return json.dumps({"o": written, "x": hexlify(_fw.take()).decode(), "st": _fw.state,
-                       "l": latched, "k": _fw.k, "n": _fw.now})
+    return json.dumps({"o": written, "w": _fw.waiting, "st": _fw.state, "l": latched,
+                       "k": _fw.k, "n": _fw.now})
 
 
 def _read(snapshot):

@@ -5,8 +5,8 @@
 drives it as it drives the firmware in-process; but the firmware runs in the WebAssembly
 build of MicroPython under Node.js (sim/mp_runner.mjs, relay mode, with `firmware/` and
 sim/mp_relay.py copied in). Each call is one line of JSON each way over the child's pipes:
-the plant's readings go in, the outputs the firmware wrote and the bytes it sends come
-back; the outputs are applied to the plant here. Raises `sim.micropython.MicroPythonMissing`
+the plant's readings go in, the outputs the firmware wrote come back and are applied to the
+plant here; the lines it sends wait in its own transmit buffer until taken. Raises `sim.micropython.MicroPythonMissing`
 when Node.js or the npm package is not installed, RuntimeError when the interpreter fails.
 """
 
@@ -16,8 +16,6 @@ import json
 import subprocess
 from pathlib import Path
 
-from firmware.device import OUT_BYTES
-from firmware.outq import OutQueue
 from sim import micropython
 from sim.hardware import SimHardware
 
@@ -47,7 +45,7 @@ class RemoteFirmware:
         self.now = now
         self.state = "Idle"
         self.latch = _Latch()
-        self.out = OutQueue(OUT_BYTES)
+        self.waiting = 0  # bytes waiting in the firmware's transmit buffer
         self._proc = subprocess.Popen(
             micropython.command("relay", {
                 "files": [[str(_FIRMWARE), "/lib/firmware"],
@@ -76,14 +74,13 @@ class RemoteFirmware:
             raise RuntimeError(f"the MicroPython relay ended (exit {proc.poll()}): see its "
                                "stderr above")
         answer = json.loads(line)
-        if "j" in answer:
+        if "w" in answer:
+            self.waiting = answer["w"]
+        if "o" not in answer:
             return answer
         hw = self.hw
         for name, *args in answer["o"]:
             getattr(hw, name)(*args)
-        data = bytes.fromhex(answer["x"])
-        for line_bytes in data.splitlines(keepends=True):
-            self.out.push(line_bytes)
         self.state = answer["st"]
         self.latch.latched = {int(code): detail for code, detail in answer["l"].items()}
         self.k, self.now = answer["k"], answer["n"]
@@ -108,9 +105,7 @@ class RemoteFirmware:
     def boot(self, now: float) -> None:
         self._call({"op": "power", "now": now, "s": self._snapshot()})
 
-    @property
-    def waiting(self) -> int:
-        return len(self.out)
-
     def take(self, limit: int | None = None) -> bytes:
-        return self.out.take(limit) if len(self.out) else b""
+        if not self.waiting:
+            return b""
+        return bytes.fromhex(self._call({"op": "take", "limit": limit})["x"])

@@ -68,8 +68,12 @@ def test_a_missing_micropython_names_npm_ci(monkeypatch, tmp_path: Path) -> None
     with pytest.raises(micropython.MicroPythonMissing, match=r"micropython\.mjs"):
         micropython.find_micropython()
     monkeypatch.delenv(micropython.ENV)
-    monkeypatch.setattr(micropython, "ROOT", tmp_path)
-    with pytest.raises(micropython.MicroPythonMissing, match="npm ci"):
+    monkeypatch.setattr(micropython, "ROOT", tmp_path)  # installed from a wheel
+    with pytest.raises(micropython.MicroPythonMissing,
+                       match=r"npm install @micropython/micropython-webassembly-pyscript@1\.27"):
+        micropython.find_micropython(cwd=tmp_path)
+    (tmp_path / "package.json").write_text("{}", encoding="utf-8")  # a clone
+    with pytest.raises(micropython.MicroPythonMissing, match=f"Run `npm ci` in {tmp_path}"):
         micropython.find_micropython(cwd=tmp_path)
 
 

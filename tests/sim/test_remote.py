@@ -43,3 +43,20 @@ def test_a_missing_micropython_says_how_to_install_it(monkeypatch, tmp_path, cap
     monkeypatch.setenv("CHAIR_MICROPYTHON", str(tmp_path / "nowhere"))
     assert main(["run", "lumbar", "--fast", "--port", "sim://?micropython=1"]) == 2
     assert "micropython.mjs" in capsys.readouterr().err
+
+
+def test_the_transmit_buffers_rules_hold_under_micropython() -> None:
+    """Garbage refusals coalesce in the firmware's own buffer, as in-process (found by the
+    tester: the relay drained every line at once, so five refusals came as five lines)."""
+    from chair.ports import open_port
+
+    lines = []
+    for url in ("sim://?clock=virtual", MICROPYTHON):
+        port = open_port(url)
+        port.read(port.in_waiting)
+        for _ in range(5):
+            port.write(b"hello\x01\n")
+        lines.append(port.read(port.in_waiting))
+        port.close()
+    assert lines[0] == lines[1]
+    assert lines[1].count(b"E13") == 1 and b"n=5 first:" in lines[1]
