@@ -26,15 +26,17 @@ import sys
 TICK_MS = 10
 SERVICE_MS = 1000  # after start, the time to ask for the REPL (service button or Ctrl-C)
 # Single-precision time (the float of MicroPython on the ESP32 and the RP2040 has a 24-bit
-# mantissa): the firmware's clock is seconds since its start, good to 1 ms for 4.6 hours
-# and to 8 ms at 18 hours. So the loop starts the firmware afresh, with its clock at zero,
-# once it has run REBASE_MS and the chair is idle, nothing latched, with no line from a
-# host for QUIET_MS; or, past FORCE_MS, idle and nothing latched even with a host attached
-# (the host sees the banner of a restarted board and connects again). Never in a session:
-# the session cap (30 min) ends every session long before the clock could degrade.
-REBASE_MS = 6 * 3600 * 1000
+# mantissa): the firmware's clock is seconds since its start, good to 0.5 ms for 2.3 hours
+# and 1 ms for 4.6, but a dead-man 20 ms late after 2 days and a 300 ms lease gone in 3 ms
+# after 100 (measured on a single-precision MicroPython build). So the loop starts the
+# firmware afresh, with its clock at zero, once it has run REBASE_MS and the chair is idle,
+# nothing latched, with no line from a host for QUIET_MS; or, past FORCE_MS, idle and
+# nothing latched even with a host attached (the host sees the banner of a restarted board
+# and connects again). Never in a session: the session cap (30 min) ends every session, so
+# the firmware's clock never passes FORCE_MS + 30 min (under 5 hours: 1 ms or better).
+REBASE_MS = 1 * 3600 * 1000
 QUIET_MS = 60 * 1000
-FORCE_MS = 16 * 3600 * 1000
+FORCE_MS = 4 * 3600 * 1000
 
 
 class Clock:
