@@ -24,7 +24,7 @@ somebody else, must never move the roller to places measured on another body.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from chair import profile
@@ -156,12 +156,11 @@ def choose(choice: ShoulderChoice, banner: Banner, port: str) -> BodyScan:
     path = choice.path()
     if choice.given:
         entry = profile.Entry(choice.height_cm, choice.shoulder_mm)
-        scan = _placed(entry, banner, "option", choice.given)
+        scan = _placed(entry, banner, "option", f"{choice.given}:")
         if not choice.profile:
             return scan
-        remembered = profile.remember(path, port, entry)
-        return BodyScan(scan.method, "option", scan.shoulder_mm, scan.height_cm, str(path),
-                        remembered)
+        return replace(scan, profile=str(path),
+                       remembered=profile.remember(path, port, entry))
     entry = profile.load(path).get(port) if choice.profile else None
     if entry is None:
         sensors = ",".join(banner.sensors or ()) or "none"
@@ -174,8 +173,8 @@ def choose(choice: ShoulderChoice, banner: Banner, port: str) -> BodyScan:
             f"shoulder line in mm from the top of this chair's {banner.track_mm:g} mm "
             f"track, above its seat bend at {banner.seat_mm:g} mm); it is remembered for "
             "this port unless --no-profile. Nothing moved")
-    scan = _placed(entry, banner, "profile", f"the profile {path}, port {port}:")
-    return BodyScan(scan.method, "profile", scan.shoulder_mm, scan.height_cm, str(path))
+    return replace(_placed(entry, banner, "profile", f"the profile {path}, port {port}:"),
+                   profile=str(path))
 
 
 def _placed(entry: profile.Entry, banner: Banner, origin: str, said: str) -> BodyScan:
