@@ -240,12 +240,13 @@ def _header(controller: Controller, options: RunOptions) -> None:
 def _place_shoulder(controller: Controller, options: RunOptions) -> None:
     """Choose how the shoulder line is placed, now the banner says whether the roller senses
     force (chair.shoulder.choose); a UsageError (exit 2) leaves the chair connected and idle,
-    nothing moved, and the trace ends with the reason."""
+    nothing moved, and the trace (its header's `body_scan` null) ends with the reason."""
     assert controller.info is not None
     try:
         controller.body_scan = choose(options.shoulder, controller.info.banner, options.port)
     except UsageError as exc:
         controller.reason = f"refused before anything moved: {exc}"
+        _header(controller, options)
         raise
 
 

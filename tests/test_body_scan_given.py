@@ -246,6 +246,9 @@ def test_no_shoulder_line_on_a_forceless_chair_is_refused_before_anything_moves(
     nothing_moved(records, sent)
     end = records[-1]
     assert end["type"] == "end" and end["state"] == "idle"
+    header = records[0]  # whole: the chair that refused is on record
+    assert header["body_scan"] is None and "incomplete" not in header
+    assert header["versions"]["firmware"] and header["device_limits"]
     assert end["reason"].startswith("refused before anything moved: this chair's roller "
                                     "senses no force")
     error = capsys.readouterr().err
