@@ -27,6 +27,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from chair.display import JsonStream, LiveDisplay, LogListener, Summary
     from chair.program import load_program
     from chair.runner import RunOptions, run
+    from chair.shoulder import ShoulderChoice
 
     program = load_program(args.program)
     summary = Summary()
@@ -40,6 +41,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                          minutes=args.minutes, cautions=tuple(args.caution), trace=args.trace,
                          seed=args.seed, faults=tuple(args.fault),
                          link_faults=tuple(args.link_fault), listeners=listeners,
+                         shoulder=ShoulderChoice(args.height, args.shoulder_mm,
+                                                 profile=not args.no_profile),
                          acknowledge=acknowledger(program, tuple(args.caution),
                                                   fast=args.fast, yes=args.yes,
                                                   out=sys.stderr if args.json else sys.stdout))
@@ -283,6 +286,19 @@ def build_parser() -> argparse.ArgumentParser:
                           "delay_ms=MS, latency_ms=MS (rx./tx. prefix for one direction), "
                           "seed=N, vanish@S, silence@S, mute@S; see `chair faults --link`")
     run.add_argument("--json", action="store_true", help="print trace records, not text")
+    shoulder = run.add_mutually_exclusive_group()
+    shoulder.add_argument("--height", type=float, default=None, metavar="CM",
+                          help="your height in cm (150..210), for a chair whose roller "
+                               "senses no force: places the shoulder line instead of the "
+                               "body scan (refused on a chair that scans)")
+    shoulder.add_argument("--shoulder-mm", type=float, default=None, metavar="N",
+                          help="the shoulder line in mm from the top of the track, for a "
+                               "chair whose roller senses no force (refused on one that "
+                               "scans)")
+    run.add_argument("--no-profile", action="store_true",
+                     help="neither read nor write the user profile that remembers "
+                          "--height or --shoulder-mm per port "
+                          "($XDG_CONFIG_HOME/chair/profile.json)")
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check program files")

@@ -22,6 +22,7 @@ from chair.limits import HOST
 from chair.link import DeviceInfo, Link, Refused
 from chair.program import Program
 from chair.safety import VENTED_KPA, Supervisor
+from chair.shoulder import BodyScan, senses_force
 from chair.trace import PLAUSIBLE_C, Trace, sample_record
 
 STATES = ["disconnected", "connecting", "idle", "scanning", "running", "paused", "parking",
@@ -129,6 +130,9 @@ class Controller:
         self.reported_since_stop = False  # a status report came after the last STOP
         self._vented = False  # parking: every airbag read vented, the STOP went out
         self.plausible_c = PLAUSIBLE_C  # the thermistor range, the device's once connected
+        #: How the shoulder line is placed (chair.shoulder.choose, after connecting): a
+        #: given line skips the roller's scan. None: the force scan.
+        self.body_scan: BodyScan | None = None
         # recorded before the state changes (conditions passed: it will), so an on_enter
         # callback that raises (a write failing in on_enter_fault) cannot lose the record
         self.machine = build_machine(self, before_state_change="_record_state")
@@ -419,6 +423,10 @@ class Controller:
         if now - self._phase_started > SCAN_TIMEOUT_S:
             self.fire("fault", reason="body scan took too long")
             return
+        given = self.body_scan.shoulder_mm if self.body_scan is not None else None
+        if given is not None:  # the person gave it (no force sensing): nothing to roll
+            self._scanned(given, info)
+            return
         if not self._scan_homed:
             self._apply({"roller": p.SetRoller(0.0, "off", 1, 1, 1, self.lease_ms)})
             self._scan_homed = status.pos_mm < PARK_MM
@@ -426,20 +434,28 @@ class Controller:
         seat = info.banner.seat_mm
         self._apply({"roller": p.SetRoller(seat, "roll", 1, 1, 1, self.lease_ms)})
         if status.force_n > 0:
-            try:
-                landmarks = landmark_positions(status.pos_mm, seat, info.banner.track_mm)
-            except ValueError as exc:
-                self.fire("fault", reason=f"body scan implausible: {exc}")
-                return
-            self.trace.event(self.t, "scan", shoulder_mm=status.pos_mm,
-                             landmarks={k: round(v, 1) for k, v in landmarks.items()})
-            self.executor = Executor(self.program, landmarks, self.supervisor, self.lease_ms)
-            if self.fire("scanned"):
-                # the first step's commands replace the scan's now (its clock started
-                # in on_enter_running, after `now`)
-                self._tick_running(self.clock.now())
+            self._scanned(status.pos_mm, info)
         elif status.pos_mm >= seat - PARK_MM:
-            self.fire("fault", reason="body scan found no shoulder line above the seat")
+            hint = "" if senses_force(info.banner) else (
+                ": this chair's roller senses no force; give the person's height")
+            self.fire("fault", reason=f"body scan found no shoulder line above the seat{hint}")
+
+    def _scanned(self, shoulder_mm: float, info: DeviceInfo) -> None:
+        """Place the landmarks from the shoulder line (scanned or given) and start running."""
+        try:
+            landmarks = landmark_positions(shoulder_mm, info.banner.seat_mm,
+                                           info.banner.track_mm)
+        except ValueError as exc:
+            self.fire("fault", reason=f"body scan implausible: {exc}")
+            return
+        method = self.body_scan.method if self.body_scan is not None else "force"
+        self.trace.event(self.t, "scan", shoulder_mm=shoulder_mm, method=method,
+                         landmarks={k: round(v, 1) for k, v in landmarks.items()})
+        self.executor = Executor(self.program, landmarks, self.supervisor, self.lease_ms)
+        if self.fire("scanned"):
+            # the first step's commands replace the scan's now (its clock started in
+            # on_enter_running, after the scan's tick)
+            self._tick_running(self.clock.now())
 
     def _tick_running(self, now: float) -> None:
         assert self.executor is not None and self._session_started is not None

@@ -17,6 +17,7 @@ from typing import IO, TextIO
 
 from chair.landmarks import nearest_landmark
 from chair.session_view import SessionView
+from chair.shoulder import describe as describe_body_scan
 from chair.trace import Record
 
 #: Columns left free right of the live display: a terminal echoes "^C" there on Ctrl-C,
@@ -38,6 +39,7 @@ class Summary:
         self.faults: list[str] = []
         self.samples = 0
         self.last_t = 0.0
+        self.shoulder_mm: float | None = None  # where the scan placed the shoulder line
 
     def __call__(self, record: Record) -> None:
         kind = record["type"]
@@ -57,6 +59,8 @@ class Summary:
         elif kind == "event":
             if record["event"] == "step" and record["zone"] not in self.zones:
                 self.zones.append(record["zone"])
+            elif record["event"] == "scan":
+                self.shoulder_mm = record["shoulder_mm"]
             elif record["event"] in ("fault", "device-fault"):
                 self.faults.append(record.get("detail") or record.get("code", ""))
         elif kind == "end":
@@ -73,6 +77,13 @@ class Summary:
             timing += f" in {wall_s:.2f} s wall ({sim / wall_s:,.0f}x real time)"
         lines.append(f"time      {timing}")
         lines.append(f"zones     {', '.join(self.zones) or 'none'}")
+        scan = self.header.get("body_scan")
+        if scan:
+            text = describe_body_scan(scan)
+            if scan.get("method") == "force" and self.shoulder_mm is not None:
+                text = f"shoulder line at {self.shoulder_mm:g} mm, found by the roller's " \
+                       "force sensor (body scan)"
+            lines.append(f"scan      {text}")
         if self.peak_kpa:
             lines.append("airbags   " + "  ".join(
                 f"{z} {kpa:.1f}/{caps.get(z, 0):g}" for z, kpa in self.peak_kpa.items())
@@ -148,6 +159,8 @@ class LiveDisplay:
         if kind == "header":
             self.header = record
             self._print(f"running {record.get('program', '?')} on {record.get('port', '?')}")
+            if record.get("body_scan"):
+                self._print(f"body scan: {describe_body_scan(record['body_scan'])}")
             for caution in record.get("cautions", []):
                 self._print(f"caution: {caution['text']}")
                 for change in caution.get("changes", []):
@@ -346,6 +359,8 @@ class LogListener:
         if kind == "header":
             log.info("run %s on %s (firmware %s)", record.get("program"), record.get("port"),
                      record.get("versions", {}).get("firmware", "?"))
+            if record.get("body_scan"):
+                log.info("body scan: %s", describe_body_scan(record["body_scan"]))
         elif kind == "end":
             log.info("t=%.2fs end: %s, %s", record["t"], record.get("state"),
                      record.get("reason"))

@@ -1,10 +1,11 @@
 """Body landmarks: where a program's named places lie on the roller track.
 
 The body scan finds one thing, the shoulder line, as a track position in mm from the top of
-the L-track (`shoulder_mm`). Every other landmark is placed from it and from the track's
-geometry (chair.limits): the seat bend at `SEAT_BEND_MM` and the track end at `TRACK_MM`,
-under the thighs. Smaller mm is higher up the back; past the bend the track runs forward
-under the seat.
+the L-track (`shoulder_mm`); on a chair whose roller senses no force it comes from the
+person's height instead (`shoulder_from_height`) or is given in mm (chair.shoulder).
+Every other landmark is placed from it and from the track's geometry (chair.limits): the
+seat bend at `SEAT_BEND_MM` and the track end at `TRACK_MM`, under the thighs. Smaller mm
+is higher up the back; past the bend the track runs forward under the seat.
 
 All figures below are **assumed**: rounded proportions of a seated adult, chosen for want of
 a published figure for any particular chair, not measured on this one.
@@ -71,6 +72,16 @@ SEAT_FRACTION: dict[str, float] = {
 #: standard track this spans statures of roughly 130 cm to 215 cm (assumed).
 SHOULDER_MM_RANGE = (100.0, 400.0)
 
+#: Seated shoulder height as a share of stature, along the backrest from the seat bend to
+#: the shoulder line: 0.345, so 3.45 mm of track per cm of height (assumed: a rounded ratio
+#: for a seated adult, the same one the simulated person uses, sim/body.py). It places the
+#: shoulder line from a person's height on a chair whose roller senses no force.
+SHOULDER_MM_PER_CM = 3.45
+
+#: Heights (cm) accepted for placing the shoulder line from stature (assumed: the adults
+#: the anthropometry above is meant for; the simulated person accepts the same range).
+HEIGHT_CM_RANGE = (150.0, 210.0)
+
 #: Short human names for displays.
 DESCRIPTIONS: dict[str, str] = {
     "shoulder": "shoulder line",
@@ -115,6 +126,23 @@ def landmark_positions(shoulder_mm: float, seat_mm: float = SEAT_BEND_MM,
             pos = seat_mm + SEAT_FRACTION[name] * back
         positions[name] = min(max(pos, 0.0), track_mm)
     return positions
+
+
+def shoulder_from_height(height_cm: float, seat_mm: float = SEAT_BEND_MM) -> float:
+    """The shoulder line (mm from the top of the track) of a seated person `height_cm` tall:
+    `seat_mm - SHOULDER_MM_PER_CM * height_cm`.
+
+    Raises ValueError when `height_cm` is not a finite number inside `HEIGHT_CM_RANGE`.
+    Whether the line fits a given chair is `landmark_positions`' to say.
+    """
+    if not isinstance(height_cm, int | float) or isinstance(height_cm, bool) \
+            or not math.isfinite(height_cm):
+        raise ValueError(f"height {height_cm!r} is not a finite number of cm")
+    low, high = HEIGHT_CM_RANGE
+    if not low <= height_cm <= high:
+        raise ValueError(f"height {height_cm:g} cm is outside {low:g}..{high:g} cm, the "
+                         "statures the shoulder line can be placed from")
+    return seat_mm - SHOULDER_MM_PER_CM * height_cm
 
 
 def nearest_landmark(pos_mm: float, positions: dict[str, float]) -> str:

@@ -26,6 +26,7 @@ from chair.limits import DEVICE
 from chair.link import Link
 from chair.ports import PORT_ERRORS, SIM_SCHEME, open_port
 from chair.program import Program
+from chair.shoulder import ShoulderChoice, choose
 from chair.trace import Listener, Trace, check_trace_path
 
 #: The exit code of each outcome of `chair run` (the codes: chair.errors.Exit).
@@ -115,6 +116,9 @@ class RunOptions:
     seed: int | None = None
     faults: tuple[str, ...] = ()
     link_faults: tuple[str, ...] = ()
+    #: Where the shoulder line comes from on a chair whose roller senses no force
+    #: (--height, --shoulder-mm, --no-profile; chair.shoulder).
+    shoulder: ShoulderChoice = field(default_factory=ShoulderChoice)
     listeners: list[Listener] = field(default_factory=list)
     #: Shows the cautions and returns the answer, after every option is checked and before
     #: the port opens (`chair.cautions.acknowledger`); None: the caller has shown them
@@ -136,6 +140,7 @@ class Outcome:
 def run(program: Program, options: RunOptions) -> Outcome:
     """Run `program` to its end, a fault, or the user's stop; the trace is always ended."""
     caps_for = _caps_builder(program, options)
+    options.shoulder.check()  # a height or shoulder line that fits no chair: before the port
     url = link_fault_url(options.port, options.link_faults)
     url = sim_url(url, fast=options.fast, seed=options.seed, faults=options.faults)
     if options.trace:
@@ -228,7 +233,21 @@ def _header(controller: Controller, options: RunOptions) -> None:
                    "changes": CAUTIONS[name].changes()} for name in caps.cautions],
         program_cautions=list(controller.program.cautions),
         program_seconds=sum(step.seconds for step in controller.program.steps),
-        program_steps=len(controller.program.steps))
+        program_steps=len(controller.program.steps),
+        body_scan=controller.body_scan.header() if controller.body_scan else None)
+
+
+def _place_shoulder(controller: Controller, options: RunOptions) -> None:
+    """Choose how the shoulder line is placed, now the banner says whether the roller senses
+    force (chair.shoulder.choose); a UsageError (exit 2) leaves the chair connected and idle,
+    nothing moved, and the trace (its header's `body_scan` null) ends with the reason."""
+    assert controller.info is not None
+    try:
+        controller.body_scan = choose(options.shoulder, controller.info.banner, options.port)
+    except UsageError as exc:
+        controller.reason = f"refused before anything moved: {exc}"
+        _header(controller, options)
+        raise
 
 
 def _run(controller: Controller, options: RunOptions, interrupts: Interrupts) -> Outcome:
@@ -323,6 +342,7 @@ def _drive(controller: Controller, options: RunOptions, interrupts: Interrupts) 
         try:
             if controller.state == "disconnected":
                 controller.fire("connect")
+                _place_shoulder(controller, options)
                 _header(controller, options)
                 if not controller.fire("start"):
                     return Outcome("fault", controller.state, controller.reason)
