@@ -6,8 +6,9 @@ drives it as it drives the firmware in-process; but the firmware runs in the Web
 build of MicroPython under Node.js (sim/mp_runner.mjs, relay mode, with `firmware/` and
 sim/mp_relay.py copied in). Each call is one line of JSON each way over the child's pipes:
 the plant's readings go in, the outputs the firmware wrote come back and are applied to the
-plant here; the lines it sends wait in its own transmit buffer until taken. Raises `sim.micropython.MicroPythonMissing`
-when Node.js or the npm package is not installed, RuntimeError when the interpreter fails.
+plant here; the lines it sends wait in its own transmit buffer until taken. Raises
+`sim.micropython.MicroPythonMissing` when Node.js or the npm package is not installed,
+RuntimeError when the interpreter fails.
 """
 
 from __future__ import annotations
