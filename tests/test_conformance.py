@@ -154,7 +154,7 @@ def test_the_device_is_left_idle_and_safe(monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture) -> None:
     ports = []
     monkeypatch.setattr(conformance, "open_port",
-                        lambda url: ports.append(open_port(url)) or ports[-1])
+                        lambda url, **kw: ports.append(open_port(url, **kw)) or ports[-1])
     assert main(["conformance", VIRTUAL]) == 0
     device = ports[0].device
     assert device.state == "Idle" and not device.setpoints() and device.report_ms == 0

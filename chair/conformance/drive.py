@@ -1,0 +1,1 @@
+"""The drive stage (being written)."""
