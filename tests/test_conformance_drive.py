@@ -200,3 +200,23 @@ def test_the_rules_checks_pass_on_the_compact_chair_with_its_own_probes(capsys) 
     rows = {r["check"]: r for r in report["checks"]}
     assert "foot" not in rows["lease"]["detail"]
     assert rows["range"]["figure"] == "10 refused"  # 3 zones, 1 heater, 3 roller, 2 lease, track
+
+
+def test_no_module_of_the_package_is_over_400_lines() -> None:
+    from pathlib import Path
+
+    package = Path(chair.conformance.__file__).parent
+    sizes = {f.name: len(f.read_text(encoding="utf-8").splitlines())
+             for f in package.glob("*.py")}
+    assert len(sizes) >= 6 and max(sizes.values()) <= 400, sizes
+
+
+@pytest.mark.xfail(reason="issue 12 items 1 and 3 are other changes: until they land the "
+                   "controller plans the reference chair's six zones, and scans for a "
+                   "shoulder line a chair without force sensing cannot give (--height)",
+                   strict=False)
+def test_chair_run_agrees_with_the_drive_on_the_compact_chair(capsys) -> None:
+    """The drive passes on the compact chair; so must `chair run` (issue 12: both pass, or
+    both fail naming the reason)."""
+    assert drive(capsys, COMPACT)[0] == 0
+    assert main(["run", "lumbar", "--fast", "--port", "sim://?chair=compact"]) == 0

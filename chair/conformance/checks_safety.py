@@ -6,7 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chair import protocol as p
-from chair.conformance.rules import DEADMAN_S, LEASE_MAX_MS, REPLY_S, REPORT_MS, TICK_S, VENT_S, R
+from chair.conformance.rules import (
+    DEADMAN_S,
+    GATE_MS,
+    KEEPALIVE_S,
+    LEASE_MAX_MS,
+    REPLY_S,
+    REPORT_MS,
+    TICK_S,
+    VENT_S,
+    R,
+)
 from chair.conformance.setup import (
     Context,
     begin,
@@ -46,21 +56,22 @@ def check_range(c: Context) -> tuple[str, str]:
             missing.append(limit)
 
     for zone in zones:
-        case(f"airbag_kpa_max.{zone}", lambda cap, z=zone: p.SetAir(z, cap + 1.0, 300))
+        case(f"airbag_kpa_max.{zone}", lambda cap, z=zone: p.SetAir(z, cap + 1.0, GATE_MS))
     for heater in heaters:
-        case("heat_target_c_max", lambda cap, h=heater: p.SetHeat(h, cap + 1.0, 300))
+        case("heat_target_c_max", lambda cap, h=heater: p.SetHeat(h, cap + 1.0, GATE_MS))
     if c.has("carriage"):
-        case("roller_depth_max", lambda cap: p.SetRoller(pos, "knead", 1, int(cap) + 1, 1, 300))
-        case("roller_width_max", lambda cap: p.SetRoller(pos, "knead", int(cap) + 1, 1, 1, 300))
-        case("roller_speed_max", lambda cap: p.SetRoller(pos, "knead", 1, 1, int(cap) + 1, 300))
+        case("roller_depth_max", lambda cap: p.SetRoller(pos, "knead", 1, int(cap) + 1, 1, GATE_MS))
+        case("roller_width_max", lambda cap: p.SetRoller(pos, "knead", int(cap) + 1, 1, 1,
+                                                             GATE_MS))
+        case("roller_speed_max", lambda cap: p.SetRoller(pos, "knead", 1, 1, int(cap) + 1, GATE_MS))
     if c.has("foot"):
-        case("foot_speed_max", lambda cap: p.SetFoot(int(cap) + 1, 300))
+        case("foot_speed_max", lambda cap: p.SetFoot(int(cap) + 1, GATE_MS))
     lease = int(L.get("lease_ms_max", LEASE_MAX_MS))
     cases.append((f"lease_ms_max={lease}", c.probe(s, lease + 1)))
     cases.append((f"lease_ms_max={lease}", p.Renew(lease + 1)))
     if c.banner:
         cases.append((f"track={c.banner.track_mm:g}",
-                      p.SetRoller(c.banner.track_mm + 10.0, "off", 1, 1, 1, 300)))
+                      p.SetRoller(c.banner.track_mm + 10.0, "off", 1, 1, 1, GATE_MS)))
     accepted, wrong = [], []
     for cap, command in cases:
         reply = w.send(command)
@@ -93,7 +104,7 @@ def check_lease(c: Context) -> tuple[str, str]:
     start_probe(c, s, int(lease * 1000), air=False)
     ref = w.status()
     limit = lease + TICK_S
-    statuses = watch(c, ref.t + limit + 0.15, keepalive_s=0.1)
+    statuses = watch(c, ref.t + limit + 0.15, keepalive_s=KEEPALIVE_S)
     hint = ("time every setpoint from the line that set it; at the end of its lease put that "
             "actuator to its safe value (a host that stops renewing must not leave it on)")
     outputs = "foot rollers and roller heads" if c.has("foot") else "roller heads"
@@ -101,18 +112,18 @@ def check_lease(c: Context) -> tuple[str, str]:
                    "lease", hint)
     expired = safe.t - ref.t
     if safe.faults:
-        raise CheckFailed("a lease ending latches nothing (and a CRC'd STATUS every 100 ms "
-                          "keeps the dead-man quiet)", show(c, safe),
+        raise CheckFailed("a lease ending latches nothing (and a CRC'd STATUS every "
+                          f"{ms(KEEPALIVE_S)} keeps the dead-man quiet)", show(c, safe),
                           "any line with a valid CRC restarts the dead-man timer")
     # RENEW: extend a running lease past its end
     probe = c.probe(safe, int(lease * 1000))
     expect_ok(w.send(probe), verb(probe), f"{verb(probe)} with a lease is accepted")
     ref = w.status()
-    watch(c, ref.t + 0.15, keepalive_s=0.1)
+    watch(c, ref.t + 0.15, keepalive_s=KEEPALIVE_S)
     expect_ok(w.send(p.Renew(int(renew * 1000))), f"RENEW {int(renew * 1000)}",
         "RENEW 1..lease_ms_max extends every active lease")
     renewed = w.status()
-    statuses = watch(c, renewed.t + renew + TICK_S + 0.1, keepalive_s=0.1)
+    statuses = watch(c, renewed.t + renew + TICK_S + 0.1, keepalive_s=KEEPALIVE_S)
     between = [x for x in statuses
                if ref.t + lease + TICK_S + EPS < x.t < renewed.t + renew - TICK_S - EPS]
     dropped = next((x for x in between if not running(x)), None)
@@ -159,7 +170,7 @@ def check_deadman(c: Context) -> tuple[str, str]:
                           figure)
     vent = vented(c, statuses, safe)
     after = w.status()
-    probe = c.probe(after, 300)
+    probe = c.probe(after, GATE_MS)
     gate = w.send(probe)
     if p.FaultCode.DEADMAN not in after.faults or not refused(gate, p.ErrorCode.FAULTED):
         stop_all(c)
@@ -180,7 +191,7 @@ def check_estop(c: Context) -> tuple[str, str]:
     s = begin(c, report_ms=REPORT_MS, seated=True)
     start_probe(c, s, LEASE_MAX_MS)
     ref = w.status()
-    watch(c, ref.t + 0.3, keepalive_s=0.1)  # let the airbag fill a little
+    watch(c, ref.t + R.probe_fill_ms / 1000, keepalive_s=KEEPALIVE_S)  # the airbag fills a little
     s1, s2, s3 = w.next_seq(), w.next_seq(), w.next_seq()
     queued = p.encode_command(c.probe(ref, LEASE_MAX_MS, 2), s1)
     middle = p.encode_command(c.probe(ref, LEASE_MAX_MS, 3), s2)
@@ -217,13 +228,14 @@ def check_estop(c: Context) -> tuple[str, str]:
     vent = vented(c, statuses, safe)
     # the latch survives a new session and time, and refuses actuation
     expect_ok(w.send(p.Sync()), "SYNC", "SYNC is accepted in every state")
-    probe = c.probe(safe, 300)
+    probe = c.probe(safe, GATE_MS)
     gate = w.send(probe)
-    w.sleep(0.2)
+    w.sleep(R.latch_watch_ms / 1000)
     later = w.status()
     if not refused(gate, p.ErrorCode.ESTOPPED) or later.state != "Estop" or running(later):
         stop_all(c)
-        raise CheckFailed(f"F01 still latched after SYNC and 200 ms, {verb(probe)} refused "
+        raise CheckFailed(f"F01 still latched after SYNC and {R.latch_watch_ms:g} ms, "
+                          f"{verb(probe)} refused "
                           f"E08", f"{verb(probe)} answered {text(gate)}; {show(c, later)}",
                           "only a RESET that succeeds clears the emergency stop", figure)
     expect_ok(w.send(p.Reset()), "RESET", "RESET clears F01")
@@ -286,7 +298,7 @@ def check_reset(c: Context) -> tuple[str, str]:
     expect_ok(reset, "RESET", "F01 has no lasting condition: RESET clears it")
     ref = w.status()
     quiet_s = R.reset_watch_ms / 1000
-    statuses = watch(c, ref.t + quiet_s, keepalive_s=0.1)
+    statuses = watch(c, ref.t + quiet_s, keepalive_s=KEEPALIVE_S)
     z = c.zone_index
     moved = next((x for x in [ref, *statuses] if running(x) or x.state != "Idle"
                   or x.air_kpa[z] > ref.air_kpa[z] + 0.2), None)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import itertools
 
 from chair import protocol as p
-from chair.conformance.rules import BAD_FRAMES_MAX, BAD_WINDOW_S, RULE_BOUNDS, TICK_S, R
+from chair.conformance.rules import (
+    BAD_FRAMES_MAX,
+    BAD_WINDOW_S,
+    GATE_MS,
+    RULE_BOUNDS,
+    TICK_S,
+    R,
+)
 from chair.conformance.setup import (
     Context,
     begin,
@@ -153,12 +160,12 @@ def check_limits(c: Context) -> tuple[str, str]:
             problems.append(f"{name}={value:g} breaks the rule ({sign} {bound:g})")
     if corrupt or claimed.get("crc") != f"{crc:04X}":
         s = w.status()
-        gate = w.send(c.probe(s, 300, 0))
+        gate = w.send(c.probe(s, GATE_MS, 0))
         if p.FaultCode.LIMITS_CRC in s.faults and refused(gate, p.ErrorCode.LIMITS_INVALID):
             problems.append("(the device did latch F14 and refuses actuation with E14)")
         else:
             problems.append(f"the device does not refuse actuation (flt={flt(s)}, "
-                            f"{verb(c.probe(s, 300, 0))} answered {text(gate)})")
+                            f"{verb(c.probe(s, GATE_MS, 0))} answered {text(gate)})")
     if problems:
         raise CheckFailed("every $ line, with n= and crc= in the ok line and the banner's "
                           "limits= all agreeing, and every safety number within its rule",
@@ -181,7 +188,7 @@ def check_crc(c: Context) -> tuple[str, str]:
     w = c.wire
     s = begin(c, seated=True)
     seq = p.seq_after(w.seq)
-    probe = c.probe(s, 300)
+    probe = c.probe(s, GATE_MS)
     good = p.encode_command(probe, seq)
     star = good.rindex(b"*")
     digit = good.index(b" ", good.index(probe.VERB.encode())) + 1  # its first argument
@@ -211,7 +218,7 @@ def check_crc(c: Context) -> tuple[str, str]:
                           "not use up its seq)", f"{text(reply) if reply else 'no reply'}; "
                           f"{show(c, s)}", "a damaged or refused-for-CRC line changes "
                           "nothing, its seq included")
-    off = c.probe(s, 300, 0)
+    off = c.probe(s, GATE_MS, 0)
     expect_ok(w.send(off), verb(off), f"{verb(off)} turns the {c.probe_name} off")
     return "E01 E01 E06", "flipped CRC bit, flipped payload bit, no CRC: each refused, no change"
 
@@ -224,7 +231,7 @@ def check_sequence(c: Context) -> tuple[str, str]:
     expect_ok(w.send(p.Sync(), seq=65533), "SYNC", "SYNC is accepted with any seq")
     w.seq = 65533
     hint_gap = "refuse a seq ahead of the expected one with E05 expect=N and run nothing"
-    reply = w.send(c.probe(s, 300), seq=1)  # 3 ahead of 65534, across the wrap
+    reply = w.send(c.probe(s, GATE_MS), seq=1)  # 3 ahead of 65534, across the wrap
     s = w.status()
     if not refused(reply, p.ErrorCode.SEQ_GAP) or reply.detail != "expect=65534" \
             or running(s):
@@ -247,8 +254,8 @@ def check_sequence(c: Context) -> tuple[str, str]:
         stop_all(c)
         raise CheckFailed("the duplicate 65534 answered from memory and not run again",
                           f"{text(again)}; {show(c, s)}", "remember the replies of the "
-                          "last 32 seqs; a seq behind the expected one is a duplicate "
-                          "(distance modulo 65536): replay its reply, run nothing")
+                          f"last {R.reply_memory:g} seqs; a seq behind the expected one is a "
+                          "duplicate (distance modulo 65536): replay its reply, run nothing")
     if not (isinstance(again, p.Ok) and again.seq == 65534):
         raise CheckFailed("`ok 65534` replayed for the duplicate", text(again),
                           "replay the remembered reply of a duplicate")
@@ -286,7 +293,7 @@ def check_bad_frames(c: Context) -> tuple[str, str]:
                           f"{ms(took)}; {show(c, s)}", "count bad lines (E01, E09, E13) in a "
                           "sliding 1 s window and latch F03 at the third: a noisy cable must "
                           "stop the chair")
-    gate = w.send(c.probe(s, 300))
+    gate = w.send(c.probe(s, GATE_MS))
     if not refused(gate, p.ErrorCode.FAULTED):
         stop_all(c)
         raise CheckFailed("actuation refused with E07 while F03 is latched", text(gate),

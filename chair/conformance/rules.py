@@ -59,6 +59,13 @@ RULES: dict[str, Figure] = {
     "lease_probe_ms": Figure(300, "ms", "checker", "the short lease the lease check times"),
     "renew_probe_ms": Figure(500, "ms", "checker", "the RENEW the lease check sends"),
     "reset_watch_ms": Figure(300, "ms", "checker", "how long nothing may move after RESET"),
+    "latch_watch_ms": Figure(200, "ms", "checker",
+                             "how long a latch must last after SYNC (nothing moving)"),
+    "probe_fill_ms": Figure(300, "ms", "checker", "the probe airbag fills this long before a stop"),
+    "gate_lease_ms": Figure(300, "ms", "checker",
+                            "the lease of a setpoint sent only to be refused or seen"),
+    "keepalive_ms": Figure(100, "ms", "checker",
+                           "a CRC'd STATUS this often keeps the dead-man quiet while watching"),
     # ---- the drive stage: a short session as `chair run` drives it (chair.safety figures)
     "drive_air_share": Figure(0.3, "of cap", "checker",
                               "each zone's cycle fills to this share of its device cap"),
@@ -128,4 +135,6 @@ REPORT_MS = int(R.report_ms)
 REPLY_S = R.reply_ms / 1000
 PROBE_KPA = float(R.probe_kpa)
 VENT_S = R.vent_ms / 1000
+GATE_MS = int(R.gate_lease_ms)
+KEEPALIVE_S = R.keepalive_ms / 1000
 PARK_MM = R.park_mm
