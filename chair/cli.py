@@ -43,6 +43,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                          link_faults=tuple(args.link_fault), listeners=listeners,
                          shoulder=ShoulderChoice(args.height, args.shoulder_mm,
                                                  profile=not args.no_profile),
+                         baud=args.baud,
                          acknowledge=acknowledger(program, tuple(args.caution),
                                                   fast=args.fast, yes=args.yes,
                                                   out=sys.stderr if args.json else sys.stdout))
@@ -155,14 +156,14 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             host, port = serve.parse_address(args.tcp)
         except UsageError as exc:
             raise UsageError(f"--tcp {exc}") from None
-        serve.serve_tcp(url, host, port,
+        serve.serve_tcp(url, host, port, baudrate=args.baud,
                         on_ready=lambda h, p: print(f"serving the simulated chair on "
                                                     f"{serve.socket_url(h, p)} (Ctrl-C stops)",
                                                     flush=True))
     else:
-        serve.serve_pty(url, on_ready=lambda path: print(
+        serve.serve_pty(url, baudrate=args.baud, on_ready=lambda path: print(
             f"simulated chair on {path}\nopen it with: python -m serial.tools.miniterm "
-            f"{path} 115200   (Ctrl-C stops)", flush=True))
+            f"{path} {args.baud}   (Ctrl-C stops)", flush=True))
     return 0
 
 
@@ -195,7 +196,7 @@ def _cmd_faults(args: argparse.Namespace) -> int:
 def _cmd_conformance(args: argparse.Namespace) -> int:
     from chair.conformance import run_conformance
 
-    return run_conformance(args.port, json_out=args.json, only=args.only)
+    return run_conformance(args.port, json_out=args.json, only=args.only, baud=args.baud)
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
@@ -246,6 +247,26 @@ def _path(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("an empty path is not a file; name one")
     return text
+
+
+def _baud(text: str) -> int:
+    """An argparse type for `--baud`: a whole number of bits per second above zero."""
+    try:
+        baud = int(text)
+    except ValueError:
+        baud = 0
+    if baud <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a baud rate: give a whole number "
+                                         "above 0, such as 115200 (the default) or 57600")
+    return baud
+
+
+def _add_baud(parser: argparse.ArgumentParser, what: str) -> None:
+    from chair.ports import DEFAULT_BAUD
+
+    parser.add_argument("--baud", type=_baud, default=DEFAULT_BAUD, metavar="N",
+                        help=f"line rate {what}, bits per second (default {DEFAULT_BAUD}; "
+                             "the bridge's firmware sets it)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -299,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="neither read nor write the user profile that remembers "
                           "--height or --shoulder-mm per port "
                           "($XDG_CONFIG_HOME/chair/profile.json)")
+    _add_baud(run, "of --port")
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check program files")
@@ -337,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--chair", metavar="NAME",
                      help="chair description to simulate (a file in firmware/chairs: "
                           "reference, the default, or compact)")
+    _add_baud(sim, "of the pty it serves")
     sim.set_defaults(func=_cmd_sim)
 
     faults = sub.add_parser("faults", help="list the faults the simulator can inject")
@@ -351,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     conformance.add_argument("--json", action="store_true", help="results as JSON")
     conformance.add_argument("--only", action="append", metavar="CHECK",
                              help="run only this check (repeatable)")
+    _add_baud(conformance, "of the port")
     conformance.set_defaults(func=_cmd_conformance)
 
     reset = sub.add_parser("reset", help="clear a chair's latched faults (never starts "

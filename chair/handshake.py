@@ -23,6 +23,7 @@ from typing import Any
 from chair import protocol as p
 from chair.errors import LinkError
 from chair.limits import Limit, table_crc
+from chair.ports import baud_of
 
 #: Tagged refusals our own well-formed lines can only earn when damaged on the way: resend
 #: (the link's rule for sequenced lines; for a query, ask again).
@@ -197,10 +198,15 @@ def ask(link: Any, query: p.Command, deadline: float, what: str,
     took = f"{deadline - start:.1f} s ({tries} attempt{'s' if tries != 1 else ''})"
     if silent:
         raise LinkError(f"no answer to {what} from {link.port.port} within {took}: is a "
-                        "chair (or `chair sim`) on that port, at the right baud rate? "
-                        "Check the cable")
-    raise LinkError(f"{problem}; gave up after {took}: check the cable, the baud rate and "
-                    "that a chair is on that port")
+                        f"chair (or `chair sim`) on that port, at the right baud rate "
+                        f"({_tried(link)})? Check the cable")
+    raise LinkError(f"{problem}; gave up after {took}: check the cable, the baud rate "
+                    f"({_tried(link)}) and that a chair is on that port")
+
+
+def _tried(link: Any) -> str:
+    """The rate this host tried, and how to try another."""
+    return f"tried {baud_of(link.port) or 'the port default'}; --baud N tries another"
 
 
 def _exchange(link: Any, query: p.Command, timeout_s: float, what: str,

@@ -25,7 +25,7 @@ from chair import protocol as p
 from chair.clock import Clock, ProgressGuard
 from chair.errors import LinkError
 from chair.handshake import GARBLED, LimitsTable, ask
-from chair.ports import PORT_ERRORS
+from chair.ports import DEFAULT_BAUD, PORT_ERRORS, baud_of
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,6 @@ RESEND_BACKOFF_MAX = 4
 #: over any second at most 3,656 B, 32 % of the line. Assumed (a lossy line at 1e-3 needs
 #: about 1 %); it keeps new lines and the device's replies flowing while a storm lasts.
 RESEND_SHARE = 0.25
-#: The line rate when the port does not say (docs/protocol.md section 0).
-DEFAULT_BAUD = 115_200
 REPORT_MS = 100
 _EXPECT = re.compile(r"expect=(\d+)")
 
@@ -187,7 +185,8 @@ class Link:
                 raise LinkError(
                     f"line {pending.seq} ({pending.command.VERB}) still unanswered after "
                     f"{MAX_TRIES} resends to {self.port.port}: the device no longer hears "
-                    "this host or its replies are lost; check the cable and the baud rate")
+                    "this host or its replies are lost; check the cable and the baud rate "
+                    f"({baud_of(self.port) or 'the port default'} tried)")
         now = self.clock.now()
         if not lines or not self.resend_budget.take(sum(len(q.frame) for q in lines), now):
             return

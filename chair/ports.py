@@ -30,7 +30,18 @@ def enable_sim() -> None:
         serial.protocol_handler_packages.append("sim")
 
 
-def open_port(url: str, *, baudrate: int = 115200, exclusive: bool = True) -> serial.SerialBase:
+#: The line rate when none is chosen (`--baud`); docs/protocol.md section 0.
+DEFAULT_BAUD = 115_200
+
+
+def baud_of(port: object) -> str:
+    """The rate `port` was opened at, for a message ("115200 baud"; "" if it has none)."""
+    baud = getattr(port, "baudrate", None)
+    return f"{baud} baud" if isinstance(baud, int) and baud > 0 else ""
+
+
+def open_port(url: str, *, baudrate: int = DEFAULT_BAUD,
+              exclusive: bool = True) -> serial.SerialBase:
     """Open `url` for non-blocking reads, with an error that says what to check.
 
     Raises UsageError when the URL itself is wrong (an unknown scheme, an unknown or

@@ -24,7 +24,7 @@ from chair.faults import parse_fault, parse_link_fault
 from chair.interrupts import Interrupts
 from chair.limits import DEVICE
 from chair.link import Link
-from chair.ports import PORT_ERRORS, SIM_SCHEME, open_port
+from chair.ports import DEFAULT_BAUD, PORT_ERRORS, SIM_SCHEME, open_port
 from chair.program import Program
 from chair.shoulder import ShoulderChoice, choose
 from chair.trace import Listener, Trace, check_trace_path
@@ -119,6 +119,7 @@ class RunOptions:
     #: Where the shoulder line comes from on a chair whose roller senses no force
     #: (--height, --shoulder-mm, --no-profile; chair.shoulder).
     shoulder: ShoulderChoice = field(default_factory=ShoulderChoice)
+    baud: int = DEFAULT_BAUD  # the line rate of `port` (`--baud`)
     listeners: list[Listener] = field(default_factory=list)
     #: Shows the cautions and returns the answer, after every option is checked and before
     #: the port opens (`chair.cautions.acknowledger`); None: the caller has shown them
@@ -158,7 +159,7 @@ def run(program: Program, options: RunOptions) -> Outcome:
         _quietly(trace.close)
         return Outcome("declined", "disconnected", DECLINED)
     try:
-        port = open_port(url)
+        port = open_port(url, baudrate=options.baud)
     except LinkError as exc:
         _quietly(trace.end, 0.0, "disconnected", str(exc))
         _quietly(trace.close)

@@ -13,8 +13,8 @@ def ports(monkeypatch) -> list:
     opened: list = []
     real = runner.open_port
 
-    def keep(url: str):
-        port = real(url)
+    def keep(url: str, **kwargs):
+        port = real(url, **kwargs)
         opened.append(port)
         return port
 

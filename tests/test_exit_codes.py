@@ -77,8 +77,8 @@ def test_termios_error_at_first_io_is_a_link_error(monkeypatch, capsys) -> None:
     """A real tty that is gone raises `termios.error` (not an OSError) from tcflush."""
     real = runner.open_port
 
-    def dead_tty(url: str):
-        port = real(url)
+    def dead_tty(url: str, **kwargs):
+        port = real(url, **kwargs)
 
         def tcflush_fails() -> None:
             raise termios.error(5, "Input/output error")

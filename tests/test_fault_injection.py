@@ -48,8 +48,8 @@ def truth(monkeypatch) -> Truth:
     seen = Truth()
     real_step, real_init, real_open = Plant.step, Plant.__init__, runner.open_port
 
-    def open_port(url: str):
-        port = real_open(url)
+    def open_port(url: str, **kwargs):
+        port = real_open(url, **kwargs)
         seen.ports.append(port)
         return port
 

@@ -179,8 +179,8 @@ def test_a_ctrl_c_in_the_middle_of_a_write_parks_the_chair(tmp_path: Path,
 
     real, wrapped = runner.open_port, []
 
-    def opened(url: str):
-        wrapped.append(SignalOnWrite(real(url), n=12))  # a setpoint, after the handshake
+    def opened(url: str, **kwargs):
+        wrapped.append(SignalOnWrite(real(url, **kwargs), n=12))  # a setpoint, after the handshake
         return wrapped[-1]
 
     monkeypatch.setattr(runner, "open_port", opened)

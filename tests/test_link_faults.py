@@ -416,7 +416,7 @@ class _Damage:
 def test_a_renew_that_lost_its_crc_is_resent(tmp_path: Path,
                                                                monkeypatch) -> None:
     real = runner.open_port
-    monkeypatch.setattr(runner, "open_port", lambda url: _Damage(real(url), 30.0))
+    monkeypatch.setattr(runner, "open_port", lambda url, **kw: _Damage(real(url, **kw), 30.0))
     code, records = run_lumbar(tmp_path)
     assert code == 0, records[-1]  # the damaged RENEW is resent; nothing else is disturbed
     assert fault_time(records) is None

@@ -55,8 +55,8 @@ class Foreign:
 def run(tmp_path: Path, monkeypatch, wrap, *args: str) -> tuple[int, list[dict], list]:
     real, ports = runner.open_port, []
 
-    def opened(url: str):
-        ports.append(wrap(real(url)))
+    def opened(url: str, **kwargs):
+        ports.append(wrap(real(url, **kwargs)))
         return ports[-1]
 
     monkeypatch.setattr(runner, "open_port", opened)

@@ -40,8 +40,8 @@ def test_a_chair_that_reports_nan_ends_the_run_in_a_fault(tmp_path, monkeypatch,
     spoilt: list[SpoiltStatus] = []
     real = runner.open_port
 
-    def open_spoilt(url: str):
-        spoilt.append(SpoiltStatus(real(url), field, index, after_s=after_s))
+    def open_spoilt(url: str, **kwargs):
+        spoilt.append(SpoiltStatus(real(url, **kwargs), field, index, after_s=after_s))
         return spoilt[-1]
 
     monkeypatch.setattr(runner, "open_port", open_spoilt)

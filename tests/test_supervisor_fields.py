@@ -54,8 +54,8 @@ def test_a_report_with_an_implausible_field_ends_the_run_in_a_fault(
     spoilt: list[SpoiltStatus] = []
     real = runner.open_port
 
-    def open_spoilt(url: str):
-        spoilt.append(SpoiltStatus(real(url), field, index, text, after_s=30.0))
+    def open_spoilt(url: str, **kwargs):
+        spoilt.append(SpoiltStatus(real(url, **kwargs), field, index, text, after_s=30.0))
         return spoilt[-1]
 
     monkeypatch.setattr(runner, "open_port", open_spoilt)

@@ -20,7 +20,7 @@ def test_the_micropython_firmware_passes_conformance(capsys: pytest.CaptureFixtu
     code = main(["conformance", MICROPYTHON, "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0, [r["detail"] for r in report["checks"] if r["result"] != "PASS"]
-    assert report["summary"]["passed"] == 11 and report["summary"]["ok"]
+    assert report["summary"]["passed"] == 12 and report["summary"]["ok"]
 
 
 def test_a_session_under_micropython_gives_the_in_process_trace(tmp_path: Path) -> None:

@@ -1,0 +1,222 @@
+"""The drive stage of `chair conformance`: a short real session on the device's own zones,
+as `chair run` drives it. It passes on every simulated chair description, and fails, naming
+the step, on a device `chair run` could not drive (home-made bridges with one mistake each,
+tests/bridges.py, and plant faults)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import chair.conformance
+from chair import protocol as p
+from chair.cli import main
+from chair.ports import open_port
+from tests.bridges import Bridge, status_with
+
+VIRTUAL = "sim://?clock=virtual"
+COMPACT = "sim://?clock=virtual&chair=compact"
+RULE_CHECKS = [c.name for c in chair.conformance.CHECKS if c.name != "drive"]
+
+
+def drive(capsys, url: str, *args: str) -> tuple[int, dict]:
+    code = main(["conformance", url, "--json", "--only", "drive", *args])
+    report = json.loads(capsys.readouterr().out)
+    assert [r["check"] for r in report["checks"]] == ["drive"]
+    return code, report["checks"][0]
+
+
+def through(monkeypatch: pytest.MonkeyPatch, **mistakes) -> list[Bridge]:
+    """Every port conformance opens goes through a `Bridge` with `mistakes`."""
+    opened: list[Bridge] = []
+
+    def bridged(url: str, **kwargs) -> Bridge:
+        opened.append(Bridge(open_port(url, **kwargs), **mistakes))
+        return opened[-1]
+
+    monkeypatch.setattr(chair.conformance, "open_port", bridged)
+    return opened
+
+
+def test_the_drive_is_the_last_check() -> None:
+    assert [c.name for c in chair.conformance.CHECKS][-1] == "drive"
+
+
+@pytest.mark.parametrize("url", [VIRTUAL, COMPACT, f"{VIRTUAL}&proto=1"],
+                         ids=["reference", "compact", "protocol-1"])
+def test_every_check_passes_on_every_simulated_chair(capsys, url: str) -> None:
+    code = main(["conformance", url, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, [r["detail"] for r in report["checks"] if r["result"] != "PASS"]
+    assert report["summary"]["passed"] == len(chair.conformance.CHECKS)
+
+
+def test_the_drive_on_the_reference_chair(capsys) -> None:
+    start = time.monotonic()
+    code, row = drive(capsys, VIRTUAL)
+    assert code == 0 and row["result"] == "PASS", row
+    assert time.monotonic() - start < 5.0  # a ~45 s session on the virtual clock
+    detail = row["detail"]
+    assert detail.startswith("scan: shoulders at ") and "sweep " in detail
+    for zone in ("shoulders", "arms", "lumbar", "seat", "calves", "feet"):
+        assert f"; {zone} " in detail
+    assert "lumbar +1 °C" in detail and "seat +1 °C" in detail
+    assert detail.endswith("s") and "parked and safe" in detail
+    # the first zone's inflation and hold outlast one inflation's limit (10 s): F06 counts
+    # inflating, not holding
+    first = detail.split("; shoulders ", 1)[1]
+    filled, held = (float(x.split(" s")[0]) for x in
+                    (first.split(" in ", 1)[1], first.split("held ", 1)[1]))
+    assert filled + held > 10.0
+
+
+def test_the_drive_on_the_compact_chair_skips_the_scan_saying_so(capsys) -> None:
+    code, row = drive(capsys, COMPACT)
+    assert code == 0 and row["result"] == "PASS", row
+    assert row["detail"].startswith("scan skipped: the banner names no force sensor")
+    for zone in ("lumbar", "seat", "calves"):
+        assert f"; {zone} " in row["detail"]
+    assert "shoulders" not in row["detail"] and "; seat +1" not in row["detail"]
+
+
+def test_the_drive_leaves_the_device_idle_and_safe(monkeypatch, capsys) -> None:
+    opened = through(monkeypatch)
+    code, _ = drive(capsys, COMPACT)
+    device = opened[0].device
+    assert code == 0
+    assert device.state == "Idle" and not device.setpoints() and device.report_ms == 0
+
+
+def test_a_chair_without_heaters_is_driven_without_heat(monkeypatch, capsys) -> None:
+    """Issue 12's third bridge (`heaters=` empty): nothing to ramp, and the drive says so."""
+    through(monkeypatch, banner=lambda b: status_with(b, heaters=()),
+            status=lambda s: status_with(s, heat_c=()))
+    code, row = drive(capsys, COMPACT)
+    assert code == 0, row
+    assert "no heaters (heaters= empty): no heat ramp" in row["detail"]
+
+
+def _drop(name: str):
+    return lambda table: [(n, v) for n, v in table if n != name]
+
+
+def _extra_zones(table):
+    return [("airbag_kpa_max.shoulders", 30.0), ("airbag_kpa_max.arms", 30.0), *table,
+            ("airbag_kpa_max.feet", 40.0)]
+
+
+def _claims_feet(table):
+    return [*table, ("airbag_kpa_max.feet", 40.0)]
+
+
+def _no_feet_bag(command: p.Command) -> p.Command:
+    """The bridge answers `AIR feet` ok but has no bag there (a RENEW keeps the line's seq)."""
+    if isinstance(command, p.SetAir) and command.zone == "feet":
+        return p.Renew(command.lease_ms)
+    return command
+
+
+def _refuse_heat(command: p.Command) -> p.Command:
+    if isinstance(command, p.SetHeat) and command.target_c > 0:
+        return p.SetHeat("pad", command.target_c, command.lease_ms)  # E03: no such heater
+    return command
+
+
+def _swap(s: p.StatusReport) -> p.StatusReport:
+    air = list(s.air_kpa)
+    air[0], air[1] = air[1], air[0]
+    return status_with(s, air_kpa=tuple(air))
+
+
+#: mistake -> (URL, the bridge's mistakes, the step that fails, words of the failure)
+MISTAKES = {
+    "a table lacking a banner zone's cap": (
+        COMPACT, {"table": _drop("airbag_kpa_max.calves")}, "connect",
+        "no airbag_kpa_max.calves"),
+    "fewer zones than the table": (
+        COMPACT, {"table": _extra_zones}, "connect",
+        "caps for shoulders, arms, feet, which the banner does not name"),
+    "a zone the banner names that does not fill": (
+        COMPACT, {"banner": lambda b: status_with(b, zones=(*b.zones, "feet")),
+                  "table": _claims_feet, "status": lambda s: status_with(
+                      s, air_kpa=(*s.air_kpa, 0.0)), "command": _no_feet_bag},
+        "airbag feet", "0.0 kPa"),
+    "heaters the banner names that refuse HEAT": (
+        COMPACT, {"command": _refuse_heat}, "heat lumbar", "E03"),
+    "air listed in another order than the banner's zones": (
+        COMPACT, {"status": _swap}, "airbag lumbar", "airbag seat at rest"),
+    "fewer pressures in the status line than banner zones": (
+        COMPACT, {"status": lambda s: status_with(s, air_kpa=s.air_kpa[:2])}, "connect",
+        "2 airbag pressures"),
+    "a force sensor named that always reads 0": (
+        VIRTUAL, {"status": lambda s: status_with(s, force_n=0.0)}, "scan",
+        "no force down to"),
+    "a seat switch that reads empty once driving": (
+        COMPACT, {"status": lambda s: status_with(s, occupied=s.technique == "off")},
+        "roller sweep", "occ=0"),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_a_bridge_chair_run_could_not_drive_fails_the_drive_naming_the_step(
+        monkeypatch, capsys, mistake: str) -> None:
+    url, mistakes, step, seen = MISTAKES[mistake]
+    through(monkeypatch, **mistakes)
+    code, row = drive(capsys, url)
+    assert code == 3 and row["result"] == "FAIL", row
+    assert row["figure"] == f"failed at {step}", row
+    assert row["expected"].startswith(f"{step}: ") and seen in row["detail"], row
+    assert row["hint"] and row["detail"].startswith(f"expected {step}: ")
+
+
+@pytest.mark.parametrize(("fault", "step", "seen"), [
+    ("thermistor-loose@0", "heat lumbar", "!F09 heat-runaway"),
+    ("vent-stuck-closed@0", "airbag shoulders", "kPa"),  # our vent curve, before F19
+    ("pressure-sensor-stuck@0", "airbag shoulders", "!F06 inflate-timeout"),
+    ("roller-stall@0", "scan", "!F12 overcurrent"),
+    ("occupant-leaves@20", "airbag shoulders", "!F16 vacant"),
+])
+def test_a_plant_fault_fails_the_drive_at_its_step(capsys, fault: str, step: str,
+                                                   seen: str) -> None:
+    code, row = drive(capsys, f"{VIRTUAL}&fault={fault}")
+    assert code == 3 and row["figure"] == f"failed at {step}", row
+    assert seen in row["seen"]
+
+
+def test_nobody_seated_skips_the_drive(capsys) -> None:
+    code, row = drive(capsys, f"{COMPACT}&seated=0")
+    assert code == 3 and row["result"] == "SKIP" and "nobody seated" in row["detail"]
+
+
+def test_the_rules_checks_pass_on_the_compact_chair_with_its_own_probes(capsys) -> None:
+    """Without foot rollers the probes knead with the roller heads, and the limits check
+    does not ask for foot_speed_max."""
+    code = main(["conformance", COMPACT, "--json", *(a for n in RULE_CHECKS
+                                                      for a in ("--only", n))])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, [r["detail"] for r in report["checks"] if r["result"] != "PASS"]
+    rows = {r["check"]: r for r in report["checks"]}
+    assert "foot" not in rows["lease"]["detail"]
+    assert rows["range"]["figure"] == "10 refused"  # 3 zones, 1 heater, 3 roller, 2 lease, track
+
+
+def test_no_module_of_the_package_is_over_400_lines() -> None:
+    from pathlib import Path
+
+    package = Path(chair.conformance.__file__).parent
+    sizes = {f.name: len(f.read_text(encoding="utf-8").splitlines())
+             for f in package.glob("*.py")}
+    assert len(sizes) >= 6 and max(sizes.values()) <= 400, sizes
+
+
+@pytest.mark.xfail(reason="issue 12 items 1 and 3 are other changes: until they land the "
+                   "controller plans the reference chair's six zones, and scans for a "
+                   "shoulder line a chair without force sensing cannot give (--height)",
+                   strict=False)
+def test_chair_run_agrees_with_the_drive_on_the_compact_chair(capsys) -> None:
+    """The drive passes on the compact chair; so must `chair run` (issue 12: both pass, or
+    both fail naming the reason)."""
+    assert drive(capsys, COMPACT)[0] == 0
+    assert main(["run", "lumbar", "--fast", "--port", "sim://?chair=compact"]) == 0
