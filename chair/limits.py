@@ -8,8 +8,9 @@ docs/safety.md; "assumed" marks a value chosen here for want of a published figu
 
 from __future__ import annotations
 
-import binascii
 from dataclasses import dataclass
+
+from chair import protocol
 
 ZONES = ("shoulders", "arms", "lumbar", "seat", "calves", "feet")
 HEATERS = ("lumbar", "seat")
@@ -31,8 +32,8 @@ class Limit:
     meaning: str
 
     def wire(self) -> str:
-        """The `LIMITS` data line for this entry, without its CRC."""
-        return f"${self.name}={self.value:g}"
+        """The `LIMITS` data line for this entry, without its CRC (chair.protocol's)."""
+        return protocol.LimitLine(self.name, self.value).payload()
 
 
 def _zone_caps(prefix: str, values: dict[str, float], unit: str, source: str,
@@ -115,8 +116,8 @@ DEVICE_TABLE_CRC = 0xF5E6
 
 
 def table_crc(table: tuple[Limit, ...] | list[Limit]) -> int:
-    """CRC-16/CCITT (init 0xFFFF) over the table's wire lines, each ending in LF."""
-    return binascii.crc_hqx("".join(limit.wire() + "\n" for limit in table).encode(), 0xFFFF)
+    """The table's CRC (docs/protocol.md §7), as `chair.protocol.table_crc` computes it."""
+    return protocol.table_crc((limit.name, limit.value) for limit in table)
 
 
 DEVICE: dict[str, float] = {limit.name: limit.value for limit in DEVICE_TABLE}
