@@ -18,6 +18,8 @@ except NameError:  # a frozen build without __file__
 
 REQUIRED = ("name", "zones", "heaters", "track_mm", "seat_mm", "axes", "sensors",
             "techniques", "limits_crc", "limits")
+#: Limits the airbag part reads on every chair (F06: one inflation's time, its rise).
+AIR_LIMITS = ("airbag_inflate_s_max", "airbag_rise_kpa", "airbag_rise_s")
 
 
 def load(name):
@@ -40,6 +42,9 @@ def check(chair, where="chair"):
                 and isinstance(entry[1], (int, float))):
             raise ValueError(where + ": bad limits entry " + repr(entry))
     names = [entry[0] for entry in chair["limits"]]
+    for name in AIR_LIMITS:
+        if name not in names:
+            raise ValueError(where + ": no limit " + name + " (every chair's airbag timing)")
     for zone in chair["zones"]:
         if "airbag_kpa_max." + zone not in names:
             raise ValueError(where + ": no limit airbag_kpa_max." + zone + " for zone " + zone)
