@@ -68,7 +68,7 @@ RESEND_BACKOFF_MAX = 4
 RESEND_SHARE = 0.25
 #: The line rate when the port does not say (docs/protocol.md section 0).
 DEFAULT_BAUD = 115_200
-REPORT_MS = 100
+REPORT_MS = 100  # the host's report period, within p.REPORT_MIN_MS .. p.REPORT_MAX_MS
 
 
 class ResendBudget:

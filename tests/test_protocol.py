@@ -513,9 +513,10 @@ def test_an_e05_carries_the_expected_number():
 
 
 def test_report_and_reply_constants_are_the_codecs_and_the_firmwares():
-    from firmware import wire
+    from firmware import codec, wire
 
     assert (p.REPORT_MIN_MS, p.REPORT_MAX_MS, p.REPLY_MEMORY) == (
+        codec.REPORT_MIN_MS, codec.REPORT_MAX_MS, codec.REPLY_MEMORY) == (
         wire.REPORT_MIN_MS, wire.REPORT_MAX_MS, wire.REPLY_MEMORY) == (20, 5000, 32)
 
 
