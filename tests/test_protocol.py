@@ -512,6 +512,21 @@ def test_an_e05_carries_the_expected_number():
     assert p.Error(9, p.ErrorCode.BAD_ARGS, "expect=8").expect is None
 
 
+def test_the_link_reads_wire_meaning_from_the_codec_not_from_text():
+    """chair/link.py and chair/handshake.py take E05's number and LIMITS' n= and crc= from
+    the codec's fields (Error.expect, Ok.table), never from an error's or ok's free text."""
+    from pathlib import Path
+
+    import chair
+
+    root = Path(chair.__file__).parent
+    for name in ("link.py", "handshake.py"):
+        text = (root / name).read_text(encoding="utf-8")
+        assert "import re" not in text, name
+        for dug in (".data.split", "expect=(", "\"n\"]", "\"crc\"]", "crc_hqx"):
+            assert dug not in text, f"{name} parses {dug!r} itself"
+
+
 def test_report_and_reply_constants_are_the_codecs_and_the_firmwares():
     from firmware import codec, wire
 
