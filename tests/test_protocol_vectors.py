@@ -30,6 +30,16 @@ def test_the_published_vectors_are_the_documents():
         f"{JSON_PATH.name} differs from {DOC.name}: run `python -m tests.vectors_doc`")
 
 
+def test_each_text_is_its_bytes():
+    """`text` is `bytes` made readable, nothing more."""
+    entries = PUBLISHED["vectors"] + [x for t in PUBLISHED["transcripts"] for x in t["lines"]
+                                      if "side" in x]
+    for x in entries:
+        assert vectors_doc.unescape(x["text"]) == bytes.fromhex(x["bytes"]), x["text"]
+    assert vectors_doc.escape(bytes(range(256))).isascii()
+    assert vectors_doc.unescape(vectors_doc.escape(bytes(range(256)))) == bytes(range(256))
+
+
 def test_the_neutral_encoding_round_trips():
     """Every expected value of the file is a codec object and back, unchanged."""
     for v in PUBLISHED["vectors"]:

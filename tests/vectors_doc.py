@@ -172,6 +172,25 @@ def transcript_lines(block: list[tuple[int, str]]) -> list[tuple[int, str, bytes
 # --------------------------------------------------------------------------- neutral JSON
 
 
+def escape(data: bytes) -> str:
+    """`data` readable: printable ASCII as it is, a backslash doubled, LF and CR as
+    backslash-n and backslash-r, any other byte as backslash-x and two hex digits (the
+    inverse of `unescape`)."""
+    out = []
+    for byte in data:
+        if byte == 0x5C:
+            out.append("\\\\")
+        elif byte == 0x0A:
+            out.append("\\n")
+        elif byte == 0x0D:
+            out.append("\\r")
+        elif 0x20 <= byte <= 0x7E:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\x{byte:02x}")
+    return "".join(out)
+
+
 def _code(code: p.ErrorCode | p.FaultCode) -> str:
     return code.wire.split()[0]
 
@@ -270,7 +289,7 @@ def section(line: int, text: str = TEXT) -> str:
 def vector_json(vector: Vector) -> dict:
     """One vector in the neutral encoding."""
     out: dict = {"direction": vector.direction, "mode": vector.mode,
-                 "bytes": vector.data.hex().upper()}
+                 "bytes": vector.data.hex().upper(), "text": escape(vector.data)}
     want = vector_events(vector)
     if vector.direction == "device":
         out["message"] = to_json(want)
@@ -288,7 +307,7 @@ def transcript_json(block: list[tuple[int, str]], text: str = TEXT) -> dict:
         if side == "--":
             lines.append({"note": data.decode("ascii")})
         else:
-            lines.append({"side": side, "bytes": data.hex().upper()})
+            lines.append({"side": side, "bytes": data.hex().upper(), "text": escape(data)})
     return {"section": section(block[0][0], text), "lines": lines}
 
 
