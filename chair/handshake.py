@@ -22,7 +22,6 @@ from typing import Any
 
 from chair import protocol as p
 from chair.errors import LinkError
-from chair.limits import Limit, table_crc
 from chair.ports import baud_of
 
 #: Tagged refusals our own well-formed lines can only earn when damaged on the way: resend
@@ -80,14 +79,12 @@ class LimitsTable:
             run.append(message.name)
             self.values[message.name] = message.value
         elif isinstance(message, p.Ok) and message.seq is None:
-            claimed = dict(pair.split("=", 1) for pair in message.data.split() if "=" in pair)
-            try:
-                n, crc = int(claimed["n"]), int(claimed["crc"], 16)
-            except (KeyError, ValueError):
+            if message.table is None:
                 return  # the ok of another query (INFO), not of LIMITS
+            n, crc = message.table
             self.claimed_n, self.claimed_crc = n, crc
             if len(self._run) == n and len(set(self._run)) == n:
-                whole = table_crc(self._limits(self._run))
+                whole = p.table_crc(self._entries(self._run))
                 if whole != self.banner_crc or whole != crc:
                     raise TableCorrupt(
                         f"device limits table CRC {whole:04X} does not match its banner's "
@@ -108,7 +105,7 @@ class LimitsTable:
             return False  # nothing new since the last look
         self._tried = tried
         for order in self._orders(MAX_ORDERS):
-            crc = table_crc(self._limits(order))
+            crc = p.table_crc(self._entries(order))
             if crc != self.claimed_crc:
                 continue  # not this order (or a line of a damaged answer passed its CRC)
             if crc != self.banner_crc:
@@ -132,8 +129,8 @@ class LimitsTable:
         assert self.order is not None
         return {name: self.values[name] for name in self.order}
 
-    def _limits(self, names: list[str]) -> list[Limit]:
-        return [Limit(name, self.values[name], "", "", "") for name in names]
+    def _entries(self, names: list[str]) -> list[tuple[str, float]]:
+        return [(name, self.values[name]) for name in names]
 
     def _orders(self, limit: int) -> list[list[str]]:
         """Every order of the known names that all answers agree with, or none when there

@@ -8,8 +8,9 @@ docs/safety.md; "assumed" marks a value chosen here for want of a published figu
 
 from __future__ import annotations
 
-import binascii
 from dataclasses import dataclass
+
+from chair import protocol
 
 ZONES = ("shoulders", "arms", "lumbar", "seat", "calves", "feet")
 HEATERS = ("lumbar", "seat")
@@ -31,8 +32,8 @@ class Limit:
     meaning: str
 
     def wire(self) -> str:
-        """The `LIMITS` data line for this entry, without its CRC."""
-        return f"${self.name}={self.value:g}"
+        """The `LIMITS` data line for this entry, without its CRC (chair.protocol's)."""
+        return protocol.LimitLine(self.name, self.value).payload()
 
 
 def _zone_caps(prefix: str, values: dict[str, float], unit: str, source: str,
@@ -47,6 +48,8 @@ _FUJI = ("Fuji Iryoki Premium 4S manual, error chart 7-1, "
 _RT6037S = ("RT6037S massage-chair main-board firmware source, "
             "https://github.com/wangqian2528/RT6037S")
 _CATALOGUES = "massage-chair specification catalogues (which one is not recorded)"
+_RISE = ("assumed (a healthy fill rises 2 kPa or more in 0.5 s; a stuck sensor, valve or pump "
+         "none)")
 
 DEVICE_TABLE: tuple[Limit, ...] = (
     *_zone_caps("airbag_kpa_max",
@@ -56,6 +59,10 @@ DEVICE_TABLE: tuple[Limit, ...] = (
                 "airbag pressure above which the zone vents"),
     Limit("airbag_inflate_s_max", 10, "s", f"{_CATALOGUES} (10 s cap per valve)",
           "longest single inflation before the zone vents"),
+    Limit("airbag_rise_kpa", 0.5, "kPa", _RISE,
+          "least rise of a filling bag's reading within airbag_rise_s, else the zone vents"),
+    Limit("airbag_rise_s", 0.5, "s", _RISE,
+          "longest an inflation may go without its reading rising airbag_rise_kpa"),
     Limit("airbag_react_s", 0.2, "s", "safety.md rule 7", "over-pressure to venting"),
     Limit("airbag_held_kpa", 5, "kPa", "assumed (about an IPC cuff's 40 mmHg)",
           "pressure above which a bag counts as held inflated"),
@@ -111,12 +118,12 @@ DEVICE_TABLE: tuple[Limit, ...] = (
 
 #: CRC-16 of the device table as the firmware was built with it. The device compares it
 #: with the table at start and refuses to actuate on a mismatch (safety.md rule 14).
-DEVICE_TABLE_CRC = 0xF5E6
+DEVICE_TABLE_CRC = 0xA515
 
 
 def table_crc(table: tuple[Limit, ...] | list[Limit]) -> int:
-    """CRC-16/CCITT (init 0xFFFF) over the table's wire lines, each ending in LF."""
-    return binascii.crc_hqx("".join(limit.wire() + "\n" for limit in table).encode(), 0xFFFF)
+    """The table's CRC (docs/protocol.md §7), as `chair.protocol.table_crc` computes it."""
+    return protocol.table_crc((limit.name, limit.value) for limit in table)
 
 
 DEVICE: dict[str, float] = {limit.name: limit.value for limit in DEVICE_TABLE}

@@ -15,7 +15,6 @@ a desync: nothing the host can resend helps, so it is a `LinkError`, not a resen
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass
 
@@ -67,8 +66,7 @@ RESEND_BACKOFF_MAX = 4
 #: over any second at most 3,656 B, 32 % of the line. Assumed (a lossy line at 1e-3 needs
 #: about 1 %); it keeps new lines and the device's replies flowing while a storm lasts.
 RESEND_SHARE = 0.25
-REPORT_MS = 100
-_EXPECT = re.compile(r"expect=(\d+)")
+REPORT_MS = 100  # the host's report period, within p.REPORT_MIN_MS .. p.REPORT_MAX_MS
 
 
 class ResendBudget:
@@ -103,6 +101,8 @@ class Link:
 
     def __init__(self, port: serial.SerialBase, clock: Clock, *, window: int = 8,
                  ack_timeout_s: float = 0.3, first_seq: int = 1) -> None:
+        if not 1 <= window <= p.REPLY_MEMORY:  # a resent line must still be remembered
+            raise ValueError(f"window {window} not in 1..{p.REPLY_MEMORY}")
         self.port = port
         self.clock = clock
         self.window = window
@@ -327,12 +327,11 @@ class Link:
 
     def _gap(self, error: p.Error) -> None:
         """`E05 expect=N`: resend from N the first time; a desync if N is not in flight."""
-        match = _EXPECT.search(error.detail)
-        if match is None:  # not what the protocol says: go back to the oldest, once
+        expect = error.expect
+        if expect is None:  # not what the protocol says: go back to the oldest, once
             if self._pending and self._pending[0].tries == 0:
                 self._resend_from(None)
             return
-        expect = int(match.group(1))
         if not self._synced:  # said before our SYNC renumbered the device: not about us
             return
         pending = self._find(expect)

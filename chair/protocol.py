@@ -15,6 +15,7 @@ from __future__ import annotations
 import binascii
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from enum import Enum, IntEnum
 from typing import ClassVar
@@ -34,6 +35,13 @@ ESTOP_BYTE = 0x9E
 #: The emergency stop a person types: protocol 1's only one, one bit from ' ' and '1'. In
 #: protocol 2 it stops only outside a host session (`HostDecoder.session`).
 TYPED_ESTOP_BYTE = ord("!")
+#: REPORT's period bounds, ms: 0 turns reports off, anything else outside them is E04; the
+#: shortest period is also how often a device answers `?` at most (docs/protocol.md §2.1, §3).
+REPORT_MIN_MS = 20
+REPORT_MAX_MS = 5000
+#: How many sequenced replies a device remembers for replay (§2.2): a host keeps at most
+#: this many lines unanswered.
+REPLY_MEMORY = 32
 
 
 def estop_byte(proto: int) -> int:
@@ -560,6 +568,21 @@ class Ok:
     seq: int | None
     data: str = ""
 
+    @property
+    def fields(self) -> dict[str, str]:
+        """`data` as its ``key=value`` pairs, in order (a token without ``=`` is left out)."""
+        return dict(pair.split("=", 1) for pair in self.data.split() if "=" in pair)
+
+    @property
+    def table(self) -> tuple[int, int] | None:
+        """A `LIMITS` answer's ``(n, crc)``: the number of ``$`` lines and the table CRC;
+        None for any other `ok` (no ``n=`` and ``crc=``, or not numbers as §2.1 writes them)."""
+        fields = self.fields
+        n, crc = fields.get("n", ""), fields.get("crc", "")
+        if not (n.isascii() and n.isdigit() and _HEX4.fullmatch(crc)):
+            return None
+        return int(n), int(crc, 16)
+
     def payload(self) -> str:
         if not self.data:  # the common reply, no answer data
             return "ok -" if self.seq is None else f"ok {self.seq}"
@@ -573,6 +596,18 @@ class Error:
     seq: int | None
     code: ErrorCode
     detail: str = ""
+
+    @property
+    def expect(self) -> int | None:
+        """An `E05`'s next expected sequence number, from its detail ``expect=N`` (the one
+        detail a host reads, §5.1); None for other codes or a detail not of that form."""
+        if self.code is not ErrorCode.SEQ_GAP or not self.detail.startswith("expect="):
+            return None
+        digits = self.detail[7:]
+        if not (0 < len(digits) <= 5 and digits.isascii() and digits.isdigit()):
+            return None
+        n = int(digits)
+        return n if n < SEQ_MOD else None
 
     def payload(self) -> str:
         return " ".join(filter(None, ["error", _seq_text(self.seq), self.code.wire,
@@ -624,6 +659,14 @@ class LimitLine:
 
     def payload(self) -> str:
         return f"${self.name}={_g(self.value)}"
+
+
+def table_crc(entries: Iterable[tuple[str, float]]) -> int:
+    """The limits-table CRC (§7): CRC-16 over the ``$name=value`` lines (`LimitLine`'s
+    payload, as `%g` writes the value) of `entries`, each followed by LF, in table order.
+    Raises ValueError for a value outside the number grammar."""
+    return crc16("".join(LimitLine(name, value).payload() + "\n"
+                         for name, value in entries).encode("ascii"))
 
 
 def _g(value: float) -> str:

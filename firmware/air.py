@@ -7,7 +7,7 @@ the dump open an open fill valve deflates, a second relief path independent of t
 
 Regulation: a zone under `target - AIR_BAND_KPA` fills (pump on) until `target -
 FILL_STOP_KPA`; over `target + AIR_BAND_KPA` it vents to the target. A fill that runs past
-`airbag_inflate_s_max`, or whose reading does not rise `AIR_RISE_KPA` within `AIR_RISE_S`,
+`airbag_inflate_s_max`, or whose reading does not rise `airbag_rise_kpa` within `airbag_rise_s`,
 latches F06; a reading over its zone's cap for `airbag_react_s / OVERPRESSURE_SHARE` latches
 F05; the held and venting watch (firmware.airwatch) latches F18 and F19.
 """
@@ -24,8 +24,6 @@ EPS = 1e-9
 FILL_STOP_KPA = 0.25  # close the fill valve this far under the target (valve lag)
 AIR_BAND_KPA = 1.0  # refill below target - band, vent above target + band
 OVERPRESSURE_SHARE = 4  # confirm an over-pressure within react_s / this (noise filter)
-AIR_RISE_KPA = 0.5  # a filling airbag's reading must rise this much ... (a healthy fill
-AIR_RISE_S = 0.5  # ... within this long: rises >= 2 kPa; else F06, sensor or valve stuck)
 PUMP_SENSE_A = 0.3  # pump current above this while commanded off: stuck on (F17)
 QUIET_NOISE_KPA = 0.1  # bound on pressure-sensor noise, for predicting an inflation's end
 
@@ -44,6 +42,8 @@ class Air:
         self.caps = [lim["airbag_kpa_max." + z] for z in fw.zones]
         self.min_cap = min(self.caps) if n else INF
         self.inflate_s = lim["airbag_inflate_s_max"]
+        self.rise_min_kpa = lim["airbag_rise_kpa"]  # F06: an inflation's reading must rise
+        self.rise_s = lim["airbag_rise_s"]  # this much within every this long
         react_ticks = lim["airbag_react_s"] / fw.tick_s
         self.over_ticks = max(1, int(react_ticks / OVERPRESSURE_SHARE))
         self.target = [0.0] * n
@@ -51,7 +51,7 @@ class Air:
         self.venting = [False] * n
         self.fill_t = [0.0] * n  # when the inflation began
         self.fill_kpa = [0.0] * n  # and the reading then
-        self.rise_t = [0.0] * n  # last time the reading rose AIR_RISE_KPA
+        self.rise_t = [0.0] * n  # last time the reading rose airbag_rise_kpa
         self.rise_kpa = [0.0] * n  # and the reading then
         self.over_n = 0
         self.busy = False  # a zone has a target
@@ -179,12 +179,12 @@ class Air:
                     self.fw.fault(codes.F_INFLATE_TIMEOUT, "zone=%s s=%g kpa=%.1f target=%.1f"
                                   % (zones[z], self.inflate_s, kpa, target))
                     return
-                elif kpa >= self.rise_kpa[z] + AIR_RISE_KPA:
+                elif kpa >= self.rise_kpa[z] + self.rise_min_kpa:
                     self.rise_t[z], self.rise_kpa[z] = now, kpa
-                elif now - self.rise_t[z] >= AIR_RISE_S - EPS:
+                elif now - self.rise_t[z] >= self.rise_s - EPS:
                     self.fw.fault(codes.F_INFLATE_TIMEOUT,
                                   "zone=%s kpa=%.1f target=%.1f no rise of %g kPa in %g s"
-                                  % (zones[z], kpa, target, AIR_RISE_KPA, AIR_RISE_S))
+                                  % (zones[z], kpa, target, self.rise_min_kpa, self.rise_s))
                     return
                 if filling[z]:  # still filling (not stopped at the target just now)
                     pump = True
@@ -260,5 +260,5 @@ class Air:
                 return -1, 0.0
             rate = (pressure[z] - self.fill_kpa[z] + 2 * QUIET_NOISE_KPA) / elapsed
             last = min(last, k - 2 + math.floor(room / rate))
-            deadline = min(deadline, self.fill_t[z] + self.inflate_s, self.rise_t[z] + AIR_RISE_S)
+            deadline = min(deadline, self.fill_t[z] + self.inflate_s, self.rise_t[z] + self.rise_s)
         return last, deadline

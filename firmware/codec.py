@@ -32,6 +32,9 @@ STATUS_BYTE = 0x3F
 ESTOP_BYTE = 0x9E
 TYPED_ESTOP_BYTE = 0x21
 SEQ_MOD = 65536
+REPORT_MIN_MS = 20  # REPORT's period bounds (0 turns reports off)
+REPORT_MAX_MS = 5000
+REPLY_MEMORY = 32  # sequenced replies remembered for replay (docs/protocol.md §2.2)
 
 RT, FRAME, BAD = 0, 1, 2
 QUERY, MODE, CONTROL, ACTUATE = 0, 1, 2, 3

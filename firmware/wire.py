@@ -13,9 +13,9 @@ from firmware.limits import Refuse
 
 INF = float("inf")
 EPS = 1e-9
-REPORT_MIN_MS = 20
-REPORT_MAX_MS = 5000
-REPLY_MEMORY = 32
+REPORT_MIN_MS = codec.REPORT_MIN_MS
+REPORT_MAX_MS = codec.REPORT_MAX_MS
+REPLY_MEMORY = codec.REPLY_MEMORY
 QUERY_MIN_S = REPORT_MIN_MS / 1000  # `?` is answered at most once per shortest report period
 DAMAGED = (codes.E_BAD_CRC, codes.E_BAD_BYTE, codes.E_LINE_TOO_LONG)
 RT, FRAME, BAD = codec.RT, codec.FRAME, codec.BAD

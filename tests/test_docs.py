@@ -164,6 +164,17 @@ def test_the_conformance_checks_in_the_guide_are_the_commands() -> None:
                              (getattr(c, "name", c) for c in names))
 
 
+def test_the_guide_lists_every_simulated_defect() -> None:
+    """The defect list is in the docs, not only in sim/defects.py (docs/hobbyist.md)."""
+    from sim.defects import DEFECTS, RULE_DEFECTS
+
+    table = HOBBYIST.split("| defect | the device | fails the check |", 1)[1].split("\n\n")[0]
+    listed = [row.split("|")[1].strip() for row in table.splitlines()[2:]]
+    assert sorted(listed) == sorted(DEFECTS)
+    for name in RULE_DEFECTS:
+        assert f"`{name}`" in HOBBYIST, name
+
+
 PLACEHOLDERS = ("PROGRAM", "PORT", "FILE", "NAME", "CHECK", "TRACE", "...")
 
 

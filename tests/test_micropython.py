@@ -28,7 +28,8 @@ CASES = mp_suite.collected()
 def summary(tmp_path_factory) -> dict:
     """One MicroPython run of the whole suite: the runner's summary."""
     vectors = vectors_json.write(tmp_path_factory.mktemp("vectors"))
-    files = [(ROOT / "firmware", "/lib/firmware"), (vectors, f"/lib/{vectors.name}")]
+    files = [(ROOT / "firmware", "/lib/firmware"), (vectors, f"/lib/{vectors.name}"),
+             (vectors_json.DOC_VECTORS, f"/lib/{vectors_json.DOC_VECTORS.name}")]
     files += [(path, f"/tests/{path.name}") for path in mp_suite.FILES]
     return micropython.run_tests(files, [path.stem for path in mp_suite.FILES])
 

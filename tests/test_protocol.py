@@ -484,6 +484,57 @@ def test_the_limits_table_crc():
     assert p.crc16(wire) == limits.DEVICE_TABLE_CRC
 
 
+def test_the_table_crc_and_line_format_live_in_the_codec():
+    entries = [(x.name, x.value) for x in limits.DEVICE_TABLE]
+    assert p.table_crc(entries) == limits.DEVICE_TABLE_CRC
+    assert [x.wire() for x in limits.DEVICE_TABLE] == [
+        p.LimitLine(name, value).payload() for name, value in entries]
+    with pytest.raises(ValueError):
+        p.table_crc([("x", float("nan"))])
+
+
+def test_an_ok_carries_its_data_as_fields():
+    (ok,) = p.DeviceDecoder().feed(b"ok 8 crc=216B n=32*065E\n")
+    assert ok.fields == {"crc": "216B", "n": "32"} and ok.table == (32, 0x216B)
+    assert p.Ok(None).fields == {} and p.Ok(None).table is None
+    for data in ("crc=216B", "n=32", "crc=216b n=32", "crc=216B n=-1", "crc=21 n=3",
+                 "crc=216B n=x"):
+        assert p.Ok(None, data).table is None, data
+
+
+def test_an_e05_carries_the_expected_number():
+    gap = p.Error(9, p.ErrorCode.SEQ_GAP, "expect=8")
+    assert gap.expect == 8
+    assert p.Error(9, p.ErrorCode.SEQ_GAP, "expect=65535").expect == 65535
+    for detail in ("", "expect=", "expect=65536", "expect=-1", "expect=8 more", "8",
+                   "expect=123456"):
+        assert p.Error(9, p.ErrorCode.SEQ_GAP, detail).expect is None, detail
+    assert p.Error(9, p.ErrorCode.BAD_ARGS, "expect=8").expect is None
+
+
+def test_the_link_reads_wire_meaning_from_the_codec_not_from_text():
+    """chair/link.py and chair/handshake.py take E05's number and LIMITS' n= and crc= from
+    the codec's fields (Error.expect, Ok.table), never from an error's or ok's free text."""
+    from pathlib import Path
+
+    import chair
+
+    root = Path(chair.__file__).parent
+    for name in ("link.py", "handshake.py"):
+        text = (root / name).read_text(encoding="utf-8")
+        assert "import re" not in text, name
+        for dug in (".data.split", "expect=(", "\"n\"]", "\"crc\"]", "crc_hqx"):
+            assert dug not in text, f"{name} parses {dug!r} itself"
+
+
+def test_report_and_reply_constants_are_the_codecs_and_the_firmwares():
+    from firmware import codec, wire
+
+    assert (p.REPORT_MIN_MS, p.REPORT_MAX_MS, p.REPLY_MEMORY) == (
+        codec.REPORT_MIN_MS, codec.REPORT_MAX_MS, codec.REPLY_MEMORY) == (
+        wire.REPORT_MIN_MS, wire.REPORT_MAX_MS, wire.REPLY_MEMORY) == (20, 5000, 32)
+
+
 def test_a_bad_crc_is_refused_whatever_its_form():
     good = encode(p.Frame(7, p.SetAir("lumbar", 12.0, 2000), True))[:-1]
     payload, _, crc = good.rpartition(b"*")

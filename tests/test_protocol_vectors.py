@@ -1,136 +1,50 @@
 """docs/protocol.md is the contract: its test vectors and transcripts must match the codec.
 
-The vectors (§12) are read out of the document and checked in both directions: encoding
-gives exactly the bytes, decoding gives exactly the message. The transcripts (§2.2, §8, §9,
-§10) must decode line by line, every host line must get exactly one reply tagged with its
-sequence number, and every framed line quoted in the prose must carry a valid CRC.
+The vectors (§12) and transcripts (§2.2, §8, §9, §10) are published as neutral JSON,
+docs/protocol-vectors.json, generated from the document by tests/vectors_doc.py: the file
+must equal what the document gives. This test reads the file, as a codec in another language
+would, and checks the reference codec against it in both directions: encoding gives exactly
+the bytes, decoding gives exactly the message. The transcripts must decode line by line,
+every host line must get exactly one reply tagged with its sequence number, and every framed
+line quoted in the prose must carry a valid CRC.
 """
 
 from __future__ import annotations
 
-import ast
-import codecs
+import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from chair import limits
 from chair import protocol as p
+from tests import vectors_doc
+from tests.vectors_doc import DOC, JSON_PATH, TEXT, from_json
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
-TEXT = DOC.read_text(encoding="utf-8")
-
-
-# --------------------------------------------------------------------------- reading the doc
+PUBLISHED = json.loads(JSON_PATH.read_text(encoding="ascii"))
 
 
-def fenced(tag: str) -> list[list[tuple[int, str]]]:
-    """The blocks fenced with ```tag, each as (line number, line) pairs."""
-    blocks, current = [], None
-    for number, line in enumerate(TEXT.splitlines(), start=1):
-        if current is None and line.strip() == f"```{tag}":
-            current = []
-        elif current is not None and line.strip() == "```":
-            blocks.append(current)
-            current = None
-        elif current is not None:
-            current.append((number, line))
-    assert current is None, f"unclosed ```{tag} block in {DOC}"
-    return blocks
+def test_the_published_vectors_are_the_documents():
+    """docs/protocol-vectors.json is protocol.md's fenced blocks, byte for byte."""
+    assert JSON_PATH.read_text(encoding="ascii") == vectors_doc.dumps(vectors_doc.document()), (
+        f"{JSON_PATH.name} differs from {DOC.name}: run `python -m tests.vectors_doc`")
 
 
-#: Every class the notation may name: the commands, the decoder events, the device messages.
-CLASSES: dict[str, type] = {
-    **{cls.__name__: cls for cls in p.COMMANDS.values()},
-    **{cls.__name__: cls for cls in (p.Frame, p.RealTime, p.BadLine, p.Ok, p.Error,
-                                     p.FaultReport, p.Banner, p.LimitLine, p.Info,
-                                     p.StatusReport)},
-}
-ENUMS = {"ErrorCode": p.ErrorCode, "FaultCode": p.FaultCode}
+def test_each_text_is_its_bytes():
+    """`text` is `bytes` made readable, nothing more."""
+    entries = PUBLISHED["vectors"] + [x for t in PUBLISHED["transcripts"] for x in t["lines"]
+                                      if "side" in x]
+    for x in entries:
+        assert vectors_doc.unescape(x["text"]) == bytes.fromhex(x["bytes"]), x["text"]
+    assert vectors_doc.escape(bytes(range(256))).isascii()
+    assert vectors_doc.unescape(vectors_doc.escape(bytes(range(256)))) == bytes(range(256))
 
 
-def value(node: ast.AST) -> object:
-    """Evaluate the vector notation: constructor calls with keywords, literals, enum members.
-
-    Nothing else is accepted, so the document can never run code.
-    """
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, type(None))):
-        return node.value
-    if (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub)
-            and isinstance(node.operand, ast.Constant)
-            and isinstance(node.operand.value, (int, float))):
-        return -node.operand.value
-    if isinstance(node, ast.Tuple):
-        return tuple(value(e) for e in node.elts)
-    if isinstance(node, ast.List):
-        return [value(e) for e in node.elts]
-    if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-            and node.value.id in ENUMS):
-        return ENUMS[node.value.id][node.attr]
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-            and node.func.id in CLASSES and not node.args):
-        return CLASSES[node.func.id](**{kw.arg: value(kw.value) for kw in node.keywords})
-    raise ValueError(f"not allowed in a vector: {ast.dump(node)}")
-
-
-def expected(text: str) -> object:
-    return value(ast.parse(text.strip(), mode="eval").body)
-
-
-def unescape(text: str) -> bytes:
-    """The bytes column: ASCII with C-style escapes (\\n, \\r, \\xNN, \\\\)."""
-    return codecs.escape_decode(text.encode("ascii"))[0]
-
-
-@dataclass(frozen=True)
-class Vector:
-    line: int
-    direction: str
-    data: bytes
-    expected: str
-    reply: bytes | None = None
-    mode: str = ""  # "" protocol 2 outside a host session, "v1", or "session" (§12)
-
-    def __str__(self) -> str:
-        return f"{DOC.name}:{self.line} {self.direction}{'@' + self.mode if self.mode else ''}"
-
-
-DIRECTIONS = {"host", "byte", "host-stream", "bad", "device", "device-stream"}
-#: The decoder states a `byte` or `host-stream` vector may name after `@`.
-MODES = {"v1", "session"}
-
-
-def read_vectors() -> list[Vector]:
-    vectors = []
-    for block in fenced("vectors"):
-        for number, line in block:
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            columns = line.split(" | ")
-            direction, _, mode = columns[0].strip().partition("@")
-            assert direction in DIRECTIONS, f"{DOC.name}:{number}: direction {direction!r}"
-            assert not mode or (mode in MODES and direction in ("byte", "host-stream")), \
-                f"{DOC.name}:{number}: mode {mode!r}"
-            assert len(columns) == (4 if direction == "bad" else 3), f"{DOC.name}:{number}"
-            reply = unescape(columns[3]) if direction == "bad" else None
-            vectors.append(Vector(number, direction, unescape(columns[1]), columns[2], reply,
-                                  mode))
-    return vectors
-
-
-VECTORS = read_vectors()
-HOST_FORM = re.compile(r"(?P<command>.+\))(?: seq=(?P<seq>\d+))?")
-
-
-def host_frame(vector: Vector) -> p.Frame:
-    match = HOST_FORM.fullmatch(vector.expected.strip())
-    assert match, f"{vector}: expected 'Command(...)[ seq=N]'"
-    command = expected(match["command"])
-    assert isinstance(command, p.Command), vector
-    seq = int(match["seq"]) if match["seq"] else None
-    return p.Frame(seq, command, b"*" in vector.data)
+def test_the_neutral_encoding_round_trips():
+    """Every expected value of the file is a codec object and back, unchanged."""
+    for v in PUBLISHED["vectors"]:
+        for x in v.get("events", []) + ([v["message"]] if "message" in v else []):
+            assert vectors_doc.to_json(from_json(x)) == x
 
 
 def decode_host(data: bytes, mode: str = "") -> list:
@@ -142,6 +56,26 @@ def decode_host(data: bytes, mode: str = "") -> list:
 
 def decode_device(data: bytes) -> list:
     return p.DeviceDecoder().feed(data)
+
+
+class Vector:
+    """One vector of the file, its expected values made codec objects."""
+
+    def __init__(self, index: int, entry: dict) -> None:
+        self.index, self.direction, self.mode = index, entry["direction"], entry["mode"]
+        self.data = bytes.fromhex(entry["bytes"])
+        self.events = [from_json(e) for e in entry.get("events", [])]
+        self.message = from_json(entry["message"]) if "message" in entry else None
+        self.reply = bytes.fromhex(entry["reply"]) if "reply" in entry else None
+
+    def __str__(self) -> str:
+        return (f"{JSON_PATH.name}[{self.index}] {self.direction}"
+                f"{'@' + self.mode if self.mode else ''} {self.data!r}")
+
+
+VECTORS = [Vector(i, entry) for i, entry in enumerate(PUBLISHED["vectors"])]
+DIRECTIONS = vectors_doc.DIRECTIONS
+MODES = vectors_doc.MODES
 
 
 # --------------------------------------------------------------------------- the vectors
@@ -158,58 +92,57 @@ def test_the_document_has_vectors_of_every_direction():
 @pytest.mark.parametrize("vector", VECTORS, ids=str)
 def test_vector(vector: Vector):
     if vector.direction == "host":
-        frame = host_frame(vector)
+        (frame,) = vector.events
+        assert frame.crc == (b"*" in vector.data)
         assert p.encode_command(frame.command, frame.seq, crc=frame.crc) == vector.data
         assert decode_host(vector.data) == [frame]
         assert vector.data.endswith(b"\n") and vector.data.count(b"\n") == 1
     elif vector.direction == "byte":
-        event = expected(vector.expected)
         assert len(vector.data) == 1 and vector.data[0] in REAL_TIME
-        assert decode_host(vector.data, vector.mode) == [event]
+        assert decode_host(vector.data, vector.mode) == vector.events
     elif vector.direction == "host-stream":
-        assert decode_host(vector.data, vector.mode) == expected(vector.expected)
+        assert decode_host(vector.data, vector.mode) == vector.events
     elif vector.direction == "device-stream":
-        assert decode_device(vector.data) == expected(vector.expected)
+        assert decode_device(vector.data) == vector.events
     elif vector.direction == "bad":
-        bad = expected(vector.expected)
+        (bad,) = vector.events
         assert isinstance(bad, p.BadLine)
         assert decode_host(vector.data) == [bad]
         assert p.encode_device(p.Error(bad.seq, bad.code, bad.detail)) == vector.reply
         assert decode_device(vector.reply) == [p.Error(bad.seq, bad.code, bad.detail)]
     else:
-        message = expected(vector.expected)
-        assert p.encode_device(message) == vector.data
-        assert decode_device(vector.data) == [message]
+        assert p.encode_device(vector.message) == vector.data
+        assert decode_device(vector.data) == [vector.message]
 
 
 def test_the_vectors_cover_every_message_kind():
-    host = [host_frame(v) for v in VECTORS if v.direction == "host"]
+    host = [v.events[0] for v in VECTORS if v.direction == "host"]
     for cls in p.COMMANDS.values():
         kinds = {(f.seq is not None, f.crc) for f in host if type(f.command) is cls}
         assert (True, True) in kinds, f"{cls.VERB} with seq and CRC"
         assert any(not crc for _, crc in kinds), f"{cls.VERB} without CRC"
-    device = [expected(v.expected) for v in VECTORS if v.direction == "device"]
+    device = [v.message for v in VECTORS if v.direction == "device"]
     kinds = {type(m) for m in device}
     assert kinds == {p.Ok, p.Error, p.FaultReport, p.Banner, p.LimitLine, p.Info,
                      p.StatusReport}
     oks = [m for m in device if isinstance(m, p.Ok)]
     assert any(m.seq is None for m in oks) and any(m.seq is not None for m in oks)
-    assert any(m.data for m in oks)
+    assert any(m.data for m in oks) and any(m.table for m in oks)
     assert {m.code for m in device if isinstance(m, p.Error)} == set(p.ErrorCode)
+    assert any(m.expect is not None for m in device if isinstance(m, p.Error))
     assert {m.code for m in device if isinstance(m, p.FaultReport)} == set(p.FaultCode)
     assert {m.state for m in device if isinstance(m, p.StatusReport)} == set(p.STATES)
     for mode, stops in (("", {p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE}), ("v1", {p.TYPED_ESTOP_BYTE}),
                         ("session", {p.ESTOP_BYTE})):
-        rt = {expected(v.expected).byte for v in VECTORS
-              if v.direction == "byte" and v.mode == mode}
+        rt = {v.events[0].byte for v in VECTORS if v.direction == "byte" and v.mode == mode}
         assert rt == {p.STATUS_BYTE} | stops, mode
     streams = {v.mode for v in VECTORS if v.direction == "host-stream"}
     assert streams == {"", *MODES}
-    bad = {expected(v.expected).code for v in VECTORS if v.direction == "bad"}
+    bad = {v.events[0].code for v in VECTORS if v.direction == "bad"}
     assert bad == {p.ErrorCode.BAD_CRC, p.ErrorCode.UNKNOWN_COMMAND, p.ErrorCode.BAD_ARGS,
                    p.ErrorCode.LINE_TOO_LONG, p.ErrorCode.BAD_BYTE}
-    streams = [expected(v.expected) for v in VECTORS if v.direction == "device-stream"]
-    codes = {e.code for events in streams for e in events if isinstance(e, p.BadLine)}
+    codes = {e.code for v in VECTORS if v.direction == "device-stream" for e in v.events
+             if isinstance(e, p.BadLine)}
     assert {p.ErrorCode.NEED_CRC, p.ErrorCode.BAD_CRC} <= codes
 
 
@@ -218,7 +151,7 @@ def test_every_single_bit_flip_of_a_vector_is_caught():
     sentinel = p.encode_command(p.QueryInfo(), 1)
     for vector in VECTORS:
         if vector.direction == "host" and b"*" in vector.data:
-            frame = host_frame(vector)
+            frame = vector.events[0]
             decoder, bare = p.HostDecoder, p.Frame(frame.seq, frame.command, False)
         elif vector.direction == "device":
             decoder, bare = p.DeviceDecoder, None
@@ -238,56 +171,53 @@ def test_every_single_bit_flip_of_a_vector_is_caught():
 # --------------------------------------------------------------------------- the transcripts
 
 
-def transcript_lines(block: list[tuple[int, str]]) -> list[tuple[int, str, bytes]]:
-    lines = []
-    for number, line in block:
-        if line.startswith("-- ") or not line.strip():
-            continue
-        assert line[:2] in ("> ", "< "), f"{DOC.name}:{number}: {line!r}"
-        body = unescape(line[2:])  # a real-time byte stands alone: `?`, `!` or `\x9e`
-        lines.append((number, line[0], body if body in REAL_TIME_ALONE else body + b"\n"))
-    return lines
+TRANSCRIPTS = PUBLISHED["transcripts"]
 
 
-TRANSCRIPTS = fenced("transcript")
-REAL_TIME_ALONE = {bytes([b]) for b in (p.STATUS_BYTE, p.ESTOP_BYTE, p.TYPED_ESTOP_BYTE)}
+def transcript_lines(transcript: dict) -> list[tuple[int, str, bytes]]:
+    """(index, side, bytes) of a transcript's host and device lines, notes left out."""
+    return [(i, x["side"], bytes.fromhex(x["bytes"]))
+            for i, x in enumerate(transcript["lines"]) if "side" in x]
 
 
 def test_the_document_has_transcripts():
     assert len(TRANSCRIPTS) >= 4
+    assert {t["section"] for t in TRANSCRIPTS} >= {"2.2", "8", "9", "10"}
 
 
-@pytest.mark.parametrize("block", TRANSCRIPTS, ids=lambda b: f"{DOC.name}:{b[0][0]}")
-def test_transcript(block):
+@pytest.mark.parametrize("transcript", TRANSCRIPTS, ids=lambda t: f"section {t['section']}")
+def test_transcript(transcript):
     """Every line decodes, and every host line gets exactly one reply, tagged with its seq."""
+    where = f"{JSON_PATH.name} transcript of section {transcript['section']}"
     asked: list[tuple[int, p.Frame | p.BadLine]] = []
     replies: list[tuple[int, p.Ok | p.Error]] = []
-    for number, side, data in transcript_lines(block):
+    for number, side, data in transcript_lines(transcript):
         if side == ">":
             (event,) = decode_host(data)
             if not isinstance(event, p.RealTime):
                 asked.append((number, event))
         else:
             (message,) = decode_device(data)
-            assert not isinstance(message, p.BadLine), f"{DOC.name}:{number}: {message}"
+            assert not isinstance(message, p.BadLine), f"{where}, line {number}: {message}"
             if isinstance(message, (p.Ok, p.Error)):
                 replies.append((number, message))
-    assert len(asked) == len(replies), f"{DOC.name}:{block[0][0]}: one reply per line"
+    assert len(asked) == len(replies), f"{where}: one reply per line"
     for (line, question), (reply_line, reply) in zip(asked, replies, strict=True):
-        where = f"{DOC.name}:{line} answered at {reply_line}"
-        assert question.seq == reply.seq, where
+        at = f"{where}: line {line} answered at {reply_line}"
+        assert question.seq == reply.seq, at
         if isinstance(question, p.BadLine):
-            assert reply == p.Error(question.seq, question.code, question.detail), where
+            assert reply == p.Error(question.seq, question.code, question.detail), at
 
 
 def test_the_transcript_limits_table_is_the_device_table():
-    lines = [decode_device(data)[0] for block in TRANSCRIPTS
-             for _, side, data in transcript_lines(block) if side == "<"]
+    lines = [decode_device(data)[0] for t in TRANSCRIPTS
+             for _, side, data in transcript_lines(t) if side == "<"]
     table = [m for m in lines if isinstance(m, p.LimitLine)]
     assert [(m.name, m.value) for m in table] == [(x.name, x.value)
                                                   for x in limits.DEVICE_TABLE]
-    crc = limits.table_crc([limits.Limit(m.name, m.value, "", "", "") for m in table])
+    crc = p.table_crc((m.name, m.value) for m in table)
     assert p.Ok(None, f"crc={crc:04X} n={len(table)}") in lines
+    assert (len(table), crc) in [m.table for m in lines if isinstance(m, p.Ok)]
     banner = next(m for m in lines if isinstance(m, p.Banner))
     assert banner.limits_crc == crc == limits.DEVICE_TABLE_CRC
 

@@ -66,7 +66,7 @@ def test_the_crc_is_ccitt_false():
 def test_boot_pushes_the_banner_and_starts_safe():
     b = Bench(sync=False)
     assert b.out.startswith(b"#CHAIR proto=2 fw=chair-fw-0.2.0 zones=shoulders,arms,lumbar")
-    assert b" limits=F5E6 axes=carriage,back,leg,foot sensors=force,pinch,seat*" in b.out
+    assert b" limits=A515 axes=carriage,back,leg,foot sensors=force,pinch,seat*" in b.out
     assert _safe(b.hw, 6, 2) and b.fw.state == "Idle"
 
 
@@ -74,7 +74,7 @@ def test_limits_answers_the_table_and_its_crc():
     b = Bench()
     lines = b.send("LIMITS")
     assert lines[0] == "$airbag_kpa_max.shoulders=30"
-    assert lines[-1].endswith(" crc=F5E6 n=%d" % len(b.chair["limits"]))
+    assert lines[-1].endswith(" crc=A515 n=%d" % len(b.chair["limits"]))
 
 
 def test_actuation_needs_sync_and_crc():

@@ -27,5 +27,6 @@ def test_the_suite_covers_crc_codec_vectors_and_queue() -> None:
 def test_under_cpython(path: Path, name: str, vectors: Path) -> None:
     module = mp_suite.load(path)
     if hasattr(module, "VECTORS_PATH"):
-        module.VECTORS_PATH = str(vectors)
+        module.VECTORS_PATH = str(vectors_json.DOC_VECTORS)
+        module.ENCODINGS_PATH = str(vectors)
     getattr(module, name)()

@@ -1,10 +1,8 @@
-"""The test vectors of docs/protocol.md §12 that concern a device, as neutral JSON.
-
-MicroPython has no `ast`, so CPython parses the vectors (as tests/test_protocol_vectors.py
-does) and writes them here in the firmware's own terms: bytes as hex, events as the tuples
-of firmware/codec.py (as lists), device messages as encoder calls, every float as the hex of
-its IEEE-754 double (so no float parser stands between the document and the test).
-tests/firmware/mp_test_vectors.py reads the file, under CPython and under MicroPython.
+"""Device lines beyond docs/protocol.md's vectors, with the bytes chair.protocol writes for
+each, as JSON for the firmware's tests (tests/firmware/mp_test_vectors.py, under CPython and
+MicroPython): messages as the firmware's encoder calls, every float as the hex of its
+IEEE-754 double (exact ties, -0.0, nan and inf must survive). The document's own vectors are
+published as docs/protocol-vectors.json (tests/vectors_doc.py), which the same tests read.
 """
 
 from __future__ import annotations
@@ -15,12 +13,11 @@ import struct
 from pathlib import Path
 
 from chair import protocol as p
-from tests import test_protocol_vectors as doc
+from tests import vectors_doc
 
-#: The directions (and modes) whose vectors a device must honour: everything but the host's
-#: decoding of device bytes (`device-stream`).
-DEVICE_DIRECTIONS = ("host", "byte", "host-stream", "bad", "device")
-FILE_NAME = "protocol_vectors.json"
+FILE_NAME = "protocol_encodings.json"
+#: The published vectors (docs/protocol-vectors.json), copied next to this file's output.
+DOC_VECTORS = vectors_doc.JSON_PATH
 
 
 def neutral(value: object) -> object:
@@ -32,34 +29,6 @@ def neutral(value: object) -> object:
     if isinstance(value, (tuple, list)):
         return [neutral(x) for x in value]
     raise TypeError(f"no neutral form for {value!r}")
-
-
-def sequenced(line: bytes, seq: int | None) -> bool:
-    """sim.device's rule for a bad line's `sequenced` flag (False without a seq)."""
-    if seq is None:
-        return False
-    tokens = line.split(b"*")[0].split()
-    verb = tokens[1].decode().upper() if len(tokens) > 1 else ""
-    cls = p.COMMANDS.get(verb)
-    return cls is None or cls.KIND not in (p.Kind.QUERY, p.Kind.MODE)
-
-
-def event(e: object, line: bytes | None = None) -> list:
-    """A chair.protocol decoder event in the firmware's tuple form (as a list).
-
-    A BadLine's `crc` and `sequenced` need its line; without one (a stream) they are left
-    out, and the test compares the first four fields."""
-    if isinstance(e, p.RealTime):
-        return [0, e.byte]
-    if isinstance(e, p.Frame):
-        values = [getattr(e.command, name) for name, _ in p.ARGUMENTS[e.command.VERB]]
-        return [1, e.seq, e.crc, e.command.VERB, neutral(values)]
-    if isinstance(e, p.BadLine):
-        head = [2, int(e.code), e.detail, e.seq]
-        if line is None:
-            return head
-        return [*head, b"*" in line, sequenced(line, e.seq)]
-    raise TypeError(e)
 
 
 def call(message: object) -> list:
@@ -86,30 +55,6 @@ def call(message: object) -> list:
                            neutral(list(m.heat_c)), m.foot, neutral(m.back_pct),
                            neutral(m.leg_pct), m.occupied, m.pinch, [int(f) for f in m.faults]]]
     raise TypeError(m)
-
-
-def entries() -> list[dict]:
-    """Every device-side vector of the document, in order."""
-    out = []
-    for v in doc.VECTORS:
-        if v.direction not in DEVICE_DIRECTIONS:
-            continue
-        entry = {"where": str(v), "direction": v.direction, "mode": v.mode,
-                 "data": v.data.hex()}
-        if v.direction == "host":
-            frame = doc.host_frame(v)
-            entry["events"] = [event(frame)]
-        elif v.direction == "byte":
-            entry["events"] = [event(doc.expected(v.expected))]
-        elif v.direction == "host-stream":
-            entry["events"] = [event(e) for e in doc.expected(v.expected)]
-        elif v.direction == "bad":
-            entry["events"] = [event(doc.expected(v.expected), v.data.rstrip(b"\r\n"))]
-            entry["reply"] = v.reply.hex()
-        else:
-            entry["call"] = call(doc.expected(v.expected))
-        out.append(entry)
-    return out
 
 
 def encodings(n: int = 300, seed: int = 11) -> list[dict]:
@@ -156,16 +101,7 @@ def encodings(n: int = 300, seed: int = 11) -> list[dict]:
 
 
 def write(folder: Path) -> Path:
-    """Write the JSON file into `folder`; its path. Every device-side vector is in it."""
-    vectors = entries()
-    expected = [v for v in doc.VECTORS if v.direction in DEVICE_DIRECTIONS]
-    assert len(vectors) == len(expected) > 100
-    counts: dict[str, int] = {}
-    for v in vectors:
-        key = v["direction"] + ("@" + v["mode"] if v["mode"] else "")
-        counts[key] = counts.get(key, 0) + 1
+    """Write the encodings' JSON file into `folder`; its path."""
     path = Path(folder) / FILE_NAME
-    path.write_text(json.dumps({"count": len(vectors), "counts": counts,
-                                "vectors": vectors, "encodings": encodings()}, indent=0),
-                    encoding="utf-8")
+    path.write_text(json.dumps({"encodings": encodings()}, indent=0), encoding="utf-8")
     return path
