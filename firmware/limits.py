@@ -20,7 +20,8 @@ def _fmt(value):
 
 #: The entries every part reads (each zone's `airbag_kpa_max.<zone>` besides).
 REQUIRED = ("airbag_inflate_s_max", "airbag_rise_kpa", "airbag_rise_s", "airbag_react_s",
-            "airbag_held_kpa", "airbag_held_s_max", "airbag_duty_max", "airbag_duty_window_s", "airbag_vent_s", "airbag_vented_kpa",
+            "airbag_held_kpa", "airbag_held_s_max", "airbag_duty_max", "airbag_duty_window_s",
+            "airbag_vent_s", "airbag_vented_kpa",
             "heat_target_c_max", "heat_c_max", "thermistor_c_min", "thermistor_c_max",
             "heat_rise_c", "heat_rise_s", "heat_band_c", "heat_band_s", "heat_follow_s",
             "heat_follow_c", "heat_jump_c", "lease_ms_max", "deadman_ms", "tick_ms",
