@@ -44,11 +44,10 @@ class Bridge:
         if isinstance(message, p.LimitLine) and self._table:
             self._lines.append(message)
             return []
-        if isinstance(message, p.Ok) and message.seq is None and "crc=" in message.data \
-                and self._table:
-            self._lines = []
+        if isinstance(message, p.Ok) and message.table is not None and self._table:
+            self._lines = []  # a LIMITS answer, tagged or not: the bridge's own table
             return [*(p.LimitLine(n, v) for n, v in self.entries),
-                    p.Ok(None, f"n={len(self.entries)} crc={self.crc:04X}")]
+                    p.Ok(message.seq, f"crc={self.crc:04X} n={len(self.entries)}")]
         if isinstance(message, p.StatusReport) and self._status:
             return [self._status(message)]
         return [message]

@@ -220,3 +220,18 @@ def test_chair_run_agrees_with_the_drive_on_the_compact_chair(capsys) -> None:
     both fail naming the reason)."""
     assert drive(capsys, COMPACT)[0] == 0
     assert main(["run", "lumbar", "--fast", "--port", "sim://?chair=compact"]) == 0
+
+
+def test_a_table_whose_airbag_cap_breaks_the_rule_fails_the_limits_check(monkeypatch,
+                                                                           capsys) -> None:
+    """A bridge that reports a 90 kPa lumbar cap with a valid CRC: the limits check names
+    the zone's cap and the rule (found by the tester: only eight figures were checked)."""
+    def ninety(table):
+        return [(n, 90.0 if n == "airbag_kpa_max.lumbar" else v) for n, v in table]
+
+    through(monkeypatch, table=ninety)
+    main(["conformance", "sim://?clock=virtual", "--json", "--only", "limits"])
+    report = json.loads(capsys.readouterr().out)
+    row = report["checks"][0]
+    assert row["result"] == "FAIL", row
+    assert "airbag_kpa_max.lumbar=90 breaks the rule (max 40)" in row["detail"], row

@@ -154,7 +154,9 @@ def check_limits(c: Context) -> tuple[str, str]:
     missing = [n for n in required if n not in names]
     if missing:
         problems.append(f"missing {', '.join(missing)}")
-    for name, (sign, bound) in RULE_BOUNDS.items():
+    per_zone = {name: RULE_BOUNDS[name.partition(".")[0]] for name in table
+                if name.startswith("airbag_kpa_max.")}
+    for name, (sign, bound) in (RULE_BOUNDS | per_zone).items():
         value = table.get(name)
         if value is not None and (value > bound if sign == "max" else value < bound):
             problems.append(f"{name}={value:g} breaks the rule ({sign} {bound:g})")

@@ -44,6 +44,8 @@ RULES: dict[str, Figure] = {
     "session_s_max": Figure(1800, "s", "safety.md rule 6", "continuous actuation", "max"),
     "airbag_inflate_s_max": Figure(10, "s", "safety.md rule 7", "one inflation", "max"),
     "heat_c_max": Figure(45, "°C", "safety.md rule 8", "surface cut-off", "max"),
+    "airbag_kpa_max": Figure(40, "kPa", "safety.md rule 7 (below a cuff's 40 kPa)",
+                             "each zone's cap (airbag_kpa_max.<zone>)", "max"),
     "status_answer_ms": Figure(100, "ms", "protocol.md section 3",
                                "`?` is answered with one status line within this"),
     "reply_memory": Figure(32, "seqs", "protocol.md section 2.2",
