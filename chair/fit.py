@@ -5,6 +5,8 @@ roller the carriage, the foot rollers the `foot` drive, a recline the `back` and
 drives. `fit` drops each part the chair lacks and each step left with nothing to do, and
 says which (`Skip`); a program of which nothing is left is refused (ProgramError, exit 2).
 A step with nothing to do in the program itself (a rest) stays. Step numbers are kept.
+
+`chair_on` asks the device on a port which chair it is, for `chair show PROGRAM --port`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from chair.chairinfo import Chair
-from chair.errors import ProgramError
+from chair.clock import MonotonicClock
+from chair.errors import ChairRefused, ProgramError
+from chair.link import Link
+from chair.ports import open_port
 from chair.program import Program, Step
 
 
@@ -106,3 +111,34 @@ def _parts(step: Step) -> list[str]:
     parts += [f"heat.{h}" for h in step.heat]
     parts += ["foot"] * bool(step.foot) + ["recline"] * (step.recline is not None)
     return parts
+
+
+def chair_on(url: str, timeout_s: float = 3.0) -> Chair:
+    """The chair the device at `url` describes: its banner and limits table only (INFO,
+    LIMITS; no session is started, nothing moves). Raises UsageError for a bad URL,
+    LinkError when the device does not answer, ChairRefused when its table lacks a cap
+    the host needs (as `chair run` refuses it)."""
+    port = open_port(url)
+    try:
+        clock = getattr(port, "clock", None) or MonotonicClock()
+        chair = Link(port, clock).identify(timeout_s).chair
+    finally:
+        port.close()
+    why = chair.refusal()
+    if why:
+        raise ChairRefused(why)
+    return chair
+
+
+def render_fit(chair: Chair, fitted: Fitted, url: str) -> str:
+    """The chair at `url` and what of the program it skips, for `chair show --port`."""
+    lines = [f"on the chair at {url}: airbag zones {', '.join(chair.zones) or 'none'}; "
+             f"heaters {', '.join(chair.heaters) or 'none'}; drives "
+             f"{', '.join(chair.axes) or 'none'}; sensors {', '.join(chair.sensors) or 'none'}"
+             f"; track {chair.track_mm:g} mm, seat bend at {chair.seat_mm:g} mm"]
+    if fitted.skipped:
+        lines.append("this chair cannot do, so `chair run` skips:")
+        lines.extend(f"  - {skip.text()}" for skip in fitted.skipped)
+    else:
+        lines.append("this chair can do every step")
+    return "\n".join(lines) + "\n"
