@@ -274,3 +274,55 @@ def test_trace_readers_refuse_a_sample_zone_the_header_s_chair_lacks(tmp_path: P
     path.write_text("\n".join(json.dumps(r) for r in (header, sample)) + "\n")
     with pytest.raises(UsageError, match=r"airbags\.feet: the header's chair has no such zone"):
         load_trace(str(path))
+
+
+def test_a_caution_s_recline_on_a_chair_without_a_backrest_drive_is_refused() -> None:
+    from chair.clock import VirtualClock
+    from chair.controller import Controller
+    from chair.program import load_program
+    from chair.trace import Trace
+    from tests.test_controller_machine import FakeLink
+
+    class NoBackrest(FakeLink):
+        def connect(self, accept=None) -> DeviceInfo:
+            banner = p.Banner(2, "fake", REFERENCE.zones, REFERENCE.heaters, 1250.0, 850.0,
+                              DEVICE_TABLE_CRC, ("carriage", "leg", "foot"), REFERENCE.sensors)
+            info = DeviceInfo(banner, dict(DEVICE))
+            accept(info)
+            return info
+
+    clock = VirtualClock()
+    link = NoBackrest(clock)
+    controller = Controller(link, clock, Trace(None), load_program("lumbar"),
+                            lambda table: make_caps(table, cautions=("herniated-disc",)))
+    with pytest.raises(UsageError, match="no backrest drive"):
+        controller.fire("connect")
+    assert link.sent == []
+
+
+def test_the_live_display_says_what_is_skipped_before_anything_moves() -> None:
+    import io
+
+    from chair.display import LiveDisplay
+
+    out = io.StringIO()
+    LiveDisplay(out)({"type": "header", "program": "feet", "port": COMPACT, "skipped": [
+        {"step": 2, "part": "step", "why": "the chair has none of its parts (foot)"},
+        {"step": 1, "part": "foot", "why": "the chair has no foot rollers"}]})
+    text = out.getvalue()
+    assert "this chair cannot do, so skipped:" in text
+    assert "step 2 (the whole step): the chair has none of its parts (foot)" in text
+    assert "step 1 foot: the chair has no foot rollers" in text
+
+
+ALLOWED = {"limits.py", "chairinfo.py", "program.py"}  # the table, the reference chair,
+# and program validation (the zone names a program may use)
+
+
+def test_no_fixed_zone_list_in_the_host_but_the_reference_table() -> None:
+    import re
+
+    root = Path(__file__).resolve().parent.parent / "chair"
+    used = {path.name for path in root.rglob("*.py")
+            if re.search(r"\b(ZONES|HEATERS)\b", path.read_text(encoding="utf-8"))}
+    assert used <= ALLOWED, f"fixed zone lists in {sorted(used - ALLOWED)}: key by the chair"
