@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from chair import airtime
 from chair.errors import ProgramError, UsageError
-from chair.limits import DEVICE, HOST, ZONES
+from chair.limits import DEVICE, HOST, host_airbag_kpa
 from chair.regions import region_caps
 
 if TYPE_CHECKING:
@@ -167,8 +167,14 @@ class Caps:
 
 
 def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[str, ...] = (),
-              minutes: float | None = None, firm_legs: bool = False) -> Caps:
+              minutes: float | None = None, firm_legs: bool = False,
+              zones: tuple[str, ...] | None = None) -> Caps:
     """The caps for one run; never above the device's. Raises UsageError on bad choices.
+
+    Airbag caps are per zone of the chair: `zones` (the banner's), or else every zone the
+    device table caps (`airbag_kpa_max.<zone>`). A zone the host's table (`HOST`) does not
+    name gets `host_airbag_kpa` of the device's cap, as `HOST` derives its own; a missing
+    device cap is a KeyError (chair.chairinfo refuses such a table at connect).
 
     Calf and foot airbags are capped at their gentle default (`airbag_kpa_default.<zone>`,
     8 kPa) unless the user chooses `firm_legs`, which lifts them to the controller's
@@ -186,10 +192,13 @@ def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[s
                          f"{HOST['session_s_max'] / 60:g}")
     check_cautions(cautions)
     chosen = [CAUTIONS[name] for name in cautions]
+    if zones is None:
+        zones = tuple(key.partition(".")[2] for key in device
+                      if key.startswith("airbag_kpa_max."))
     airbag = {}
-    for zone in ZONES:
+    for zone in zones:
         key = f"airbag_kpa_max.{zone}"
-        cap = min(HOST[key], device[key])
+        cap = min(HOST.get(key, host_airbag_kpa(device[key])), device[key])
         if not firm_legs:
             cap = min(cap, HOST.get(f"airbag_kpa_default.{zone}", cap))
         for caution in chosen:
@@ -203,11 +212,12 @@ def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[s
         airbag_kpa=airbag,
         depth_max=depth,
         level_max=intensity,
+        # a chair without heaters (or airbags) need not publish their caps: none is sent
         heat_target_c=0.0 if no_heat else min(HOST["heat_target_c_max"],
-                                                device["heat_target_c_max"]),
-        heat_c_max=min(HOST["heat_c_max"], device["heat_c_max"]),
+                                                device.get("heat_target_c_max", 0.0)),
+        heat_c_max=min(HOST["heat_c_max"], device.get("heat_c_max", HOST["heat_c_max"])),
         session_s=session_s,
-        hold_s_max=min(HOST["airbag_hold_s_max"], device["airbag_inflate_s_max"]),
+        hold_s_max=min(HOST["airbag_hold_s_max"], device.get("airbag_inflate_s_max", 0.0)),
         dwell_s_max=HOST["roller_dwell_s_max"],
         banned_techniques=frozenset().union(*(c.banned_techniques for c in chosen)),
         cautions=tuple(cautions),

@@ -107,6 +107,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     program = load_program(args.program)
     check_cautions(tuple(args.caution))  # a "do not use" condition: exit 2, as `chair run`
+    if args.port:  # the plan for the chair on that port: what it lacks is skipped
+        from chair.fit import chair_on, fit, render_fit
+
+        chair = chair_on(args.port)
+        fitted = fit(program, chair)  # none of it on this chair: ProgramError, exit 2
+        print(render_fit(chair, fitted, args.port))
+        program = fitted.program
     print(render_timeline(program, tuple(args.caution)))
     return 0
 
@@ -336,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("program", type=_path)
     show.add_argument("--caution", action="append", default=[], metavar="NAME",
                       help="as for `chair run`: show what it changes")
+    show.add_argument("--port", metavar="URL",
+                      help="show the plan for the chair on this port (asks its device "
+                           "which zones, heaters and drives it has; nothing moves)")
     show.set_defaults(func=_cmd_show)
 
     sub.add_parser("diagram", help="print the controller's state diagram (mermaid)") \

@@ -14,9 +14,11 @@ from transitions import EventData, Machine, MachineError
 
 from chair import protocol as p
 from chair.caps import Caps
+from chair.chairinfo import REFERENCE, Chair
 from chair.clock import Clock
-from chair.errors import LinkError, Stalled
+from chair.errors import ChairRefused, LinkError, Stalled, UsageError
 from chair.executor import Executor, off_command
+from chair.fit import Skip, fit
 from chair.landmarks import landmark_positions
 from chair.limits import HOST
 from chair.link import DeviceInfo, Link, Refused
@@ -107,6 +109,10 @@ class Controller:
         self._caps_for = caps_for
         self.t0 = clock.now()
         self.info: DeviceInfo | None = None
+        #: The chair the device described at connect (the reference chair until then).
+        self.chair: Chair = REFERENCE
+        #: The program's parts this chair lacks, left out at connect (chair.fit).
+        self.skipped: tuple[Skip, ...] = ()
         self.caps: Caps | None = None
         self.supervisor: Supervisor | None = None
         self.executor: Executor | None = None
@@ -211,14 +217,32 @@ class Controller:
     # ------------------------------------------------------------------ state entries
 
     def on_enter_connecting(self, event: EventData) -> None:
-        self.info = self.link.connect()
-        self.caps = self._caps_for(self.info.limits)
+        self.info = self.link.connect(accept=self._accept)
         limits = self.info.limits
         self.plausible_c = (limits.get("thermistor_c_min", PLAUSIBLE_C[0]),
                             limits.get("thermistor_c_max", PLAUSIBLE_C[1]))
-        self.supervisor = Supervisor(self.caps, limits, self.info.banner.track_mm)
+        self.supervisor = Supervisor(self.caps, self.chair)
         self._await_status()
         self.fire("connected")
+
+    def _accept(self, info: DeviceInfo) -> None:
+        """Learn the chair from what its device said, before the session starts (nothing
+        sent yet but queries): its caps, and the program fitted to it (chair.fit).
+
+        Raises ChairRefused (exit 3) when its limits table lacks a cap the host needs,
+        ProgramError (exit 2) when the chair can do none of the program, and UsageError
+        (exit 2) when a caution needs a recline the chair cannot make."""
+        self.chair = chair = info.chair
+        why = chair.refusal()
+        if why:
+            raise ChairRefused(why)
+        self.caps = self._caps_for(info.limits)
+        if self.caps.back_pct_min > 0 and "back" not in chair.axes:
+            raise UsageError(f"a caution needs the backrest reclined at least "
+                             f"{self.caps.back_pct_min:g} %, and this chair has no backrest "
+                             "drive: nothing moved")
+        fitted = fit(self.program, chair)
+        self.program, self.skipped = fitted.program, fitted.skipped
 
     def _await_status(self, timeout_s: float = 1.0) -> None:
         """Poll until the device's first status report (the session starts from it)."""
@@ -349,7 +373,8 @@ class Controller:
             self.reported_since_stop = True
             step = self.current_step()
             self.trace.emit(sample_record(self.t, self.state, message,
-                                          step.number if step else None, self.plausible_c))
+                                          step.number if step else None, self.plausible_c,
+                                          self.chair))
             supervised = self.state in MOTION_STATES or self.unconfirmed
             if supervised and self.supervisor is not None:
                 why = self.supervisor.check(message, self.clock.now())

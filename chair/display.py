@@ -25,6 +25,14 @@ from chair.trace import Record
 ECHO_MARGIN = 4
 
 
+def skipped_lines(header: Record) -> list[str]:
+    """What of the program the chair cannot do and was left out (the header's `skipped`:
+    chair.fit), one line each; none on a chair that does it all."""
+    return [f"step {s.get('step', '?')} "
+            f"{'(the whole step)' if s.get('part') == 'step' else s.get('part', '?')}: "
+            f"{s.get('why', '')}" for s in header.get("skipped") or ()]
+
+
 class Summary:
     """Collects the facts of a run from its records."""
 
@@ -97,6 +105,8 @@ class Summary:
         for caution in self.header.get("cautions", []):
             lines.append(f"caution   {caution['text']}")
             lines.extend(f"          - {change}" for change in caution.get("changes", []))
+        for i, line in enumerate(skipped_lines(self.header)):
+            lines.append(f"{'skipped' if i == 0 else '':<10}{line}")
         if self.faults:
             lines.append(f"faults    {'; '.join(dict.fromkeys(self.faults))}")
         lines.append(f"end       {self.end.get('state', '?')}: {self.end.get('reason', '?')}")
@@ -165,6 +175,11 @@ class LiveDisplay:
                 self._print(f"caution: {caution['text']}")
                 for change in caution.get("changes", []):
                     self._print(f"  - {change}")
+            skipped = skipped_lines(record)
+            if skipped:  # said before anything moves: the header precedes the start
+                self._print("this chair cannot do, so skipped:")
+                for line in skipped:
+                    self._print(f"  - {line}")
         elif kind == "event":
             self._event(record)
         elif kind == "sample":
@@ -361,6 +376,8 @@ class LogListener:
                      record.get("versions", {}).get("firmware", "?"))
             if record.get("body_scan"):
                 log.info("body scan: %s", describe_body_scan(record["body_scan"]))
+            for line in skipped_lines(record):
+                log.warning("skipped, this chair cannot do it: %s", line)
         elif kind == "end":
             log.info("t=%.2fs end: %s, %s", record["t"], record.get("state"),
                      record.get("reason"))

@@ -31,7 +31,8 @@ EXIT_MEANINGS: dict[Exit, str] = {
                      "please report it with its message or traceback)",
     Exit.USAGE: "bad program, arguments, port URL or output file: nothing moved",
     Exit.FAULT: "a safety fault stopped the session, the chair refused to start or to reset, "
-                "or a conformance check failed (the trace or report says which)",
+                "its limits table lacks a cap the host needs (refused at connect: nothing "
+                "moved), or a conformance check failed (the trace or report says which)",
     Exit.LINK: "link error: the port could not be opened, went silent or vanished",
     Exit.STOPPED: "stopped by the user (Ctrl-C parks the chair; a second Ctrl-C stops it at "
                   "once), or the cautions were not acknowledged before a real-time run: "
@@ -85,6 +86,12 @@ class SafetyFault(ChairError):
     """A safety rule tripped; the chair has been sent to its safe state."""
 
     exit_code = Exit.FAULT
+
+
+class ChairRefused(SafetyFault):
+    """The device describes a chair the host cannot drive safely (its limits table lacks a
+    cap for one of its zones or heaters): refused at connect, before the session starts;
+    nothing moved."""
 
 
 class Stalled(ChairError):

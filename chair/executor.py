@@ -137,8 +137,11 @@ class Executor:
     def _recline_in_force(self) -> list[tuple[float, float] | None]:
         """Per step, the recline to command: the step's own; with a caution bounding the
         recline (`Supervisor.recline_bounded`), every step's, the last one set carried on
-        (upright, 0 %, before any), so the bounds hold from the first step on."""
+        (upright, 0 %, before any), so the bounds hold from the first step on. None on a
+        chair without both recline drives (its program's recline parts were skipped)."""
         bounded = self.supervisor.recline_bounded
+        if not {"back", "leg"} <= set(self.supervisor.chair.axes):
+            return [None] * len(self.program.steps)  # no recline drives: nothing to send
         wanted: list[tuple[float, float] | None] = []
         last = (0.0, 0.0)
         for step in self.program.steps:

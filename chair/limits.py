@@ -14,6 +14,10 @@ from chair import protocol
 
 ZONES = ("shoulders", "arms", "lumbar", "seat", "calves", "feet")
 HEATERS = ("lumbar", "seat")
+#: The reference chair's drives and optional sensors: what a banner that does not list
+#: them (protocol 1) means (chair.chairinfo).
+AXES = ("carriage", "back", "leg", "foot")
+SENSORS = ("force", "pinch", "seat")
 TECHNIQUES = ("off", "knead", "tap", "press", "roll")
 
 #: Chair geometry the controller needs to place landmarks (published in the banner).
@@ -134,9 +138,20 @@ def airbag_caps(table: dict[str, float]) -> dict[str, float]:
     return {zone: table[f"airbag_kpa_max.{zone}"] for zone in ZONES}
 
 
+#: The controller's airbag cap of a zone as a share of the device's cap of that zone.
+HOST_AIRBAG_SHARE = 0.8
+
+
+def host_airbag_kpa(device_kpa: float) -> float:
+    """The controller's airbag cap (kPa) for a zone whose device cap is `device_kpa`: how
+    `HOST` derives its own, and the cap of a zone `HOST` does not name (another chair's)."""
+    return round(device_kpa * HOST_AIRBAG_SHARE, 1)
+
+
 #: The controller's own caps (all at or below the device's). Intensity 5 reaches them.
+#: A chair's zone not named here gets `host_airbag_kpa` of its device cap (chair.caps).
 HOST: dict[str, float] = {
-    **{f"airbag_kpa_max.{zone}": round(DEVICE[f"airbag_kpa_max.{zone}"] * 0.8, 1)
+    **{f"airbag_kpa_max.{zone}": host_airbag_kpa(DEVICE[f"airbag_kpa_max.{zone}"])
        for zone in ZONES},
     # Calf and foot airbags by default: a gentle cap, about medical calf compression
     # (~45 mmHg, 6 kPa); the user's --firm-legs lifts it to airbag_kpa_max (docs/safety.md).

@@ -16,11 +16,13 @@ a desync: nothing the host can resend helps, so it is a `LinkError`, not a resen
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import serial
 
 from chair import protocol as p
+from chair.chairinfo import Chair
 from chair.clock import Clock, ProgressGuard
 from chair.errors import LinkError
 from chair.handshake import GARBLED, LimitsTable, ask
@@ -50,6 +52,11 @@ class DeviceInfo:
 
     banner: p.Banner
     limits: dict[str, float]
+
+    @property
+    def chair(self) -> Chair:
+        """The chair they describe (zones, heaters, drives, sensors, geometry, caps)."""
+        return Chair.from_device(self.banner, self.limits)
 
 
 READ_CHUNK = 4096
@@ -368,8 +375,13 @@ class Link:
 
     # ------------------------------------------------------------------ handshake
 
-    def connect(self, timeout_s: float = 3.0) -> DeviceInfo:
+    def connect(self, timeout_s: float = 3.0,
+                accept: Callable[[DeviceInfo], None] | None = None) -> DeviceInfo:
         """Check the banner, the protocol version and the limits table; start a session.
+
+        `accept` is shown what the device said before the session starts (before SYNC):
+        it raises to refuse the chair (chair.controller: a table lacking a cap), and
+        nothing is sent after that.
 
         Each step (INFO, LIMITS, SYNC, REPORT) is tried again until answered, within
         `timeout_s` in all: queries with a growing wait for their answer (`handshake.ask`),
@@ -379,6 +391,21 @@ class Link:
         still unanswered from an earlier one are dropped (SYNC renumbers, stops everything).
         """
         deadline = self.clock.now() + timeout_s
+        info = self._identify(deadline)
+        if accept is not None:
+            accept(info)
+        self.send(p.Sync())  # SYNC first and alone: a resent SYNC would renumber what follows
+        self._until_answered(deadline, timeout_s, "SYNC")
+        self.send(p.SetReport(REPORT_MS))
+        self._until_answered(deadline, timeout_s, "REPORT")
+        return info
+
+    def identify(self, timeout_s: float = 3.0) -> DeviceInfo:
+        """The device's banner and limits table (INFO, LIMITS), without starting a session
+        (no SYNC, no REPORT): what `chair show --port` needs. Raises LinkError."""
+        return self._identify(self.clock.now() + timeout_s)
+
+    def _identify(self, deadline: float) -> DeviceInfo:
         try:
             self.port.reset_input_buffer()
         except PORT_ERRORS as exc:  # a tty that vanished raises termios.error here
@@ -390,12 +417,7 @@ class Link:
         self._end_session()
         self._gave_up.clear()
         self._synced = False
-        info = self._handshake(deadline)
-        self.send(p.Sync())  # SYNC first and alone: a resent SYNC would renumber what follows
-        self._until_answered(deadline, timeout_s, "SYNC")
-        self.send(p.SetReport(REPORT_MS))
-        self._until_answered(deadline, timeout_s, "REPORT")
-        return info
+        return self._handshake(deadline)
 
     def _handshake(self, deadline: float) -> DeviceInfo:
         seen = ask(self, p.QueryInfo(), deadline, "INFO")

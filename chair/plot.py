@@ -26,10 +26,9 @@ from collections.abc import Iterable
 from chair import __version__
 from chair.errors import UsageError
 from chair.landmarks import LANDMARKS
-from chair.limits import HEATERS, SEAT_BEND_MM, TRACK_MM, ZONES
 from chair.plot_files import SOFTWARE
 from chair.trace import Record
-from chair.trace_check import load_trace
+from chair.trace_check import load_trace, trace_chair
 
 STATE_COLOURS = {
     "disconnected": "#e0e0e0", "connecting": "#d0d0d0", "idle": "#f0f0f0",
@@ -49,6 +48,13 @@ AIRBAG_COLOURS = {
     "calves": "#31a354", "feet": "#3182bd",
 }
 HEATER_COLOURS = {"lumbar": "#e6550d", "seat": "#756bb1"}
+#: Colours for a zone or heater another chair names that the ones above do not.
+SPARE_COLOURS = ("#637939", "#843c39", "#7b4173", "#3182bd", "#e7ba52", "#636363")
+
+
+def _colour(colours: dict[str, str], names: list[str], name: str) -> str:
+    """`name`'s colour: its own, or a spare one by its place among `names`."""
+    return colours.get(name) or SPARE_COLOURS[names.index(name) % len(SPARE_COLOURS)]
 FAULT_COLOUR = "#cb181d"
 USER_COLOUR = "#f16913"
 INJECT_COLOUR = "#7a0177"
@@ -89,6 +95,12 @@ class _Session:
         self.marks = [e for e in self.events
                       if e["event"] in ("fault", "device-fault", "device-restart", "user")]
         self.injected = _injected(self.header.get("port", ""))
+        #: The chair the run was on (its zones, heaters and geometry), from the header.
+        self.chair = trace_chair(self.header, self.samples)
+        self.zones: list[str] = list(self.chair["zones"])
+        self.heaters: list[str] = list(self.chair["heaters"])
+        self.track_mm = float(self.chair["track_mm"])
+        self.seat_mm = float(self.chair["seat_mm"])
 
     def series(self, *path: str) -> list[float]:
         out = []
@@ -218,6 +230,17 @@ def _title(session: _Session) -> str:
     if cautions:
         facts.append("cautions: " + ", ".join(cautions))
     lines.append("   ".join(facts))
+    if "chair" in header:  # the chair the device described (docs/trace.md)
+        zones, heaters = session.zones, session.heaters
+        chair = (f"chair: {len(zones)} airbag zone{'s' * (len(zones) != 1)} "
+                 f"({', '.join(zones) or 'none'}), {len(heaters)} heater"
+                 f"{'s' * (len(heaters) != 1)} ({', '.join(heaters) or 'none'}), track "
+                 f"{session.track_mm:g} mm")
+        skipped = header.get("skipped") or []
+        if skipped:
+            chair += f"   skipped for this chair: {len(skipped)} step part" + \
+                "s" * (len(skipped) != 1)
+        lines.append(chair)
     return "\n".join(lines)
 
 
@@ -274,13 +297,14 @@ def _draw_roller(ax, session: _Session) -> None:
     marks = session.landmarks
     span = [p for p in pos if not math.isnan(p)]
     low = min([*span, *marks.values()], default=0.0)
-    high = max([*span, *marks.values()], default=TRACK_MM)
-    ax.set_ylim(min(TRACK_MM, high + 40), max(0.0, low - 40))  # top of the track at the top
-    if low - 40 < SEAT_BEND_MM < high + 40:
-        ax.axhspan(SEAT_BEND_MM, TRACK_MM, color="#f4f0e6", zorder=0)
-        ax.text(0.002, SEAT_BEND_MM, " seat (under the buttocks and thighs)", fontsize=8,
+    track_mm, seat_mm = session.track_mm, session.seat_mm
+    high = max([*span, *marks.values()], default=track_mm)
+    ax.set_ylim(min(track_mm, high + 40), max(0.0, low - 40))  # top of the track at the top
+    if low - 40 < seat_mm < high + 40:
+        ax.axhspan(seat_mm, track_mm, color="#f4f0e6", zorder=0)
+        ax.text(0.002, seat_mm, " seat (under the buttocks and thighs)", fontsize=8,
                 color="#8c7a55", va="top", transform=ax.get_yaxis_transform())
-        ax.text(0.002, SEAT_BEND_MM, " back", fontsize=8, color="#8c7a55", va="bottom",
+        ax.text(0.002, seat_mm, " back", fontsize=8, color="#8c7a55", va="bottom",
                 transform=ax.get_yaxis_transform())
     names = [name for name in LANDMARKS if name in marks]
     for name in names:
@@ -301,12 +325,13 @@ def _draw_air(ax, session: _Session) -> None:
     caps = session.header.get("limits", {}).get("airbag_kpa_max", {})
     shown = 0
     drawn = []
-    for zone in ZONES:
+    zones = session.zones
+    for zone in zones:
         kpa = session.series("airbags", zone)
         if max((k for k in kpa if not math.isnan(k)), default=0.0) < 0.5:
             continue
         shown += 1
-        colour = AIRBAG_COLOURS[zone]
+        colour = _colour(AIRBAG_COLOURS, zones, zone)
         ax.plot(session.t, kpa, color=colour, linewidth=0.9, label=zone)
         if zone in caps:
             ax.axhline(caps[zone], color=colour, linestyle="--", linewidth=0.8)
@@ -316,7 +341,8 @@ def _draw_air(ax, session: _Session) -> None:
         by_cap.setdefault(caps[zone], []).append(zone)
     for cap, zones in by_cap.items():
         ax.text(0.995, cap, f"cap {', '.join(zones)} {cap:g} kPa", fontsize=8,
-                color=AIRBAG_COLOURS[zones[-1]], ha="right", va="bottom",
+                color=_colour(AIRBAG_COLOURS, session.zones, zones[-1]), ha="right",
+                va="bottom",
                 transform=ax.get_yaxis_transform())
     if not shown:
         ax.text(0.5, 0.5, "no airbag inflated", transform=ax.transAxes, ha="center",
@@ -351,10 +377,14 @@ def _heat_series(session: _Session, zone: str) -> tuple[list[float], int]:
 
 def _draw_heat(ax, session: _Session) -> None:
     limits = session.header.get("limits", {})
-    series = {zone: _heat_series(session, zone) for zone in HEATERS}
-    for zone in HEATERS:
-        ax.plot(session.t, series[zone][0], color=HEATER_COLOURS[zone],
+    heaters = session.heaters
+    series = {zone: _heat_series(session, zone) for zone in heaters}
+    for zone in heaters:
+        ax.plot(session.t, series[zone][0], color=_colour(HEATER_COLOURS, heaters, zone),
                 linewidth=1.0, label=f"{zone} heater")
+    if not heaters:
+        ax.text(0.5, 0.5, "this chair has no heaters", transform=ax.transAxes, ha="center",
+                va="center", color="#777777")
     if any(dropped for _, dropped in series.values()):
         ax.text(0.005, 0.97, "implausible readings (open or shorted thermistor) not drawn",
                 transform=ax.transAxes, fontsize=8, color=FAULT_COLOUR, va="top")

@@ -939,9 +939,9 @@ def render_timeline(program: Program, cautions: tuple[str, ...] = ()) -> str:
 
     out.append(fmt(headings))
     previous = None
-    for row, zone in zip(rows, zone_of_row, strict=True):
-        if zone != previous:
-            span = sum(s.seconds for s in _zone_run(program.steps, int(row[0]) - 1))
+    for index, (row, zone) in enumerate(zip(rows, zone_of_row, strict=True)):
+        if zone != previous:  # (by place: a program fitted to a chair may lack a number)
+            span = sum(s.seconds for s in _zone_run(program.steps, index))
             out.append(f"-- {zone} ({_clock(span)}) --")
             previous = zone
         out.append(fmt(row))

@@ -19,7 +19,7 @@ from chair.caps import CAUTIONS, check_program, make_caps
 from chair.cautions import RED_FLAGS, Answer
 from chair.clock import Clock, MonotonicClock
 from chair.controller import PARK_MM, TICK_S, Controller
-from chair.errors import Exit, LinkError, Stalled, UsageError
+from chair.errors import ChairRefused, Exit, LinkError, ProgramError, Stalled, UsageError
 from chair.faults import parse_fault, parse_link_fault
 from chair.interrupts import Interrupts
 from chair.limits import DEVICE
@@ -234,8 +234,14 @@ def _header(controller: Controller, options: RunOptions) -> None:
                    "changes": CAUTIONS[name].changes()} for name in caps.cautions],
         program_cautions=list(controller.program.cautions),
         program_seconds=sum(step.seconds for step in controller.program.steps),
-        program_steps=len(controller.program.steps),
-        body_scan=controller.body_scan.header() if controller.body_scan else None)
+        program_steps=len(controller.program.steps) + _whole_steps_skipped(controller),
+        body_scan=controller.body_scan.header() if controller.body_scan else None,
+        chair=controller.chair.header(),
+        skipped=[skip.record() for skip in controller.skipped])
+
+
+def _whole_steps_skipped(controller: Controller) -> int:
+    return sum(skip.part == "step" for skip in controller.skipped)
 
 
 def _place_shoulder(controller: Controller, options: RunOptions) -> None:
@@ -256,10 +262,27 @@ def _run(controller: Controller, options: RunOptions, interrupts: Interrupts) ->
         return _drive(controller, options, interrupts)
     except LinkError as exc:
         return _link_lost(controller, str(exc))
+    except (ChairRefused, ProgramError, UsageError) as exc:
+        if controller.state != "connecting":
+            raise
+        return _refused(controller, exc)
     except PORT_ERRORS as exc:
         if not isinstance(exc, serial.SerialException) and isinstance(exc, OSError):
             raise  # a plain OSError here is the trace's or the terminal's: see `run`
         return _link_lost(controller, f"{controller.link.port.port}: {exc}")
+
+
+def _refused(controller: Controller, exc: ChairRefused | ProgramError | UsageError) -> Outcome:
+    """The chair its device described was refused at connect, before the session started
+    (nothing moved): a cap its table lacks (exit 3), a program it can do none of, or a
+    caution it cannot honour (exit 2). The header says which chair."""
+    controller.reason = str(exc)
+    controller.trace.header(chair=controller.chair.header(), incomplete=True)
+    controller.trace.event(controller.t, "refused", trigger="connect",
+                           state=controller.state, why=controller.reason)
+    controller.fire("disconnect")
+    kind = "fault" if isinstance(exc, ChairRefused) else "usage"
+    return Outcome(kind, controller.state, controller.reason)
 
 
 def _link_lost(controller: Controller, why: str) -> Outcome:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from chair import protocol as p
 from chair.caps import HEAT_LEVEL_C, Caps
-from chair.limits import DEVICE, HEATERS, HOST, TECHNIQUES, TRACK_MM, ZONES
+from chair.chairinfo import REFERENCE, Chair
+from chair.limits import DEVICE, HOST, TECHNIQUES
 from chair.regions import (
     Region,
     depth_max_near,
@@ -80,9 +81,10 @@ def safe_vent_s(cap_kpa: float) -> float:
     return AIR_VENT_LAG_S + AIR_VENT_TAU_S * math.log(SAFE_VENT_FROM * cap_kpa / VENTED_KPA)
 
 
-#: The longest of those over the device's zones (about 4.4 s from 40 kPa); chair.runner's
-#: SETTLE_S must leave room for it.
-SAFE_VENT_S = max(safe_vent_s(DEVICE[f"airbag_kpa_max.{zone}"]) for zone in ZONES)
+#: The longest of those over the reference chair's zones (about 4.4 s from 40 kPa);
+#: chair.runner's SETTLE_S must leave room for it.
+SAFE_VENT_S = max(safe_vent_s(REFERENCE.limits[f"airbag_kpa_max.{zone}"])
+                  for zone in REFERENCE.zones)
 
 
 @dataclass
@@ -93,48 +95,54 @@ class _Watch:
     start_value: float
 
 
-def _unreadable(status: p.StatusReport) -> str:
+def _unreadable(status: p.StatusReport, chair: Chair) -> str:
     """Why `status` cannot be checked, or '': a reading missing (fewer pressures or
     temperatures than the chair has zones and heaters), or nan or infinite. The codec
     never decodes a non-finite number (docs/protocol.md §1.1); this is the second line."""
-    if len(status.air_kpa) != len(ZONES) or len(status.heat_c) != len(HEATERS):
+    zones, heaters = chair.zones, chair.heaters
+    if len(status.air_kpa) != len(zones) or len(status.heat_c) != len(heaters):
         return (f"device reported {len(status.air_kpa)} airbag pressures and "
-                f"{len(status.heat_c)} temperatures; the chair has {len(ZONES)} zones and "
-                f"{len(HEATERS)} heaters")
+                f"{len(status.heat_c)} temperatures; the chair has {len(zones)} zones and "
+                f"{len(heaters)} heaters")
     values = (status.t, status.pos_mm, status.force_n, status.back_pct, status.leg_pct,
               *status.air_kpa, *status.heat_c)
     if math.isfinite(sum(values)):  # nan or inf anywhere makes the sum so
         return ""
-    names = ("t", "pos", "force", "back", "leg", *(f"air.{z}" for z in ZONES),
-             *(f"heat.{h}" for h in HEATERS))
-    bad = next((f"{name}={value}" for name, value in zip(names, values, strict=True)
+    named = {"t": status.t, "pos": status.pos_mm, "force": status.force_n,
+             "back": status.back_pct, "leg": status.leg_pct,
+             **{f"air.{z}": kpa for z, kpa in chair.air(status).items()},
+             **{f"heat.{h}": c for h, c in chair.heat(status).items()}}
+    bad = next((f"{name}={value}" for name, value in named.items()
                 if not math.isfinite(value)), "a reading")
     return f"device reported {bad}, not a finite number"
 
 
-def _implausible(status: p.StatusReport, limits: dict[str, float], track_mm: float) -> str:
+def _implausible(status: p.StatusReport, chair: Chair, limits: dict[str, float]) -> str:
     """The first field of `status` outside its plausible range, as a reason, or ''.
 
     Ranges: depth 0..roller_depth_max, width 0..roller_width_max, speed 0..roller_speed_max
     and foot 0..foot_speed_max of the device's table; force 0..HOST roller_force_n_max;
     backrest and leg rest 0..100 %; pressures from AIR_KPA_MIN; temperatures within the
     thermistor's range; the carriage on the track (within REGION_TOLERANCE_MM of its ends).
+    A chair without foot rollers (no `foot` drive) reports foot 0.
     """
     def limit(name: str) -> float:
         return limits.get(name, DEVICE[name])
 
     slack = REGION_TOLERANCE_MM
+    track_mm = chair.track_mm
+    foot_max = limit("foot_speed_max") if "foot" in chair.axes else 0
     ranges = (("depth", status.depth, 0, limit("roller_depth_max")),
               ("width", status.width, 0, limit("roller_width_max")),
               ("speed", status.speed, 0, limit("roller_speed_max")),
-              ("foot", status.foot, 0, limit("foot_speed_max")),
+              ("foot", status.foot, 0, foot_max),
               ("force", status.force_n, 0.0, HOST["roller_force_n_max"]),
               ("back", status.back_pct, 0.0, 100.0), ("leg", status.leg_pct, 0.0, 100.0),
               ("pos", status.pos_mm, -slack, track_mm + slack),
               *((f"air.{z}", kpa, AIR_KPA_MIN, math.inf)
-                for z, kpa in zip(ZONES, status.air_kpa, strict=True)),
+                for z, kpa in chair.air(status).items()),
               *((f"heat.{h}", c, limit("thermistor_c_min"), limit("thermistor_c_max"))
-                for h, c in zip(HEATERS, status.heat_c, strict=True)))
+                for h, c in chair.heat(status).items()))
     for name, value, low, high in ranges:
         if not low <= value <= high:
             return f"device reported {name}={value:g}, outside its plausible range " \
@@ -147,15 +155,17 @@ def _implausible(status: p.StatusReport, limits: dict[str, float], track_mm: flo
 class Supervisor:
     """Clamps every setpoint to the caps and checks each status report against them.
 
-    `limits` is the device's table (its ranges for depth, width, speed, foot speed and the
-    thermistor) and `track_mm` its track length, both from the device once connected.
+    `chair` is the chair the device described at connect (chair.chairinfo; the reference
+    chair when not given): its zones and heaters key every watch by name, its limits table
+    gives the ranges for depth, width, speed, foot speed and the thermistor, its track the
+    carriage's range.
     """
 
-    def __init__(self, caps: Caps, limits: dict[str, float] | None = None,
-                 track_mm: float = TRACK_MM) -> None:
+    def __init__(self, caps: Caps, chair: Chair = REFERENCE) -> None:
         self.caps = caps
-        self.limits = dict(DEVICE if limits is None else limits)
-        self.track_mm = track_mm
+        self.chair = chair
+        self.limits = dict(chair.limits)
+        self.track_mm = chair.track_mm
         # what is in force at the device: the roller (technique, depth, speed) and the foot
         # rollers' speed (None: not commanded since connecting), and how many reports in a
         # row have shown more than that, per field
@@ -165,18 +175,19 @@ class Supervisor:
         self._stopped_at: float | None = None  # the last STOP, clock seconds
         #: zones whose pressure reading is not trusted, and why (confirmed vented by time)
         self.distrusted: dict[str, str] = {}
-        self._air: dict[int, _Watch] = {}
-        self._air_target = [0.0] * len(ZONES)
-        self._heat: dict[int, _Watch] = {}
-        self._heat_target = [0.0] * len(HEATERS)
-        self._heat_last: list[tuple[float, float] | None] = [None] * len(HEATERS)
-        self._follow: dict[int, _Watch] = {}  # since the last rise, and the lowest reading
+        # per airbag zone and per heater, by name: target, watch, last reading
+        self._air: dict[str, _Watch] = {}
+        self._air_target = dict.fromkeys(chair.zones, 0.0)
+        self._heat: dict[str, _Watch] = {}
+        self._heat_target = dict.fromkeys(chair.heaters, 0.0)
+        self._heat_last: dict[str, tuple[float, float] | None] = dict.fromkeys(chair.heaters)
+        self._follow: dict[str, _Watch] = {}  # since the last rise, and the lowest reading
         self._roller_target: float | None = None
         self._moving: _Watch | None = None
         self._dwell: _Watch | None = None
         # heaters commanded off: the last reading (time, °C), and the lowest in the window
-        self._cool_last: list[tuple[float, float] | None] = [None] * len(HEATERS)
-        self._cool_low: list[_Watch | None] = [None] * len(HEATERS)
+        self._cool_last: dict[str, tuple[float, float] | None] = dict.fromkeys(chair.heaters)
+        self._cool_low: dict[str, _Watch | None] = dict.fromkeys(chair.heaters)
         self.regions: tuple[Region, ...] = ()  # placed from the body scan (`place`)
 
     def place(self, landmarks: dict[str, float]) -> None:
@@ -221,10 +232,10 @@ class Supervisor:
     def commanded(self, command: p.Command, now: float) -> None:
         """Record a setpoint we sent, so its effect can be checked."""
         if isinstance(command, p.SetAir):
-            self._air_target[ZONES.index(command.zone)] = command.kpa
-            self._air.pop(ZONES.index(command.zone), None)
+            self._air_target[command.zone] = command.kpa
+            self._air.pop(command.zone, None)
         elif isinstance(command, p.SetHeat):
-            h = HEATERS.index(command.zone)
+            h = command.zone
             self._heat_target[h] = command.target_c
             self._heat.pop(h, None)
             self._cool_low[h] = self._cool_last[h] = None
@@ -245,8 +256,8 @@ class Supervisor:
                 self.distrusted.clear()
             self._roller_set, self._foot_set = ("off", 0, 0), 0
             self._over.clear()
-            self._air_target = [0.0] * len(ZONES)
-            self._heat_target = [0.0] * len(HEATERS)
+            self._air_target = dict.fromkeys(self.chair.zones, 0.0)
+            self._heat_target = dict.fromkeys(self.chair.heaters, 0.0)
             self._roller_target = None
             self._air.clear()
             self._heat.clear()
@@ -257,7 +268,8 @@ class Supervisor:
         Called on every report from the start of a session until the chair is confirmed
         in its safe state (`unsafe`), parking and the settling after it included.
         """
-        unreadable = _unreadable(status) or _implausible(status, self.limits, self.track_mm)
+        unreadable = _unreadable(status, self.chair) or \
+            _implausible(status, self.chair, self.limits)
         if unreadable:  # nan compares false and a missing value is never compared: a pass
             return unreadable
         self._distrust(status)
@@ -298,7 +310,7 @@ class Supervisor:
         """An air fault latched at the device: no zone's pressure reading is trusted."""
         latched = [f for f in status.faults if f in AIR_FAULTS]
         if latched:
-            for zone in ZONES:
+            for zone in self.chair.zones:
                 self.distrusted.setdefault(zone, latched[0].wire)
 
     def vented_by_time(self) -> dict[str, str]:
@@ -321,7 +333,7 @@ class Supervisor:
         if status.state == "Run":
             return "the device still runs"
         self._distrust(status)
-        for zone, kpa in zip(ZONES, status.air_kpa, strict=False):
+        for zone, kpa in self.chair.air(status).items():
             if zone in self.distrusted:
                 wait = safe_vent_s(self.limits.get(f"airbag_kpa_max.{zone}", 0.0)
                                    or DEVICE[f"airbag_kpa_max.{zone}"])
@@ -334,7 +346,7 @@ class Supervisor:
                 continue
             if not kpa < VENTED_KPA:
                 return f"airbag {zone} reads {kpa:.1f} kPa (vented is under {VENTED_KPA:g})"
-        for zone, target in zip(HEATERS, self._heat_target, strict=False):
+        for zone, target in self._heat_target.items():
             if target > 0:
                 return f"heater {zone} is commanded on"
         if status.technique != "off" or status.force_n > 0:
@@ -348,21 +360,21 @@ class Supervisor:
     def _check_air(self, status: p.StatusReport, now: float) -> str | None:
         """An airbag above its cap, not inflating or not venting; its zone's reading is
         then distrusted (`unsafe` confirms it vented by time)."""
-        for i, zone in enumerate(ZONES):
-            why = self._air_fault(i, zone, status.air_kpa[i], now)
+        for zone, kpa in self.chair.air(status).items():
+            why = self._air_fault(zone, kpa, now)
             if why:
                 self.distrusted.setdefault(zone, why)
                 return why
         return None
 
-    def _air_fault(self, i: int, zone: str, kpa: float, now: float) -> str | None:
-        """Why airbag `zone` (index `i`) reading `kpa` is a fault now, or None."""
+    def _air_fault(self, zone: str, kpa: float, now: float) -> str | None:
+        """Why airbag `zone` reading `kpa` is a fault now, or None."""
         if kpa > self.caps.airbag_kpa[zone] + AIR_MARGIN_KPA:
             return f"airbag {zone} at {kpa:.1f} kPa, above the cap {self.caps.airbag_kpa[zone]}"
-        target = self._air_target[i]
-        watch = self._air.get(i)
+        target = self._air_target[zone]
+        watch = self._air.get(zone)
         if watch is None:  # (not setdefault: that builds a _Watch on every report)
-            watch = self._air[i] = _Watch(now, kpa)
+            watch = self._air[zone] = _Watch(now, kpa)
         if target > 0 and kpa < 0.2 * target and now - watch.since > AIR_RISE_S:
             return f"airbag {zone} does not inflate ({kpa:.1f} of {target:.1f} kPa)"
         if target == 0 and kpa >= VENTED_KPA:
@@ -376,55 +388,55 @@ class Supervisor:
     def _check_cooling(self, status: p.StatusReport, now: float) -> str | None:
         """A heater commanded off must cool: a reading that rises (a relay welded on) or
         jumps faster than a surface can change (the thermistor came loose) is a fault."""
-        for h, (zone, temp) in enumerate(zip(HEATERS, status.heat_c, strict=False)):
-            if self._heat_target[h] > 0:
+        for zone, temp in self.chair.heat(status).items():
+            if self._heat_target[zone] > 0:
                 continue
-            last, self._cool_last[h] = self._cool_last[h], (now, temp)
+            last, self._cool_last[zone] = self._cool_last[zone], (now, temp)
             if last is not None and \
                     abs(temp - last[1]) > HEAT_JUMP_C + HEAT_RATE_C_S * (now - last[0]):
                 return f"heater {zone} reading jumped {last[1]:.1f} to {temp:.1f} °C while " \
                        "off (thermistor loose?)"
-            low = self._cool_low[h]
+            low = self._cool_low[zone]
             if low is not None and temp > low.start_value + HEAT_OFF_RISE_C:
                 return f"heater {zone} warms while off ({low.start_value:.1f} to " \
                        f"{temp:.1f} °C; relay welded on?)"
             if low is None or temp < low.start_value or now - low.since > HEAT_OFF_RISE_S:
-                self._cool_low[h] = _Watch(now, temp)
+                self._cool_low[zone] = _Watch(now, temp)
         return None
 
     def _check_heat(self, status: p.StatusReport, now: float) -> str | None:
-        for i, (zone, temp) in enumerate(zip(HEATERS, status.heat_c, strict=False)):
+        for zone, temp in self.chair.heat(status).items():
             if temp > self.caps.heat_c_max:
                 return f"heater {zone} at {temp:.1f} °C, above {self.caps.heat_c_max} °C"
-            target = self._heat_target[i]
-            last, self._heat_last[i] = self._heat_last[i], (now, temp)
+            target = self._heat_target[zone]
+            last, self._heat_last[zone] = self._heat_last[zone], (now, temp)
             if (target > 0 and last is not None
                     and abs(temp - last[1]) > HEAT_JUMP_C + HEAT_RATE_C_S * (now - last[0])):
                 return f"heater {zone} reading jumped {last[1]:.1f} to {temp:.1f} °C " \
                        "(thermistor loose?)"
-            if self._not_following(i, target, temp, now):
+            if self._not_following(zone, target, temp, now):
                 return f"heater {zone} is powered but its reading does not follow " \
                        f"({temp:.1f} °C, target {target} °C: thermistor loose?)"
             if target <= 0 or temp >= target - 4.0:
-                self._heat.pop(i, None)
+                self._heat.pop(zone, None)
                 continue
-            watch = self._heat.setdefault(i, _Watch(now, temp))
+            watch = self._heat.setdefault(zone, _Watch(now, temp))
             if now - watch.since > HEAT_RISE_S:
                 if temp - watch.start_value < 2.0:
                     return f"heater {zone} does not warm ({temp:.1f} °C, target {target} °C)"
-                self._heat[i] = _Watch(now, temp)
+                self._heat[zone] = _Watch(now, temp)
         return None
 
-    def _not_following(self, i: int, target: float, temp: float, now: float) -> bool:
+    def _not_following(self, heater: str, target: float, temp: float, now: float) -> bool:
         """Heat follow, in every mode: a reading more than HEAT_FOLLOW_BELOW_C under its
         target means the device's thermostat powers the heater, so it must rise
         HEAT_FOLLOW_C above its lowest within HEAT_FOLLOW_S (rule 8)."""
         if target <= 0 or temp >= target - HEAT_FOLLOW_BELOW_C:
-            self._follow.pop(i, None)
+            self._follow.pop(heater, None)
             return False
-        watch = self._follow.get(i)
+        watch = self._follow.get(heater)
         if watch is None or temp >= watch.start_value + HEAT_FOLLOW_C:
-            self._follow[i] = _Watch(now, temp)
+            self._follow[heater] = _Watch(now, temp)
             return False
         watch.start_value = min(watch.start_value, temp)
         return now - watch.since > HEAT_FOLLOW_S

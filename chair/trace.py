@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import IO
 
 from chair import protocol as p
+from chair.chairinfo import REFERENCE, Chair
 from chair.errors import UsageError
-from chair.limits import DEVICE, HEATERS, ZONES
 
 Record = dict
 Listener = Callable[[Record], None]
@@ -36,17 +36,19 @@ def _line(record: Record) -> str:
 
 #: The plausible thermistor range (°C, low and high) from the limits table, for a sample
 #: made before the device has published its own.
-PLAUSIBLE_C = (DEVICE["thermistor_c_min"], DEVICE["thermistor_c_max"])
+PLAUSIBLE_C = (REFERENCE.limits["thermistor_c_min"], REFERENCE.limits["thermistor_c_max"])
 
 
 def sample_record(t: float, state: str, status: p.StatusReport, step: int | None,
-                  plausible_c: tuple[float, float] = PLAUSIBLE_C) -> Record:
-    """A `sample` line from one device status report.
+                  plausible_c: tuple[float, float] = PLAUSIBLE_C,
+                  chair: Chair = REFERENCE) -> Record:
+    """A `sample` line from one device status report of `chair` (its airbag and heat maps
+    hold that chair's zones and heaters, by name).
 
     A heater reading outside `plausible_c` (°C; an open or shorted thermistor) is named in
     the sample's `implausible` list (``"heat_c.lumbar"``), present only when not empty.
     """
-    heat = dict(zip(HEATERS, status.heat_c, strict=False))
+    heat = chair.heat(status)
     record = {
         "type": "sample",
         "t": round(t, 3),
@@ -55,7 +57,7 @@ def sample_record(t: float, state: str, status: p.StatusReport, step: int | None
         "roller": {"pos_mm": status.pos_mm, "depth": status.depth,
                    "technique": status.technique, "width": status.width,
                    "speed": status.speed, "force_n": status.force_n},
-        "airbags": dict(zip(ZONES, status.air_kpa, strict=False)),
+        "airbags": chair.air(status),
         "heat_c": heat,
         "foot": status.foot,
         "recline": {"back_pct": status.back_pct, "leg_pct": status.leg_pct},

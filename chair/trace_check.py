@@ -16,6 +16,7 @@ import math
 import os
 import stat
 
+from chair.chairinfo import REFERENCE
 from chair.errors import UsageError
 from chair.program import CONTROL_CHARS
 from chair.trace import Record, special_kind
@@ -42,6 +43,43 @@ def _number(value: object) -> bool:
             and math.isfinite(value))
 
 
+def trace_chair(header: Record, samples: list[Record]) -> dict:
+    """The chair a trace was recorded on: its header's `chair` object (`zones`, `heaters`,
+    `axes`, `sensors`, `track_mm`, `seat_mm`). A trace written before the header carried
+    it was recorded on the reference chair: its geometry, and the zones and heaters its
+    first sample names."""
+    chair = header.get("chair")
+    if isinstance(chair, dict):
+        return chair
+    first = samples[0] if samples else {}
+    return {**REFERENCE.header(), "zones": list(first.get("airbags", REFERENCE.zones)),
+            "heaters": list(first.get("heat_c", REFERENCE.heaters))}
+
+
+def _chair_problem(chair: object) -> str | None:
+    """What is wrong with a header's `chair` object, or None."""
+    if not isinstance(chair, dict):
+        return "header field 'chair' is not an object"
+    for name in ("zones", "heaters", "axes", "sensors"):
+        names = chair.get(name)
+        if not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            return f"header field chair.{name} is not a list of names"
+    for name in ("track_mm", "seat_mm"):
+        if not _number(chair.get(name)):
+            return f"header field chair.{name} is not a finite number"
+    return None
+
+
+def _zone_problem(record: Record, chair: dict) -> str | None:
+    """A sample's airbag or heater name that the header's chair does not have, or None."""
+    for group, names in (("airbags", "zones"), ("heat_c", "heaters")):
+        for name in record.get(group, {}):
+            if name not in chair[names]:
+                return (f"sample field {group}.{name}: the header's chair has no such "
+                        f"{names[:-1]} ({', '.join(chair[names]) or 'none'})")
+    return None
+
+
 def _problem(record: object) -> str | None:
     """What is wrong with one decoded line as a trace record, or None."""
     if not isinstance(record, dict):
@@ -59,6 +97,11 @@ def _problem(record: object) -> str | None:
                 return f"header field {name!r} is not a {shape.__name__}"
         if not all(isinstance(c, dict) for c in record.get("cautions", [])):
             return "header field 'cautions' holds something that is not an object"
+        skipped = record.get("skipped", [])
+        if not (isinstance(skipped, list) and all(isinstance(s, dict) for s in skipped)):
+            return "header field 'skipped' is not a list of objects"
+        if "chair" in record:
+            return _chair_problem(record["chair"])
     elif kind == "event":
         return _event_problem(record)
     elif kind == "sample":
@@ -159,6 +202,7 @@ def load_trace(path: str) -> list[Record]:
     record.
     """
     records = []
+    chair: dict | None = None  # the header's, once read: samples hold its zones only
     for number, raw in enumerate(_read_capped(path).splitlines(), 1):
         if not raw.strip():
             continue
@@ -171,6 +215,10 @@ def load_trace(path: str) -> list[Record]:
             raise UsageError(f"{path}:{number}: not a JSON line "
                              f"({getattr(exc, 'msg', exc)}): {_HINT}") from None
         problem = _problem(record)
+        if problem is None and record["type"] == "header" and "chair" in record:
+            chair = record["chair"]
+        elif problem is None and record["type"] == "sample" and chair is not None:
+            problem = _zone_problem(record, chair)
         if problem:
             raise UsageError(f"{path}:{number}: {problem}: {_HINT}")
         records.append(_escape(record))

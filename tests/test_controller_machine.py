@@ -32,10 +32,13 @@ class FakeLink:
         self.idle = True
         self._first_report = False
 
-    def connect(self) -> DeviceInfo:
+    def connect(self, accept=None) -> DeviceInfo:
         banner = p.Banner(1, "fake", ZONES, HEATERS, TRACK_MM, SEAT_BEND_MM, DEVICE_TABLE_CRC)
+        info = DeviceInfo(banner, dict(DEVICE))
+        if accept is not None:  # the controller learns the chair before the session starts
+            accept(info)
         self._first_report = True  # a healthy device reports once connected (a silent one
-        return DeviceInfo(banner, dict(DEVICE))  # is a link error: tests/test_exit_codes.py)
+        return info  # is a link error: tests/test_exit_codes.py)
 
     def send(self, command: p.Command) -> None:
         self.sent.append(command)

@@ -70,7 +70,7 @@ def test_a_connect_that_fails_inside_on_enter_connecting_is_still_traced() -> No
     clock = VirtualClock()
 
     class Mute(FakeLink):
-        def connect(self):
+        def connect(self, accept=None):
             raise LinkError("no banner")
 
     controller = make_controller()[0]
