@@ -192,8 +192,9 @@ def test_a_pass_says_which_part_it_could_not_try(capsys) -> None:
     fault condition is present, and the verdict did not say it was not."""
     from chair.cli import main
 
-    assert main(["conformance", "sim://?defect=reset-while-faulted"]) == 0
+    assert main(["conformance", "sim://?clock=virtual&defect=reset-while-faulted"]) == 0
     out = capsys.readouterr().out
     assert "not tested on this device, so not shown safe: part of reset" in out
-    assert main(["conformance", "sim://?defect=reset-while-faulted&fault=thermistor-open@0",
+    assert main(["conformance",
+                 "sim://?clock=virtual&defect=reset-while-faulted&fault=thermistor-open@0",
                  "--json"]) == 3
