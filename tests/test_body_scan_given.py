@@ -328,9 +328,6 @@ def test_a_profile_entry_is_ignored_on_a_chair_that_scans(tmp_path: Path,
 # ---------------------------------------------------------------- the compact chair
 
 
-@pytest.mark.xfail(raises=KeyError, strict=False,
-                   reason="the host cannot yet connect to a chair with fewer zones "
-                          "(issue 12 item 1, in another branch)")
 def test_the_compact_chair_asks_for_the_height_then_runs_on_it(
         tmp_path: Path, profile_path: Path, sent, capsys) -> None:
     port = "sim://?chair=compact&height=170"
