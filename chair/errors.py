@@ -29,7 +29,8 @@ EXIT_MEANINGS: dict[Exit, str] = {
              "parked; the check passed; the device reset",
     Exit.UNEXPECTED: "an unexpected error, or a fast-forward run that stopped advancing (a bug: "
                      "please report it with its message or traceback)",
-    Exit.USAGE: "bad program, arguments, port URL or output file: nothing moved",
+    Exit.USAGE: "bad program, arguments, port URL, output file or user profile, or no "
+                "shoulder line for a chair without force sensing: nothing moved",
     Exit.FAULT: "a safety fault stopped the session, the chair refused to start or to reset, "
                 "its limits table lacks a cap the host needs (refused at connect: nothing "
                 "moved), or a conformance check failed (the trace or report says which)",

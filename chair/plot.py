@@ -405,16 +405,20 @@ def _draw_heat(ax, session: _Session) -> None:
 def _draw_levels(ax, session: _Session) -> None:
     ax.step(session.t, session.series("roller", "depth"), where="post", color="#238b45",
             linewidth=1.0, label="roller depth (1..5)")
-    ax.step(session.t, session.series("foot"), where="post", color="#3182bd",
-            linewidth=1.0, label="foot rollers (0..3)")
+    axes = session.chair.get("axes", ())
+    if "foot" in axes:  # a chair without foot rollers draws no line for them
+        ax.step(session.t, session.series("foot"), where="post", color="#3182bd",
+                linewidth=1.0, label="foot rollers (0..3)")
     ax.set_ylim(-0.3, 5.6)
     ax.set_yticks(range(6))
     ax.set_ylabel("depth / speed\n(step)")
     right = ax.twinx()
-    right.plot(session.t, session.series("recline", "back_pct"), color="#969696",
-               linewidth=0.9, linestyle="--", label="backrest recline (%)")
-    right.plot(session.t, session.series("recline", "leg_pct"), color="#636363",
-               linewidth=0.9, linestyle=":", label="leg rest (%)")
+    if "back" in axes:
+        right.plot(session.t, session.series("recline", "back_pct"), color="#969696",
+                   linewidth=0.9, linestyle="--", label="backrest recline (%)")
+    if "leg" in axes:
+        right.plot(session.t, session.series("recline", "leg_pct"), color="#636363",
+                   linewidth=0.9, linestyle=":", label="leg rest (%)")
     right.set_ylim(-5, 105)
     right.set_ylabel("recline (%)", fontsize=9)
     handles, labels = ax.get_legend_handles_labels()

@@ -200,6 +200,17 @@ def test_sciatica_on_the_compact_chair_skips_what_it_lacks_and_says_so(
     text = _texts(make_figure(records))
     assert "3 airbag zones (lumbar, seat, calves), 1 heater (lumbar)" in text
     assert "lumbar heater" in text and "seat heater" not in text
+    assert "foot rollers (0..3)" not in text  # the compact chair has none
+    assert "foot rollers (0..3)" in _texts(make_figure(load_trace(str(reference_trace()))))
+
+
+def reference_trace() -> Path:
+    """A lumbar session on the reference chair (for what its plot draws)."""
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / "reference.jsonl"
+    assert main(["run", "lumbar", "--fast", "--trace", str(path)]) == 0
+    return path
 
 
 def test_a_table_without_a_banner_zone_s_cap_is_refused_before_anything_is_sent(
