@@ -120,6 +120,10 @@ DEVICE_TABLE: tuple[Limit, ...] = (
           "fastest foot roller"),
 )
 
+#: docs/safety.md rule 7: no zone's cap above a cuff's 40 kPa, on any chair (the firmware
+#: refuses a table above it, conformance checks it, the host's settle time is sized for it).
+AIRBAG_KPA_RULE_MAX = 40.0
+
 #: CRC-16 of the device table as the firmware was built with it. The device compares it
 #: with the table at start and refuses to actuate on a mismatch (safety.md rule 14).
 DEVICE_TABLE_CRC = 0xA515

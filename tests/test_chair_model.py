@@ -336,3 +336,19 @@ def test_no_fixed_zone_list_in_the_host_but_the_reference_table() -> None:
     used = {path.name for path in root.rglob("*.py")
             if re.search(r"\b(ZONES|HEATERS)\b", path.read_text(encoding="utf-8"))}
     assert used <= ALLOWED, f"fixed zone lists in {sorted(used - ALLOWED)}: key by the chair"
+
+
+def test_the_settle_time_covers_every_cap_the_rules_allow() -> None:
+    """Parking waits SETTLE_S for the bags to vent: enough for the highest cap any chair may
+    have (40 kPa, the rule both the firmware and conformance hold every zone to), not only
+    the reference chair's."""
+    from chair.limits import AIRBAG_KPA_RULE_MAX
+    from chair.runner import SETTLE_S
+    from chair.safety import SAFE_VENT_S, safe_vent_s
+    from firmware.limits import AIRBAG_KPA_RULE
+
+    assert AIRBAG_KPA_RULE[1] == AIRBAG_KPA_RULE_MAX  # the firmware's twin of the rule
+    for name in ("reference", "compact"):
+        caps = [v for n, v, *_ in chairs.load(name)["limits"] if n.startswith("airbag_kpa")]
+        assert max(safe_vent_s(cap) for cap in caps) <= SAFE_VENT_S < SETTLE_S
+    assert safe_vent_s(AIRBAG_KPA_RULE_MAX) == SAFE_VENT_S

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from chair import safety
 from chair.controller import PARK_MM, PARK_TIMEOUT_S, SCAN_TIMEOUT_S
+from chair.limits import AIRBAG_KPA_RULE_MAX
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ RULES: dict[str, Figure] = {
     "session_s_max": Figure(1800, "s", "safety.md rule 6", "continuous actuation", "max"),
     "airbag_inflate_s_max": Figure(10, "s", "safety.md rule 7", "one inflation", "max"),
     "heat_c_max": Figure(45, "°C", "safety.md rule 8", "surface cut-off", "max"),
-    "airbag_kpa_max": Figure(40, "kPa", "safety.md rule 7 (below a cuff's 40 kPa)",
+    "airbag_kpa_max": Figure(AIRBAG_KPA_RULE_MAX, "kPa", "safety.md rule 7 (a cuff's 40 kPa)",
                              "each zone's cap (airbag_kpa_max.<zone>)", "max"),
     "status_answer_ms": Figure(100, "ms", "protocol.md section 3",
                                "`?` is answered with one status line within this"),
