@@ -7,12 +7,14 @@ Exit codes: chair.errors.Exit (0 done, 2 bad program, arguments or file, 3 safet
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from chair import __version__
 from chair.errors import ChairError, Exit, UsageError
@@ -147,10 +149,36 @@ def _cmd_limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def simulated_chairs() -> list[dict]:
+    """The chair descriptions the simulator offers (`sim://?chair=NAME`): the firmware
+    package's chairs/*.json, read as data (the host never imports the firmware's code)."""
+    spec = importlib.util.find_spec("firmware")
+    folders = list(spec.submodule_search_locations or ()) if spec else []
+    found = []
+    for path in sorted(p for folder in folders for p in Path(folder, "chairs").glob("*.json")):
+        chair = json.loads(path.read_text(encoding="utf-8"))
+        found.append({"name": path.stem, "about": chair.get("about", ""),
+                      "zones": chair.get("zones", []), "heaters": chair.get("heaters", []),
+                      "axes": chair.get("axes", []), "sensors": chair.get("sensors", []),
+                      "track_mm": chair.get("track_mm")})
+    return found
+
+
 def _cmd_sim(args: argparse.Namespace) -> int:
     from chair import serve
     from chair.runner import check_faults
 
+    if args.list_chairs:
+        chairs = simulated_chairs()
+        if args.json:
+            print(json.dumps(chairs, indent=1))
+        for chair in [] if args.json else chairs:
+            print(f"{chair['name']:<10} {chair['about']}")
+            print(f"{'':<10} zones {', '.join(chair['zones'])}; heaters "
+                  f"{', '.join(chair['heaters']) or 'none'}; drives {', '.join(chair['axes'])}"
+                  f"; sensors {', '.join(chair['sensors']) or 'none'}; track "
+                  f"{chair['track_mm']:g} mm")
+        return Exit.OK
     check_faults(tuple(args.fault))  # a bad --fault is an argument error (exit 2)
     query = [f"height={args.height}", f"seed={args.seed}", *(f"fault={f}" for f in args.fault)]
     if args.micropython:
@@ -368,7 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the firmware in real MicroPython (Node.js and `npm ci`)")
     sim.add_argument("--chair", metavar="NAME",
                      help="chair description to simulate (a file in firmware/chairs: "
-                          "reference, the default, or compact)")
+                          "reference, the default, or compact; --list-chairs lists them)")
+    sim.add_argument("--list-chairs", action="store_true",
+                     help="list the chair descriptions the simulator offers, and exit")
+    sim.add_argument("--json", action="store_true", help="with --list-chairs: as JSON")
     _add_baud(sim, "of the pty it serves")
     sim.set_defaults(func=_cmd_sim)
 
