@@ -135,9 +135,6 @@ MISTAKES = {
     "a table lacking a banner zone's cap": (
         COMPACT, {"table": _drop("airbag_kpa_max.calves")}, "connect",
         "no airbag_kpa_max.calves"),
-    "fewer zones than the table": (
-        COMPACT, {"table": _extra_zones}, "connect",
-        "caps for shoulders, arms, feet, which the banner does not name"),
     "a zone the banner names that does not fill": (
         COMPACT, {"banner": lambda b: status_with(b, zones=(*b.zones, "feet")),
                   "table": _claims_feet, "status": lambda s: status_with(
@@ -232,3 +229,38 @@ def test_a_table_whose_airbag_cap_breaks_the_rule_fails_the_limits_check(monkeyp
     row = report["checks"][0]
     assert row["result"] == "FAIL", row
     assert "airbag_kpa_max.lumbar=90 breaks the rule (max 40)" in row["detail"], row
+
+
+def test_a_full_table_on_a_smaller_chair_is_driven_by_both(monkeypatch, capsys) -> None:
+    """Issue 12's second bridge: three zones in the banner, the reference chair's whole
+    table: harmless now that the host keys zones by the banner's names, so the drive and
+    `chair run` both pass."""
+    import chair.runner
+
+    through(monkeypatch, table=_extra_zones)
+    assert drive(capsys, COMPACT)[0] == 0
+    monkeypatch.setattr(chair.runner, "open_port",
+                        lambda url, **kw: Bridge(open_port(url, **kw), table=_extra_zones))
+    assert main(["run", "lumbar", "--fast", "--port", COMPACT, "--height", "175",
+                 "--no-profile"]) == 0
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_chair_run_fails_on_each_bridge_the_drive_fails(monkeypatch, capsys,
+                                                         mistake: str) -> None:
+    """Issue 12: on a bridge written from the docs alone, conformance and `chair run` agree:
+    where the drive fails, `chair run lumbar --fast` fails too, with a fault or a refusal,
+    never a completed session or a crash."""
+    import chair.runner
+
+    url, mistakes, step, _ = MISTAKES[mistake]
+
+    def bridged(port_url: str, **kwargs) -> Bridge:
+        return Bridge(open_port(port_url, **kwargs), **mistakes)
+
+    monkeypatch.setattr(chair.runner, "open_port", bridged)
+    height = ["--height", "175", "--no-profile"] if url == COMPACT else []
+    program = "sciatica" if step == "airbag feet" else "lumbar"  # one that uses the part
+    code = main(["run", program, "--fast", "--port", url, *height])
+    out = capsys.readouterr()
+    assert code in (2, 3, 4), f"{mistake}: chair run exited {code}\n{out.out[-800:]}{out.err}"
