@@ -13,11 +13,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chair import limits
+
 if TYPE_CHECKING:
-    from chair.program import Program
+    from chair.program import Airbags, Program
 
 #: One commanded inflation: (start s, end s, the step's number), seconds into the program.
 Span = tuple[float, float, int]
+
+
+def filled_s(bags: Airbags) -> float:
+    """Seconds an airbag cycle of `bags` keeps its bags filled, inflate_s + hold_s: what
+    `airbag_hold_s_max` caps, and when the cycle's venting starts (chair.executor)."""
+    return bags.inflate_s + bags.hold_s
+
+
+def over_filled(bags: Airbags) -> str:
+    """'' when a cycle of `bags` keeps them filled within `airbag_hold_s_max`, else why not:
+    the one check of that cap before a run (the parser and chair.caps.check_program)."""
+    over = limits.over_cap("airbag_hold_s_max", filled_s(bags))
+    return over and f"inflate_s {bags.inflate_s:g} + hold_s {bags.hold_s:g} = {over}"
 
 
 def inflated_spans(program: Program) -> dict[str, list[Span]]:
@@ -28,7 +43,7 @@ def inflated_spans(program: Program) -> dict[str, list[Span]]:
     for step in program.steps:
         bags = step.airbags
         if bags is not None:
-            on = bags.inflate_s + bags.hold_s
+            on = filled_s(bags)
             period = on + bags.vent_s
             for zone, level in bags.levels.items():
                 if level <= 0:

@@ -7,12 +7,13 @@ refuses what a run could never do within them, before anything moves.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chair import airtime
 from chair.errors import ProgramError, UsageError
-from chair.limits import DEVICE, HOST, host_airbag_kpa
+from chair.limits import DEVICE, HOST, cap, over_cap
 from chair.regions import region_caps
 
 if TYPE_CHECKING:
@@ -187,9 +188,9 @@ def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[s
     if not 1 <= intensity <= 5:
         raise UsageError(f"--intensity {intensity}: choose 1 (gentlest) to 5")
     session_s = HOST["session_s_default"] if minutes is None else minutes * 60.0
-    if not 0 < session_s <= min(HOST["session_s_max"], device["session_s_max"]):
+    if not 0 < session_s <= cap("session_s_max", device):
         raise UsageError(f"--minutes {minutes:g}: choose more than 0 and at most "
-                         f"{HOST['session_s_max'] / 60:g}")
+                         f"{cap('session_s_max') / 60:g}")
     check_cautions(cautions)
     chosen = [CAUTIONS[name] for name in cautions]
     if zones is None:
@@ -197,14 +198,13 @@ def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[s
                       if key.startswith("airbag_kpa_max."))
     airbag = {}
     for zone in zones:
-        key = f"airbag_kpa_max.{zone}"
-        cap = min(HOST.get(key, host_airbag_kpa(device[key])), device[key])
+        kpa = cap(f"airbag_kpa_max.{zone}", device)
         if not firm_legs:
-            cap = min(cap, HOST.get(f"airbag_kpa_default.{zone}", cap))
+            kpa = min(kpa, HOST.get(f"airbag_kpa_default.{zone}", kpa))
         for caution in chosen:
-            cap *= caution.airbag_scale.get(zone, 1.0)
-        airbag[zone] = round(cap, 1)
-    depth_cap = int(min(HOST["roller_depth_max"], device["roller_depth_max"], intensity))
+            kpa *= caution.airbag_scale.get(zone, 1.0)
+        airbag[zone] = round(kpa, 1)
+    depth_cap = int(min(cap("roller_depth_max", device), intensity))
     depth = {zone: min([depth_cap, *(c.depth_max.get(zone, 5) for c in chosen)])
              for zone in PROGRAM_ZONES}
     no_heat = any(c.no_heat for c in chosen)
@@ -213,12 +213,11 @@ def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[s
         depth_max=depth,
         level_max=intensity,
         # a chair without heaters (or airbags) need not publish their caps: none is sent
-        heat_target_c=0.0 if no_heat else min(HOST["heat_target_c_max"],
-                                                device.get("heat_target_c_max", 0.0)),
-        heat_c_max=min(HOST["heat_c_max"], device.get("heat_c_max", HOST["heat_c_max"])),
+        heat_target_c=0.0 if no_heat else cap("heat_target_c_max", device, absent=0.0),
+        heat_c_max=cap("heat_c_max", device, absent=math.inf),
         session_s=session_s,
-        hold_s_max=min(HOST["airbag_hold_s_max"], device.get("airbag_inflate_s_max", 0.0)),
-        dwell_s_max=HOST["roller_dwell_s_max"],
+        hold_s_max=cap("airbag_hold_s_max", device, absent=0.0),
+        dwell_s_max=cap("roller_dwell_s_max", device),
         banned_techniques=frozenset().union(*(c.banned_techniques for c in chosen)),
         cautions=tuple(cautions),
         back_pct_min=max([0.0, *(c.back_pct_min for c in chosen)]),
@@ -229,27 +228,24 @@ def make_caps(device: dict[str, float], *, intensity: int = 5, cautions: tuple[s
 def check_program(program: Program) -> None:
     """Reject a program that asks for more than a host cap, before anything moves."""
     for step in program.steps:
-        if step.roller is not None and step.roller.depth > HOST["roller_depth_max"]:
-            raise ProgramError(f"roller depth {step.roller.depth} is above the controller's "
-                               f"cap of {HOST['roller_depth_max']:g}", file=program.source,
+        over = "" if step.roller is None else over_cap("roller_depth_max", step.roller.depth)
+        if over:
+            raise ProgramError(f"roller depth {over}", file=program.source,
                                step=step.number, field="roller.depth")
-        bags = step.airbags
-        if bags is not None and bags.inflate_s + bags.hold_s > HOST["airbag_hold_s_max"]:
-            raise ProgramError(f"airbags stay inflated {bags.inflate_s + bags.hold_s:g} s per "
-                               f"cycle (inflate_s + hold_s); the cap is "
-                               f"{HOST['airbag_hold_s_max']:g} s", file=program.source,
-                               step=step.number, field="airbags.hold_s")
+        over = "" if step.airbags is None else airtime.over_filled(step.airbags)
+        if over:
+            raise ProgramError(over, file=program.source, step=step.number,
+                               field="airbags.hold_s")
     window = DEVICE["airbag_duty_window_s"]
     for zone, spans in airtime.inflated_spans(program).items():
         begin, end, number = airtime.longest(spans)
-        if end - begin > HOST["airbag_held_s_max"]:
-            raise ProgramError(f"the {zone} airbag stays inflated {end - begin:g} s on end "
-                               f"(cycles joining across steps); the cap is "
-                               f"{HOST['airbag_held_s_max']:g} s", file=program.source,
+        over = over_cap("airbag_held_s_max", end - begin)
+        if over:
+            raise ProgramError(f"the {zone} airbag: {over}", file=program.source,
                                step=number, field="airbags")
         held, number = airtime.busiest(spans, window)
-        if held > HOST["airbag_duty_max"] * window:
+        if held > cap("airbag_duty_max") * window:
             raise ProgramError(f"the {zone} airbag is inflated {held:g} s of {window:g} s "
                                f"({held / window:.0%}); the cap is "
-                               f"{HOST['airbag_duty_max']:.0%}", file=program.source,
+                               f"{cap('airbag_duty_max'):.0%}", file=program.source,
                                step=number, field="airbags.vent_s")

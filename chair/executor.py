@@ -12,6 +12,7 @@ import math
 from collections.abc import Hashable
 
 from chair import protocol as p
+from chair.airtime import filled_s
 from chair.program import Program, Step
 from chair.safety import Supervisor
 
@@ -82,8 +83,8 @@ class Executor:
         filling = None
         bags = step.airbags
         if bags is not None:
-            period = bags.inflate_s + bags.hold_s + bags.vent_s
-            filling = (into % period) < bags.inflate_s + bags.hold_s
+            period = filled_s(bags) + bags.vent_s
+            filling = (into % period) < filled_s(bags)
         made = (index, filling, toward, self._working)
         if made == self._made:
             return self._wanted
@@ -126,10 +127,10 @@ class Executor:
         change = start + step.seconds
         bags = step.airbags
         if bags is not None:
-            period = bags.inflate_s + bags.hold_s + bags.vent_s
+            filled = filled_s(bags)
+            period = filled + bags.vent_s
             into = elapsed - start
             phase = into % period
-            filled = bags.inflate_s + bags.hold_s
             change = min(change, start + (into - phase) + (filled if phase < filled else period))
         self._change_span = (elapsed, change)
         return change

@@ -8,6 +8,7 @@ docs/safety.md; "assumed" marks a value chosen here for want of a published figu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from chair import protocol
@@ -152,31 +153,92 @@ def host_airbag_kpa(device_kpa: float) -> float:
     return round(device_kpa * HOST_AIRBAG_SHARE, 1)
 
 
-#: The controller's own caps (all at or below the device's). Intensity 5 reaches them.
-#: A chair's zone not named here gets `host_airbag_kpa` of its device cap (chair.caps).
-HOST: dict[str, float] = {
-    **{f"airbag_kpa_max.{zone}": host_airbag_kpa(DEVICE[f"airbag_kpa_max.{zone}"])
-       for zone in ZONES},
+_ASSUMED = "assumed (docs/safety.md, \"The controller's caps\")"
+
+
+def _host_zone_caps() -> list[Limit]:
+    return [Limit(f"airbag_kpa_max.{zone}", host_airbag_kpa(DEVICE[f"airbag_kpa_max.{zone}"]),
+                  "kPa", "assumed: 80 % of the device's cap",
+                  f"kPa target pressure the controller allows ({zone})") for zone in ZONES]
+
+
+#: The controller's own caps (all at or below the device's), one table: name, value, unit,
+#: source and the rule's meaning, phrased to finish "VALUE UNIT is over the CAP UNIT ..."
+#: (`over_cap` gives that text). Intensity 5 reaches them. A chair's zone not named here
+#: gets `host_airbag_kpa` of its device cap (`cap`). docs/safety.md gives each in full.
+HOST_TABLE: tuple[Limit, ...] = (
+    *_host_zone_caps(),
     # Calf and foot airbags by default: a gentle cap, about medical calf compression
     # (~45 mmHg, 6 kPa); the user's --firm-legs lifts it to airbag_kpa_max (docs/safety.md).
-    "airbag_kpa_default.calves": 8.0,
-    "airbag_kpa_default.feet": 8.0,
-    "airbag_hold_s_max": 8.0,
-    "airbag_held_s_max": 20.0,
-    "airbag_duty_max": 0.65,
-    "heat_target_c_max": 40.0,
-    "heat_c_max": 43.0,
-    "roller_depth_max": 4,
-    "roller_dwell_s_max": 90.0,
+    Limit("airbag_kpa_default.calves", 8.0, "kPa", _ASSUMED,
+          "kPa calf airbag pressure allowed without --firm-legs"),
+    Limit("airbag_kpa_default.feet", 8.0, "kPa", _ASSUMED,
+          "kPa foot airbag pressure allowed without --firm-legs"),
+    Limit("airbag_hold_s_max", 8.0, "s", _ASSUMED, "an airbag may stay filled in one cycle"),
+    Limit("airbag_held_s_max", 20.0, "s", _ASSUMED,
+          "an airbag may stay inflated on end (cycles joining across steps)"),
+    Limit("airbag_duty_max", 0.65, "share", _ASSUMED,
+          "share of the duty window an airbag may spend inflated"),
+    Limit("heat_target_c_max", 40.0, "°C", _ASSUMED, "highest heater set point"),
+    Limit("heat_c_max", 43.0, "°C", _ASSUMED, "surface temperature cut-off"),
+    Limit("roller_depth_max", 4, "step", _ASSUMED, "steps deep the controller allows"),
+    Limit("roller_dwell_s_max", 90.0, "s", _ASSUMED, "the roller may work one spot"),
     # The most force a status report may plausibly show (N): what the deepest head presses
     # on the stiffest person the simulated plant models, 150 N, with a third more room.
-    "roller_force_n_max": 200.0,
+    Limit("roller_force_n_max", 200.0, "N", _ASSUMED, "of roller force a report may show"),
     # Held on one spot (a step's `from` equal to its `to`): the press technique, and deep
     # work at the sciatic nerve's exit below the piriformis (docs/programs.md).
-    "roller_press_s_max": 15.0,
-    "nerve_exit_deep_s_max": 10.0,
-    "session_s_default": 900.0,
-    "session_s_max": 1800.0,
-    "lease_ms": 1500.0,
-    "link_timeout_s": 1.0,
+    Limit("roller_press_s_max", 15.0, "s", _ASSUMED, "a press may be held on one spot"),
+    Limit("nerve_exit_deep_s_max", 10.0, "s", _ASSUMED,
+          "deep work may be held at the sciatic nerve's exit"),
+    Limit("session_s_default", 900.0, "s", "docs/safety.md rule 6",
+          "session when the user sets none"),
+    Limit("session_s_max", 1800.0, "s", "docs/safety.md rule 6", "session cap"),
+    Limit("lease_ms", 1500.0, "ms", "docs/protocol.md §11.2", "lease on every setpoint"),
+    Limit("link_timeout_s", 1.0, "s", "docs/safety.md rule 1",
+          "without a valid device report before a link fault"),
+)
+
+HOST: dict[str, float] = {limit.name: limit.value for limit in HOST_TABLE}
+HOST_LIMIT: dict[str, Limit] = {limit.name: limit for limit in HOST_TABLE}
+
+#: The device's cap each of these host caps is never above: the cap in force is the lower
+#: of the two (`cap`). The other host caps are the controller's alone.
+DEVICE_COUNTERPART: dict[str, str] = {
+    "roller_depth_max": "roller_depth_max",
+    "airbag_hold_s_max": "airbag_inflate_s_max",
+    "session_s_max": "session_s_max",
+    "heat_target_c_max": "heat_target_c_max",
+    "heat_c_max": "heat_c_max",
 }
+
+
+def cap(name: str, device: Mapping[str, float] = DEVICE, absent: float | None = None) -> float:
+    """The host cap `name` in force against the device table `device`: `HOST`'s value, never
+    above the device's counterpart (`DEVICE_COUNTERPART`; `airbag_kpa_max.<zone>` is its own
+    counterpart, and a zone `HOST` does not name gets `host_airbag_kpa` of the device's).
+    A counterpart the device table lacks counts as `absent`; with `absent` None that is a
+    KeyError, as is a name that is no host cap."""
+    if name.startswith("airbag_kpa_max."):
+        theirs = device[name]
+        return min(HOST.get(name, host_airbag_kpa(theirs)), theirs)
+    ours = HOST[name]
+    key = DEVICE_COUNTERPART.get(name)
+    if key is None:
+        return ours
+    theirs = device[key] if absent is None or key in device else absent
+    return min(ours, theirs)
+
+
+def over_cap(name: str, value: float, limit: float | None = None) -> str:
+    """'' when `value` is within the host cap `name` (at most it), else the error text,
+    e.g. "10 s is over the 8 s an airbag may stay filled in one cycle". `limit` is the cap
+    in force (default `cap(name)` against `DEVICE`); units and wording from `HOST_TABLE`.
+    KeyError for a name that is no host cap."""
+    zone_cap = name.startswith("airbag_kpa_max.")  # a zone HOST does not name: kPa too
+    entry = HOST_LIMIT.get(name) or HOST_LIMIT[f"airbag_kpa_max.{ZONES[0]}" if zone_cap else name]
+    limit = cap(name) if limit is None else limit
+    if value <= limit:
+        return ""
+    unit = "" if entry.unit in ("step", "share") else f" {entry.unit}"
+    return f"{value:g}{unit} is over the {limit:g}{unit} {entry.meaning}"

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from chair import limits
+from chair.airtime import over_filled
 from chair.cautions import render_cautions
 from chair.errors import ProgramError
 from chair.landmarks import LANDMARKS
@@ -46,7 +47,7 @@ ZONE_LANDMARKS: dict[str, tuple[str, ...]] = {
     "feet": ("gluteal", "thigh"),
 }
 
-_DEPTH_CAP = int(min(limits.HOST["roller_depth_max"], limits.DEVICE["roller_depth_max"]))
+_DEPTH_CAP = int(limits.cap("roller_depth_max"))
 
 #: Deepest roller step a program may ask for, per zone. No deep lumbar pressure (a slipped
 #: disc may be made worse); deeper but bounded work on the buttocks and the piriformis.
@@ -67,21 +68,20 @@ PCT_RANGE = (0, 100)
 STEP_SECONDS = (5.0, 600.0)
 #: Inflate plus hold: the longest an airbag is commanded full in one cycle. The device
 #: vents one inflation after `airbag_inflate_s_max`; the controller's own cap is lower.
-AIR_ON_S_MAX = float(min(limits.HOST["airbag_hold_s_max"],
-                         limits.DEVICE["airbag_inflate_s_max"]))
+AIR_ON_S_MAX = float(limits.cap("airbag_hold_s_max"))
 INFLATE_S = (1.0, AIR_ON_S_MAX)
 HOLD_S = (0.0, AIR_ON_S_MAX)
 VENT_S = (1.0, 30.0)
-DWELL_S_MAX = float(limits.HOST["roller_dwell_s_max"])
+DWELL_S_MAX = float(limits.cap("roller_dwell_s_max"))
 #: The press technique held on one spot: at most this long (consecutive steps joined).
-PRESS_S_MAX = float(limits.HOST["roller_press_s_max"])
+PRESS_S_MAX = float(limits.cap("roller_press_s_max"))
 #: Where the sciatic nerve leaves the pelvis, just below the piriformis in about 90 % of
 #: people: the roller may be held there deeper than NERVE_EXIT_DEPTH (37.5 N on the
 #: simulated plant) for at most NERVE_EXIT_S_MAX (docs/programs.md, "Pressure on the nerve").
 NERVE_EXIT = "piriformis"
 NERVE_EXIT_DEPTH = 2
-NERVE_EXIT_S_MAX = float(limits.HOST["nerve_exit_deep_s_max"])
-SESSION_S_MAX = float(min(limits.HOST["session_s_max"], limits.DEVICE["session_s_max"]))
+NERVE_EXIT_S_MAX = float(limits.cap("nerve_exit_deep_s_max"))
+SESSION_S_MAX = float(limits.cap("session_s_max"))
 MINUTES_RANGE = (1.0, SESSION_S_MAX / 60.0)
 
 MAX_BYTES = 256 * 1024
@@ -443,11 +443,11 @@ def _build_airbags(check: _Checker, table: dict) -> Airbags:
     inflate = check.number(values, "inflate_s", INFLATE_S, " s")
     hold = check.number(values, "hold_s", HOLD_S, " s")
     vent = check.number(values, "vent_s", VENT_S, " s")
-    if inflate + hold > AIR_ON_S_MAX:
-        raise check.fail("hold_s", f"inflate_s {inflate:g} + hold_s {hold:g} = "
-                                   f"{inflate + hold:g} s is over the {AIR_ON_S_MAX:g} s an "
-                                   "airbag may stay filled in one cycle")
-    return Airbags(levels, inflate, hold, vent)
+    airbags = Airbags(levels, inflate, hold, vent)
+    over = over_filled(airbags)
+    if over:
+        raise check.fail("hold_s", over)
+    return airbags
 
 
 def _build_step(ctx: _Context, raw: Any, number: int) -> Step:

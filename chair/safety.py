@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from chair import protocol as p
 from chair.caps import HEAT_LEVEL_C, Caps
 from chair.chairinfo import REFERENCE, Chair
-from chair.limits import AIRBAG_KPA_RULE_MAX, DEVICE, HOST, TECHNIQUES
+from chair.limits import AIRBAG_KPA_RULE_MAX, DEVICE, TECHNIQUES, cap
 from chair.regions import (
     Region,
     depth_max_near,
@@ -135,7 +135,7 @@ def _implausible(status: p.StatusReport, chair: Chair, limits: dict[str, float])
               ("width", status.width, 0, limit("roller_width_max")),
               ("speed", status.speed, 0, limit("roller_speed_max")),
               ("foot", status.foot, 0, foot_max),
-              ("force", status.force_n, 0.0, HOST["roller_force_n_max"]),
+              ("force", status.force_n, 0.0, cap("roller_force_n_max")),
               ("back", status.back_pct, 0.0, 100.0), ("leg", status.leg_pct, 0.0, 100.0),
               ("pos", status.pos_mm, -slack, track_mm + slack),
               *((f"air.{z}", kpa, AIR_KPA_MIN, math.inf)
