@@ -43,14 +43,15 @@ def find_micropython(cwd: Path | None = None) -> Path:
         if path.is_file():
             return path
     if (ROOT / "package.json").is_file():  # a clone: the project's own lock file
-        how = f"Run `npm ci` in {ROOT} (Node.js 20 or newer)"
+        how = (f"Run `npm ci` in {ROOT} (Node.js 20 or newer), or set {ENV} to the "
+               f"package's directory")
     else:  # installed from a wheel: no package.json beside the code
         how = (f"Install it with `npm install {PACKAGE}@1.27.0` in a folder of your choice "
                f"(Node.js 20 or newer) and run from that folder, or set {ENV} to "
                f"<folder>/node_modules/{PACKAGE}")
     raise MicroPythonMissing(
         f"MicroPython is not installed: no node_modules/{PACKAGE} in {ROOT} or in {start} "
-        f"or above it. {how}; or set {ENV} to the package's directory")
+        f"or above it. {how}")
 
 
 def node() -> str:
