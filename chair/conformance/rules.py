@@ -76,9 +76,6 @@ RULES: dict[str, Figure] = {
                              "a fill is done once the reading reaches this share of target"),
     "drive_air_hold": Figure(1.0, "s", "checker",
                              "the hold lasts as long as the inflation took, plus this"),
-    "drive_long_hold": Figure(1.0, "s", "safety.md rule 7 (one inflation, F06)",
-                              "the first zone's inflate plus hold outlasts "
-                              "airbag_inflate_s_max by this: holding is not inflating"),
     "drive_air_hold_band": Figure(0.5, "of target", "checker",
                                   "a held bag stays above this share of its target"),
     "air_rise_s": Figure(safety.AIR_RISE_S, "s", "chair.safety (chair run)",
