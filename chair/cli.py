@@ -112,7 +112,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     if args.port:  # the plan for the chair on that port: what it lacks is skipped
         from chair.fit import chair_on, fit, render_fit
 
-        chair = chair_on(args.port)
+        chair = chair_on(args.port, baud=args.baud)
         fitted = fit(program, chair)  # none of it on this chair: ProgramError, exit 2
         print(render_fit(chair, fitted, args.port))
         program = fitted.program
@@ -237,7 +237,7 @@ def _cmd_conformance(args: argparse.Namespace) -> int:
 def _cmd_reset(args: argparse.Namespace) -> int:
     from chair.reset import main as reset_main
 
-    return reset_main(args.port, json_out=args.json)
+    return reset_main(args.port, json_out=args.json, baud=args.baud)
 
 
 def _cmd_plot(args: argparse.Namespace) -> int:
@@ -374,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--port", metavar="URL",
                       help="show the plan for the chair on this port (asks its device "
                            "which zones, heaters and drives it has; nothing moves)")
+    _add_baud(show, "of --port")
     show.set_defaults(func=_cmd_show)
 
     sub.add_parser("diagram", help="print the controller's state diagram (mermaid)") \
@@ -423,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--port", default="sim://", type=_path,
                        help="pyserial URL or device (default sim://)")
     reset.add_argument("--json", action="store_true", help="the report as JSON")
+    _add_baud(reset, "of --port")
     reset.set_defaults(func=_cmd_reset)
 
     plot = sub.add_parser("plot", help="draw a trace as one figure (needs the plot extra)")

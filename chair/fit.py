@@ -17,7 +17,7 @@ from chair.chairinfo import Chair
 from chair.clock import MonotonicClock
 from chair.errors import ChairRefused, ProgramError
 from chair.link import Link
-from chair.ports import open_port
+from chair.ports import DEFAULT_BAUD, open_port
 from chair.program import Program, Step
 
 
@@ -113,12 +113,12 @@ def _parts(step: Step) -> list[str]:
     return parts
 
 
-def chair_on(url: str, timeout_s: float = 3.0) -> Chair:
+def chair_on(url: str, timeout_s: float = 3.0, baud: int = DEFAULT_BAUD) -> Chair:
     """The chair the device at `url` describes: its banner and limits table only (INFO,
     LIMITS; no session is started, nothing moves). Raises UsageError for a bad URL,
     LinkError when the device does not answer, ChairRefused when its table lacks a cap
     the host needs (as `chair run` refuses it)."""
-    port = open_port(url)
+    port = open_port(url, baudrate=baud)
     try:
         clock = getattr(port, "clock", None) or MonotonicClock()
         chair = Link(port, clock).identify(timeout_s).chair

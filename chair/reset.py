@@ -25,7 +25,7 @@ from chair import protocol as p
 from chair.clock import Clock, MonotonicClock
 from chair.errors import Exit, LinkError
 from chair.link import Link, Refused
-from chair.ports import PORT_ERRORS, open_port
+from chair.ports import DEFAULT_BAUD, PORT_ERRORS, open_port
 
 #: How long to wait for a status report, and for the device's answer to RESET (seconds).
 STATUS_S = 1.0
@@ -88,13 +88,13 @@ def _send_reset(link: Link, clock: Clock) -> p.Error | None:
     raise LinkError(f"no answer to RESET from {link.port.port} within {ANSWER_S:g} s")
 
 
-def reset(url: str) -> ResetReport:
+def reset(url: str, baud: int = DEFAULT_BAUD) -> ResetReport:
     """Connect to `url`, reset its latched faults if any, and report (see the module doc).
 
     Raises UsageError for a wrong URL; a port that fails is reported (exit 4), not raised.
     """
     report = ResetReport(url)
-    port = open_port(url)  # UsageError, LinkError: before anything else
+    port = open_port(url, baudrate=baud)  # UsageError, LinkError: before anything else
     try:
         clock = getattr(port, "clock", None) or MonotonicClock()
         link = Link(port, clock)
@@ -148,9 +148,9 @@ def render(report: ResetReport) -> str:
     return "\n".join(lines)
 
 
-def main(url: str, *, json_out: bool = False) -> int:
+def main(url: str, *, json_out: bool = False, baud: int = DEFAULT_BAUD) -> int:
     """`chair reset`: print the report and return its exit code."""
-    report = reset(url)
+    report = reset(url, baud)
     if json_out:
         print(json.dumps({**asdict(report), "exit": int(report.exit)}, indent=2))
     else:

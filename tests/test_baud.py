@@ -1,5 +1,5 @@
-"""`--baud N` on `chair run`, `chair conformance` and `chair sim`: 115200 is a default, not a
-fact. The rate reaches the port; a wrong one is a usage error (exit 2); a port that does not
+"""`--baud N` on `chair run`, `conformance`, `sim`, `reset` and `show --port`: 115200 is
+a default, not a fact. The rate reaches the port; a wrong one is a usage error (exit 2); a port that does not
 answer is told with the rate that was tried."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 import chair.conformance
+import chair.fit
+import chair.reset
 import chair.runner
 import chair.serve
 from chair.cli import main
@@ -24,12 +26,17 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
     monkeypatch.setattr(chair.runner, "open_port", recording)
     monkeypatch.setattr(chair.conformance, "open_port", recording)
+    monkeypatch.setattr(chair.reset, "open_port", recording)
+    monkeypatch.setattr(chair.fit, "open_port", recording)
     return calls
 
 
 @pytest.mark.parametrize("command", [["run", "lumbar", "--fast"],
                                      ["conformance", "sim://?clock=virtual", "--only",
-                                      "banner"]], ids=["run", "conformance"])
+                                      "banner"],
+                                     ["reset", "--port", "sim://?clock=virtual"],
+                                     ["show", "lumbar", "--port", "sim://?clock=virtual"]],
+                         ids=["run", "conformance", "reset", "show"])
 def test_the_rate_reaches_the_port(command: list[str], opened: list[dict], capsys) -> None:
     assert main([*command, "--baud", "57600"]) == 0
     assert opened[0]["baudrate"] == 57600
@@ -39,8 +46,9 @@ def test_the_rate_reaches_the_port(command: list[str], opened: list[dict], capsy
 
 @pytest.mark.parametrize("bad", ["0", "-9600", "fast", "9600.5", ""])
 @pytest.mark.parametrize("command", [["run", "lumbar", "--fast"],
-                                     ["conformance", "sim://?clock=virtual"], ["sim"]],
-                         ids=["run", "conformance", "sim"])
+                                     ["conformance", "sim://?clock=virtual"], ["sim"],
+                                     ["reset"], ["show", "lumbar", "--port", "sim://"]],
+                         ids=["run", "conformance", "sim", "reset", "show"])
 def test_a_rate_that_is_not_a_positive_whole_number_is_a_usage_error(
         command: list[str], bad: str, capsys) -> None:
     with pytest.raises(SystemExit) as exited:
