@@ -1,6 +1,6 @@
 """`--baud N` on `chair run`, `conformance`, `sim`, `reset` and `show --port`: 115200 is
-a default, not a fact. The rate reaches the port; a wrong one is a usage error (exit 2); a port that does not
-answer is told with the rate that was tried."""
+a default, not a fact. The rate reaches the port; a wrong one is a usage error (exit 2); a
+port that does not answer is told with the rate that was tried."""
 
 from __future__ import annotations
 
