@@ -26,7 +26,7 @@ log = logging.getLogger("chair")
 def _cmd_run(args: argparse.Namespace) -> int:
     from chair.cautions import acknowledger
     from chair.clock import MonotonicClock
-    from chair.display import JsonStream, LiveDisplay, LogListener, Summary
+    from chair.display import JsonStream, LiveDisplay, LogListener, StartNotes, Summary
     from chair.program import load_program
     from chair.runner import RunOptions, run
     from chair.shoulder import ShoulderChoice
@@ -35,7 +35,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     summary = Summary()
     listeners = [summary, JsonStream() if args.json else LiveDisplay()]
     if args.fast and not args.json:
-        listeners.pop()  # fast-forward: only the summary
+        listeners[-1] = StartNotes()  # fast-forward: what it says at the start, the summary
     if args.verbose:
         listeners.append(LogListener())  # -v: states, steps, faults; -vv: a status a second
     options = RunOptions(port=args.port, fast=args.fast, intensity=args.intensity,

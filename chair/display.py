@@ -33,6 +33,31 @@ def skipped_lines(header: Record) -> list[str]:
             f"{s.get('why', '')}" for s in header.get("skipped") or ()]
 
 
+def start_lines(header: Record) -> list[str]:
+    """What a run says before anything moves about this chair: where the shoulder line
+    comes from, and the program's parts the chair cannot do (skipped)."""
+    lines = []
+    if header.get("body_scan"):
+        lines.append(f"body scan: {describe_body_scan(header['body_scan'])}")
+    skipped = skipped_lines(header)
+    if skipped:
+        lines += ["this chair cannot do, so skipped:", *(f"  - {line}" for line in skipped)]
+    return lines
+
+
+class StartNotes:
+    """A fast-forward run's start: `start_lines` printed when the header arrives (a
+    real-time run's display says them in its own place)."""
+
+    def __init__(self, out=None) -> None:
+        self.out = out
+
+    def __call__(self, record: Record) -> None:
+        if record["type"] == "header":
+            for line in start_lines(record):
+                print(line, file=self.out or sys.stdout, flush=True)
+
+
 class Summary:
     """Collects the facts of a run from its records."""
 
@@ -169,17 +194,12 @@ class LiveDisplay:
         if kind == "header":
             self.header = record
             self._print(f"running {record.get('program', '?')} on {record.get('port', '?')}")
-            if record.get("body_scan"):
-                self._print(f"body scan: {describe_body_scan(record['body_scan'])}")
             for caution in record.get("cautions", []):
                 self._print(f"caution: {caution['text']}")
                 for change in caution.get("changes", []):
                     self._print(f"  - {change}")
-            skipped = skipped_lines(record)
-            if skipped:  # said before anything moves: the header precedes the start
-                self._print("this chair cannot do, so skipped:")
-                for line in skipped:
-                    self._print(f"  - {line}")
+            for line in start_lines(record):  # before anything moves: the header comes first
+                self._print(line)
         elif kind == "event":
             self._event(record)
         elif kind == "sample":

@@ -352,3 +352,14 @@ def test_the_settle_time_covers_every_cap_the_rules_allow() -> None:
         caps = [v for n, v, *_ in chairs.load(name)["limits"] if n.startswith("airbag_kpa")]
         assert max(safe_vent_s(cap) for cap in caps) <= SAFE_VENT_S < SETTLE_S
     assert safe_vent_s(AIRBAG_KPA_RULE_MAX) == SAFE_VENT_S
+
+
+def test_a_fast_run_says_at_the_start_what_it_skips_and_where_the_line_comes_from(
+        capsys) -> None:
+    """Said at the start, before the run (found by the fresh tester: a --fast run said it
+    only in the end summary)."""
+    assert main(["run", "sciatica", "--fast", "--port", COMPACT, "--height", "175",
+                 "--no-profile"]) == 0
+    out = capsys.readouterr().out
+    start, summary = out.index("this chair cannot do, so skipped:"), out.index("program   ")
+    assert out.index("body scan: shoulder line at ") < start < summary
