@@ -43,7 +43,7 @@ def sent(monkeypatch) -> list[p.Command]:
 
 
 def use_port(monkeypatch, port) -> None:
-    monkeypatch.setattr(reset_module, "open_port", lambda url: port)
+    monkeypatch.setattr(reset_module, "open_port", lambda url, **kwargs: port)
 
 
 def only_control(commands: list[p.Command]) -> None:
