@@ -314,8 +314,10 @@ def _draw_roller(ax, session: _Session) -> None:
     right.set_yticks([marks[n] for n in names], names, fontsize=9)
     right.tick_params(axis="y", length=0)
     ax.set_ylabel("roller position\n(mm from track top)")
-    if marks:
-        right.set_ylabel(f"landmarks (shoulder line scanned at "
+    if marks:  # the line from the scan, or given (--height, --shoulder-mm, the profile)
+        method = (session.header.get("body_scan") or {}).get("method", "force")
+        how = "scanned" if method == "force" else f"from {method}"
+        right.set_ylabel(f"landmarks (shoulder line {how} at "
                          f"{next(iter(marks.values())):.0f} mm)", fontsize=9)
     ax.legend(loc="upper left", bbox_to_anchor=(1.075, 1.0), fontsize=8.5,
               title="technique", title_fontsize=8.5, frameon=False)

@@ -181,20 +181,26 @@ def _placed(entry: profile.Entry, banner: Banner, origin: str, said: str) -> Bod
     """The shoulder line of `entry` on this chair, checked against its track; UsageError
     beginning with `said` (the option or the profile entry) when it does not fit."""
     seat, track = banner.seat_mm, banner.track_mm
+    low, high = SHOULDER_MM_RANGE
     if entry.height_cm is not None:
         shoulder = shoulder_from_height(entry.height_cm, seat)
+        shortest = max(HEIGHT_CM_RANGE[0], (seat - high) / SHOULDER_MM_PER_CM)
+        tallest = min(HEIGHT_CM_RANGE[1], (seat - low) / SHOULDER_MM_PER_CM)
         how = (f"height {entry.height_cm:g} cm places the shoulder line at {shoulder:.0f} mm "
-               f"({SHOULDER_MM_PER_CM:g} mm per cm above this chair's seat bend at "
-               f"{seat:g} mm)")
+               f"from the top ({SHOULDER_MM_PER_CM:g} mm per cm above this chair's seat "
+               f"bend at {seat:g} mm)")
+        fits = (f"heights from {math.ceil(shortest):.0f} to {math.floor(tallest):.0f} cm fit "
+                "this chair; or give --shoulder-mm N" if shortest <= tallest
+                else "no height fits this chair: give --shoulder-mm N")
     else:
         shoulder = entry.shoulder_mm
-        how = f"a shoulder line at {shoulder:g} mm"
-    low, high = SHOULDER_MM_RANGE
+        how = f"a shoulder line at {shoulder:g} mm from the top"
+        fits = f"give one {low:g}..{min(high, seat - 1):g} mm from the top"
     if not (0.0 < shoulder < seat <= track and low <= shoulder <= high):
-        raise UsageError(f"{said} {how} does not fit this chair: the shoulder line must lie "
-                         f"above the seat bend ({seat:g} mm on its {track:g} mm track) and "
-                         f"within {low:g}..{high:g} mm of the top, where a seated person's "
-                         "can be")
+        raise UsageError(f"{said} {how}, which does not fit this chair: the shoulder line "
+                         f"must lie above the seat bend ({seat:g} mm on its {track:g} mm "
+                         f"track) and within {low:g}..{high:g} mm of the top, where a "
+                         f"seated person's can be; {fits}")
     try:
         landmark_positions(shoulder, seat, track)
     except ValueError as exc:

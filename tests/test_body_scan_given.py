@@ -257,7 +257,8 @@ def test_no_shoulder_line_on_a_forceless_chair_is_refused_before_anything_moves(
 
 
 @pytest.mark.parametrize("args, says", [
-    (("--shoulder-mm", "900"), "--shoulder-mm 900: a shoulder line at 900 mm does not fit"),
+    (("--shoulder-mm", "900"), "--shoulder-mm 900: a shoulder line at 900 mm from the top, "
+                               "which does not fit"),
     (("--shoulder-mm", "60"), "within 100..400 mm of the top"),
 ])
 def test_a_shoulder_line_off_this_chair_is_refused_before_anything_moves(

@@ -363,3 +363,16 @@ def test_a_fast_run_says_at_the_start_what_it_skips_and_where_the_line_comes_fro
     out = capsys.readouterr().out
     start, summary = out.index("this chair cannot do, so skipped:"), out.index("program   ")
     assert out.index("body scan: shoulder line at ") < start < summary
+
+
+def test_the_plot_says_where_a_given_shoulder_line_came_from(tmp_path: Path) -> None:
+    """A line from --height is not "scanned" (found by the fresh tester)."""
+    pytest.importorskip("matplotlib")
+    from chair.plot import make_figure
+    from tests.test_plot import _texts
+
+    trace = tmp_path / "compact.jsonl"
+    assert main(["run", "lumbar", "--fast", "--port", COMPACT, "--height", "175",
+                 "--no-profile", "--trace", str(trace)]) == 0
+    text = _texts(make_figure(load_trace(str(trace))))
+    assert "shoulder line from height at 176 mm" in text and "scanned" not in text

@@ -59,6 +59,8 @@ def test_a_remembered_entry_that_does_not_fit_this_chair_names_the_profile(path:
     assert text.startswith(f"the profile {path}, port /dev/x: height 210 cm places the "
                            "shoulder line at 56 mm")
     assert "does not fit this chair" in text
+    # and says which heights do (found by the fresh tester: the sentence did not)
+    assert "heights from 150 to " in text and "or give --shoulder-mm N" in text
 
 
 def test_every_refusal_on_a_forceless_chair_names_the_options(path: Path) -> None:
