@@ -19,11 +19,10 @@ from pathlib import Path
 
 from sim import micropython
 from sim.hardware import SimHardware
+from sim.mp_relay import SENSORS as _SENSORS  # what the relay sets, in one place
 
 _HERE = Path(__file__).resolve().parent
 _FIRMWARE = _HERE.parent / "firmware"
-_SENSORS = ("pressure", "temp", "heater_a", "encoder_mm", "end_top", "end_bottom",
-            "back_pct", "leg_pct", "occupied", "pinch", "roller_a", "pump_a", "force_n")
 
 
 class _Latch:

@@ -9,7 +9,6 @@ import dataclasses
 from collections.abc import Callable
 
 from chair import protocol as p
-from chair.limits import Limit, table_crc
 
 Table = list[tuple[str, float]]
 
@@ -30,7 +29,7 @@ class Bridge:
         self._lines: list[p.LimitLine] = []
         device = [(e[0], float(e[1])) for e in inner.device.chair["limits"]]
         self.entries = table(device) if table else device
-        self.crc = table_crc([Limit(n, v, "", "", "") for n, v in self.entries])
+        self.crc = p.table_crc(self.entries)
 
     def __getattr__(self, name: str):
         return getattr(self.inner, name)

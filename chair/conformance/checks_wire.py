@@ -27,7 +27,6 @@ from chair.conformance.setup import (
     watch,
 )
 from chair.conformance.wire import EPS, CheckFailed, is_status, ms, text
-from chair.limits import Limit, table_crc
 
 
 @check("banner", "rule 12 restart", "INFO answers #CHAIR proto=1 or 2 with every field, then ok")
@@ -125,7 +124,7 @@ def check_limits(c: Context) -> tuple[str, str]:
     begin(c, clear=False)
     before, reply = w.query(p.QueryLimits(), timeout_s=2.0)
     lines = [m for m in before if isinstance(m, p.LimitLine)]
-    crc = table_crc([Limit(m.name, m.value, "", "", "") for m in lines])
+    crc = p.table_crc((m.name, m.value) for m in lines)
     claimed = dict(pair.split("=", 1) for pair in getattr(reply, "data", "").split()
                    if "=" in pair)
     names = {m.name for m in lines}
