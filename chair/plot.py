@@ -20,15 +20,15 @@ the figure is drawn with the Agg backend and never touches pyplot's global state
 from __future__ import annotations
 
 import math
-import urllib.parse
 from collections.abc import Iterable
 
 from chair import __version__
 from chair.errors import UsageError
 from chair.landmarks import LANDMARKS
 from chair.plot_files import SOFTWARE
+from chair.plot_session import _Session
 from chair.trace import Record
-from chair.trace_check import load_trace, trace_chair
+from chair.trace_check import load_trace
 
 STATE_COLOURS = {
     "disconnected": "#e0e0e0", "connecting": "#d0d0d0", "idle": "#f0f0f0",
@@ -74,57 +74,6 @@ def _spans(changes: list[tuple[float, str]], end_t: float) -> list[tuple[float, 
         if stop > t:
             spans.append((t, stop - t, label))
     return spans
-
-
-class _Session:
-    """The facts of one trace, sorted for drawing."""
-
-    def __init__(self, records: list[Record]) -> None:
-        self.header: Record = next((r for r in records if r.get("type") == "header"), {})
-        self.end: Record = next((r for r in records if r.get("type") == "end"), {})
-        self.samples = [r for r in records if r.get("type") == "sample"]
-        self.events = [r for r in records if r.get("type") == "event"]
-        last = [r["t"] for r in records if "t" in r]
-        self.end_t = max(last) if last else 1.0
-        self.t = [s["t"] for s in self.samples]
-        scan = next((e for e in self.events if e["event"] == "scan"), None)
-        self.landmarks: dict[str, float] = dict(scan["landmarks"]) if scan else {}
-        self.states = [(0.0, "disconnected")] + [
-            (e["t"], e["dest"]) for e in self.events if e["event"] == "state"]
-        self.steps = [e for e in self.events if e["event"] == "step"]
-        self.marks = [e for e in self.events
-                      if e["event"] in ("fault", "device-fault", "device-restart", "user")]
-        self.injected = _injected(self.header.get("port", ""))
-        #: The chair the run was on (its zones, heaters and geometry), from the header.
-        self.chair = trace_chair(self.header, self.samples)
-        self.zones: list[str] = list(self.chair["zones"])
-        self.heaters: list[str] = list(self.chair["heaters"])
-        self.track_mm = float(self.chair["track_mm"])
-        self.seat_mm = float(self.chair["seat_mm"])
-
-    def series(self, *path: str) -> list[float]:
-        out = []
-        for sample in self.samples:
-            value: object = sample
-            for key in path:
-                value = value.get(key) if isinstance(value, dict) else None
-            out.append(float("nan") if value is None else float(value))
-        return out
-
-
-def _injected(url: str) -> list[tuple[float, str]]:
-    """The simulator faults a run asked for (`fault=NAME@S` in a sim:// URL), by time."""
-    if not url.startswith("sim://"):
-        return []
-    out = []
-    for key, value in urllib.parse.parse_qsl(url.partition("?")[2]):
-        name, _, at = value.partition("@")
-        if key == "fault" and at:
-            try:
-                out.append((float(at), name))
-            except ValueError:
-                continue
-    return sorted(out)
 
 
 def _require_matplotlib():
