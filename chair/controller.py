@@ -3,7 +3,8 @@
 Everything that affects the controller's state lives in this module. `STATES` and
 `TRANSITIONS` are the whole machine; the README's diagram is generated from them
 (`chair diagram`). Any (state, event) pair not listed is refused: nothing is sent and the
-chair stays as safe as it was.
+chair stays as safe as it was. What the scanning and parking states do on each tick (and
+when they fire ``scanned``, ``parked`` or ``fault``) is in `chair.scanpark`.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ from collections.abc import Hashable
 from transitions import EventData, Machine, MachineError
 
 from chair import protocol as p
+from chair import scanpark
 from chair.caps import Caps
 from chair.chairinfo import REFERENCE, Chair
 from chair.clock import Clock
 from chair.errors import ChairRefused, LinkError, Stalled, UsageError
 from chair.executor import Executor, off_command
 from chair.fit import Skip, fit
-from chair.landmarks import landmark_positions
 from chair.limits import HOST
 from chair.link import DeviceInfo, Link, Refused
 from chair.program import Program
-from chair.safety import VENTED_KPA, Supervisor
-from chair.shoulder import BodyScan, senses_force
+from chair.safety import Supervisor
+from chair.scanpark import PARK_MM as PARK_MM  # importable from here, as before
+from chair.scanpark import PARK_TIMEOUT_S as PARK_TIMEOUT_S
+from chair.scanpark import SCAN_TIMEOUT_S as SCAN_TIMEOUT_S
+from chair.scanpark import ScanAndPark
+from chair.shoulder import BodyScan
 from chair.trace import PLAUSIBLE_C, Trace, sample_record
 
 STATES = ["disconnected", "connecting", "idle", "scanning", "running", "paused", "parking",
@@ -60,9 +65,6 @@ RENEW_EARLY_S = TICK_S
 #: The shortest sleep `wait` takes on a virtual clock (a deadline that is due but whose
 #: strict test is not yet true, such as the link timeout, then passes a moment later).
 MIN_WAIT_S = 0.001
-PARK_MM = 5.0
-PARK_TIMEOUT_S = 25.0
-SCAN_TIMEOUT_S = 45.0
 
 
 def build_machine(model: object, **options: object) -> Machine:
@@ -89,7 +91,7 @@ def diagram() -> str:
     return model.get_graph().draw(None)
 
 
-class Controller:
+class Controller(ScanAndPark):
     """Drives one chair through one program; call `tick` every `TICK_S` seconds.
 
     Or let `wait` say when: in real time it is the fixed tick; on a virtual clock with a
@@ -342,8 +344,8 @@ class Controller:
             due = min(due, self._last_renew + RENEW_S)
         state = self.state
         if state in ("scanning", "parking"):
-            due = min(due, self._phase_started + (SCAN_TIMEOUT_S if state == "scanning"
-                                                  else PARK_TIMEOUT_S))
+            due = min(due, self._phase_started + (scanpark.SCAN_TIMEOUT_S if state == "scanning"
+                                                  else scanpark.PARK_TIMEOUT_S))
         elif state == "running" and self.executor is not None:
             due = min(due, self._session_started + self.caps.session_s,
                       self._program_t0 + self.executor.next_change(now - self._program_t0))
@@ -441,47 +443,6 @@ class Controller:
         if not self._last_renew:
             self._last_renew = now
 
-    def _tick_scanning(self, now: float) -> None:
-        status, info = self.status, self.info
-        if status is None or info is None:
-            return
-        if now - self._phase_started > SCAN_TIMEOUT_S:
-            self.fire("fault", reason="body scan took too long")
-            return
-        given = self.body_scan.shoulder_mm if self.body_scan is not None else None
-        if given is not None:  # the person gave it (no force sensing): nothing to roll
-            self._scanned(given, info)
-            return
-        if not self._scan_homed:
-            self._apply({"roller": p.SetRoller(0.0, "off", 1, 1, 1, self.lease_ms)})
-            self._scan_homed = status.pos_mm < PARK_MM
-            return
-        seat = info.banner.seat_mm
-        self._apply({"roller": p.SetRoller(seat, "roll", 1, 1, 1, self.lease_ms)})
-        if status.force_n > 0:
-            self._scanned(status.pos_mm, info)
-        elif status.pos_mm >= seat - PARK_MM:
-            hint = "" if senses_force(info.banner) else (
-                ": this chair's roller senses no force; give the person's height")
-            self.fire("fault", reason=f"body scan found no shoulder line above the seat{hint}")
-
-    def _scanned(self, shoulder_mm: float, info: DeviceInfo) -> None:
-        """Place the landmarks from the shoulder line (scanned or given) and start running."""
-        try:
-            landmarks = landmark_positions(shoulder_mm, info.banner.seat_mm,
-                                           info.banner.track_mm)
-        except ValueError as exc:
-            self.fire("fault", reason=f"body scan implausible: {exc}")
-            return
-        method = self.body_scan.method if self.body_scan is not None else "force"
-        self.trace.event(self.t, "scan", shoulder_mm=shoulder_mm, method=method,
-                         landmarks={k: round(v, 1) for k, v in landmarks.items()})
-        self.executor = Executor(self.program, landmarks, self.supervisor, self.lease_ms)
-        if self.fire("scanned"):
-            # the first step's commands replace the scan's now (its clock started in
-            # on_enter_running, after the scan's tick)
-            self._tick_running(self.clock.now())
-
     def _tick_running(self, now: float) -> None:
         assert self.executor is not None and self._session_started is not None
         if now - self._session_started >= self.caps.session_s:
@@ -498,26 +459,3 @@ class Controller:
             self.trace.event(self.t, "step", number=step.number, zone=step.zone,
                              name=step.name, seconds=step.seconds)
         self._apply(self.executor.setpoints(elapsed, self.status))
-
-    def _tick_parking(self, now: float) -> None:
-        """Vent, cool and take the roller home, heads in; parked once home.
-
-        Everything but the roller goes to rest at once: airbags to 0 kPa through their
-        vent valves (the supervisor judges each fall against its start), heaters and foot
-        rollers off. Once every airbag reads vented, one STOP opens the dump path as well
-        and cuts the heater supply, and the roller goes on home alone. A chair that
-        cannot park within PARK_TIMEOUT_S is a fault, never a completion.
-        """
-        status = self.status
-        if now - self._phase_started > PARK_TIMEOUT_S:
-            where = f" (roller at {status.pos_mm:.0f} mm)" if status else ""
-            self.fire("fault", reason=f"parking took over {PARK_TIMEOUT_S:g} s{where}")
-            return
-        if not self._vented and status is not None and self.reported_since_stop \
-                and max(status.air_kpa, default=0.0) < VENTED_KPA:
-            self._vented = True
-            self._safe()
-        self._apply({"roller": p.SetRoller(0.0, "off", 1, 1, 1, self.lease_ms)})
-        if status is not None and status.pos_mm < PARK_MM:
-            self._safe()
-            self.fire("parked")

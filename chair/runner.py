@@ -7,7 +7,6 @@ user's interruptions (Ctrl-C parks the chair; a second Ctrl-C stops it at once).
 from __future__ import annotations
 
 import contextlib
-import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -20,12 +19,15 @@ from chair.cautions import RED_FLAGS, Answer
 from chair.clock import Clock, MonotonicClock
 from chair.controller import PARK_MM, TICK_S, Controller
 from chair.errors import ChairRefused, Exit, LinkError, ProgramError, Stalled, UsageError
-from chair.faults import parse_fault, parse_link_fault
 from chair.interrupts import Interrupts
 from chair.limits import DEVICE
 from chair.link import Link
 from chair.ports import DEFAULT_BAUD, PORT_ERRORS, SIM_SCHEME, open_port
 from chair.program import Program
+from chair.runurls import FAULTY_SCHEME as FAULTY_SCHEME
+from chair.runurls import check_faults as check_faults
+from chair.runurls import link_fault_url as link_fault_url
+from chair.runurls import sim_url as sim_url
 from chair.shoulder import ShoulderChoice, choose
 from chair.trace import Listener, Trace, check_trace_path
 
@@ -34,74 +36,11 @@ EXIT = {"completed": Exit.OK, "fault": Exit.FAULT, "link": Exit.LINK, "usage": E
         "stopped": Exit.STOPPED, "declined": Exit.STOPPED}
 #: The end reason of a run whose cautions were not acknowledged (the port never opened).
 DECLINED = "the cautions were not acknowledged: nothing moved"
-FAULTY_SCHEME = "faulty://"
 #: After the run: keep reading and supervising the chair until it is confirmed in its safe
 #: state (the trace then ends on the safe state reached, not only commanded), for at most
 #: this long; a chair not confirmed safe by then is a fault (exit 3). Enough for the dump
 #: path alone to vent a bag from its cap (about 3 s; sim/physics.py DUMP_TAU_S).
 SETTLE_S = 5.0
-
-
-def check_faults(faults: tuple[str, ...]) -> None:
-    """Every `--fault` spec names a known fault and a time; UsageError before anything opens."""
-    for spec in faults:
-        try:
-            parse_fault(spec)
-        except ValueError as exc:
-            raise UsageError(f"--fault {spec}: {exc}") from None
-
-
-def link_fault_url(url: str, specs: tuple[str, ...]) -> str:
-    """`url` wrapped in the `faulty://` handler carrying the `--link-fault` specs."""
-    if not specs:
-        return url
-    if url.startswith(FAULTY_SCHEME):
-        raise UsageError("--link-fault wraps the port in faulty://, and --port is already a "
-                         "faulty:// URL: put the faults in one of them")
-    query = []
-    for spec in specs:
-        try:
-            query.append(parse_link_fault(spec))
-        except ValueError as exc:
-            raise UsageError(f"--link-fault {spec}: {exc}") from None
-    names = [name for name, _ in query]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise UsageError(f"--link-fault: {twice[0]} given twice")
-    query.append(("port", url))
-    return f"{FAULTY_SCHEME}?{urllib.parse.urlencode(query, safe='')}"
-
-
-def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...]) -> str:
-    """`url` with the run's options added to its query (only for `sim://`, also inside a
-    `faulty://` URL)."""
-    check_faults(faults)
-    if url.startswith(FAULTY_SCHEME) and "?" in url:
-        query = urllib.parse.parse_qsl(url.partition("?")[2], keep_blank_values=True)
-        inner = [value for name, value in query if name == "port"]
-        if len(inner) == 1:
-            wrapped = sim_url(inner[0], fast=fast, seed=seed, faults=faults)
-            query = [(n, wrapped if n == "port" else v) for n, v in query]
-            return f"{FAULTY_SCHEME}?{urllib.parse.urlencode(query, safe='')}"
-    if not url.startswith(SIM_SCHEME):
-        if fast:
-            raise UsageError(f"--fast runs on the virtual clock of a simulated chair; {url} is "
-                             "a real port: drop --fast or use sim://")
-        if faults:
-            raise UsageError("--fault injects faults into the simulated chair only (sim://)")
-        return url
-    base, _, old = url.partition("?")
-    query = urllib.parse.parse_qsl(old)
-    if not fast and ("clock", "virtual") in query:
-        raise UsageError(f"{url}: clock=virtual is the simulated clock that --fast drives; "
-                         "in real time nothing would move it: add --fast, or drop "
-                         "clock=virtual")
-    if fast and ("clock", "virtual") not in query:
-        query.append(("clock", "virtual"))
-    if seed is not None:
-        query.append(("seed", str(seed)))
-    query.extend(("fault", spec) for spec in faults)
-    return f"{base}?{urllib.parse.urlencode(query, safe='@')}" if query else base
 
 
 @dataclass

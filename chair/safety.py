@@ -8,11 +8,19 @@ reports is plausible for what we commanded (docs/safety.md lists each rule).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 from chair import protocol as p
 from chair.caps import HEAT_LEVEL_C, Caps
 from chair.chairinfo import REFERENCE, Chair
+from chair.heatwatch import HEAT_FOLLOW_BELOW_C as HEAT_FOLLOW_BELOW_C
+from chair.heatwatch import HEAT_FOLLOW_C as HEAT_FOLLOW_C
+from chair.heatwatch import HEAT_FOLLOW_S as HEAT_FOLLOW_S
+from chair.heatwatch import HEAT_JUMP_C as HEAT_JUMP_C
+from chair.heatwatch import HEAT_OFF_RISE_C as HEAT_OFF_RISE_C
+from chair.heatwatch import HEAT_OFF_RISE_S as HEAT_OFF_RISE_S
+from chair.heatwatch import HEAT_RATE_C_S as HEAT_RATE_C_S
+from chair.heatwatch import HEAT_RISE_S as HEAT_RISE_S
+from chair.heatwatch import HeatWatch, _Watch
 from chair.limits import AIRBAG_KPA_RULE_MAX, DEVICE, TECHNIQUES, cap
 from chair.regions import (
     Region,
@@ -38,17 +46,6 @@ AIR_VENT_LAG_S = 0.3  # the valve's and the report's delay before the fall start
 AIR_VENT_MARGIN_KPA = 0.5  # sensor noise and rounding (noise is under 0.05 kPa)
 VENTED_KPA = 1.0  # an airbag reading under this is vented (the safe state's test)
 AIR_MARGIN_KPA = 1.0  # regulation overshoot tolerated above the host cap
-HEAT_RISE_S = 30.0  # a heater below target - 4 °C must rise 2 °C in this window
-HEAT_JUMP_C = 3.0  # a heating surface moving this much faster than ...
-HEAT_RATE_C_S = 1.0  # ... this rate between two reports: the thermistor came loose
-HEAT_FOLLOW_BELOW_C = 1.0  # a reading this far under target: the device's heater is on ...
-HEAT_FOLLOW_S = 8.0  # ... so within this window ...
-HEAT_FOLLOW_C = 0.2  # ... the reading must rise this much above its lowest (else loose)
-#: A heater commanded off that reads this much (°C) above its lowest reading within
-#: HEAT_OFF_RISE_S is warming while off: a powered element (about 0.5 °C/s on the plant),
-#: not a seated person's slow warmth (a few hundredths of a degree a second).
-HEAT_OFF_RISE_C = 1.0
-HEAT_OFF_RISE_S = 10.0
 STALL_S = 2.0  # a carriage commanded to move must move 1 mm in this window
 DWELL_MM = 15.0
 #: A report within this many mm of a region boundary may show the deeper region's cap:
@@ -84,14 +81,6 @@ def safe_vent_s(cap_kpa: float) -> float:
 #: The longest for any chair: from the highest cap the rules allow any zone (40 kPa),
 #: about 4.4 s; chair.runner's SETTLE_S must leave room for it.
 SAFE_VENT_S = safe_vent_s(AIRBAG_KPA_RULE_MAX)
-
-
-@dataclass
-class _Watch:
-    """Since when a condition has held, and the reading it started from."""
-
-    since: float
-    start_value: float
 
 
 def _unreadable(status: p.StatusReport, chair: Chair) -> str:
@@ -151,7 +140,7 @@ def _implausible(status: p.StatusReport, chair: Chair, limits: dict[str, float])
     return ""
 
 
-class Supervisor:
+class Supervisor(HeatWatch):
     """Clamps every setpoint to the caps and checks each status report against them.
 
     `chair` is the chair the device described at connect (chair.chairinfo; the reference
@@ -383,62 +372,6 @@ class Supervisor:
                 return (f"airbag {zone} does not vent ({kpa:.1f} kPa "
                         f"{now - watch.since:.1f} s after {watch.start_value:.1f} kPa)")
         return None
-
-    def _check_cooling(self, status: p.StatusReport, now: float) -> str | None:
-        """A heater commanded off must cool: a reading that rises (a relay welded on) or
-        jumps faster than a surface can change (the thermistor came loose) is a fault."""
-        for zone, temp in self.chair.heat(status).items():
-            if self._heat_target[zone] > 0:
-                continue
-            last, self._cool_last[zone] = self._cool_last[zone], (now, temp)
-            if last is not None and \
-                    abs(temp - last[1]) > HEAT_JUMP_C + HEAT_RATE_C_S * (now - last[0]):
-                return f"heater {zone} reading jumped {last[1]:.1f} to {temp:.1f} °C while " \
-                       "off (thermistor loose?)"
-            low = self._cool_low[zone]
-            if low is not None and temp > low.start_value + HEAT_OFF_RISE_C:
-                return f"heater {zone} warms while off ({low.start_value:.1f} to " \
-                       f"{temp:.1f} °C; relay welded on?)"
-            if low is None or temp < low.start_value or now - low.since > HEAT_OFF_RISE_S:
-                self._cool_low[zone] = _Watch(now, temp)
-        return None
-
-    def _check_heat(self, status: p.StatusReport, now: float) -> str | None:
-        for zone, temp in self.chair.heat(status).items():
-            if temp > self.caps.heat_c_max:
-                return f"heater {zone} at {temp:.1f} °C, above {self.caps.heat_c_max} °C"
-            target = self._heat_target[zone]
-            last, self._heat_last[zone] = self._heat_last[zone], (now, temp)
-            if (target > 0 and last is not None
-                    and abs(temp - last[1]) > HEAT_JUMP_C + HEAT_RATE_C_S * (now - last[0])):
-                return f"heater {zone} reading jumped {last[1]:.1f} to {temp:.1f} °C " \
-                       "(thermistor loose?)"
-            if self._not_following(zone, target, temp, now):
-                return f"heater {zone} is powered but its reading does not follow " \
-                       f"({temp:.1f} °C, target {target} °C: thermistor loose?)"
-            if target <= 0 or temp >= target - 4.0:
-                self._heat.pop(zone, None)
-                continue
-            watch = self._heat.setdefault(zone, _Watch(now, temp))
-            if now - watch.since > HEAT_RISE_S:
-                if temp - watch.start_value < 2.0:
-                    return f"heater {zone} does not warm ({temp:.1f} °C, target {target} °C)"
-                self._heat[zone] = _Watch(now, temp)
-        return None
-
-    def _not_following(self, heater: str, target: float, temp: float, now: float) -> bool:
-        """Heat follow, in every mode: a reading more than HEAT_FOLLOW_BELOW_C under its
-        target means the device's thermostat powers the heater, so it must rise
-        HEAT_FOLLOW_C above its lowest within HEAT_FOLLOW_S (rule 8)."""
-        if target <= 0 or temp >= target - HEAT_FOLLOW_BELOW_C:
-            self._follow.pop(heater, None)
-            return False
-        watch = self._follow.get(heater)
-        if watch is None or temp >= watch.start_value + HEAT_FOLLOW_C:
-            self._follow[heater] = _Watch(now, temp)
-            return False
-        watch.start_value = min(watch.start_value, temp)
-        return now - watch.since > HEAT_FOLLOW_S
 
     def _check_region(self, status: p.StatusReport) -> str | None:
         """The heads deeper than the cap of the body region under the roller (within

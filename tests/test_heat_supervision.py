@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chair import caps, limits, safety
+from chair import caps, heatwatch, limits, safety
 from chair.cli import main
 from chair.trace import read_trace
 from sim import physics
@@ -114,7 +114,7 @@ def test_without_either_check_the_cut_off_is_the_last_layer(tmp_path: Path,
                                                            monkeypatch) -> None:
     """Both follow checks removed: the run passes 45 °C (so each check above is what held
     it) and the pad's cut-off keeps the surface at its rating."""
-    monkeypatch.setattr(safety, "HEAT_FOLLOW_S", math.inf)
+    monkeypatch.setattr(heatwatch, "HEAT_FOLLOW_S", math.inf)
     code, _ = run_lumbar(tmp_path, 34.0, "thermistor-loose", 0.0, defect="no-heat-follow")
     assert code == 0 and heat_truth.c > SURFACE_MAX_C  # nothing else notices
     assert heat_truth.c <= physics.CUTOFF_OPEN_C + 1e-9
@@ -123,7 +123,7 @@ def test_without_either_check_the_cut_off_is_the_last_layer(tmp_path: Path,
 def test_the_device_alone_catches_it_in_a_whole_run(tmp_path: Path, heat_truth: HeatTruth,
                                                     monkeypatch) -> None:
     """The supervisor's follow check removed: the device's F09 ends the run."""
-    monkeypatch.setattr(safety, "HEAT_FOLLOW_S", math.inf)
+    monkeypatch.setattr(heatwatch, "HEAT_FOLLOW_S", math.inf)
     code, records = run_lumbar(tmp_path, 34.0, "thermistor-loose", 0.0)
     assert code == 3 and heat_truth.c <= SURFACE_MAX_C
     assert "F09 heat-runaway" in records[-1]["reason"]

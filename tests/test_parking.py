@@ -244,7 +244,7 @@ def test_parking_opens_the_dump_path_early_not_only_when_home(tmp_path: Path,
 
 
 def test_parking_that_cannot_get_home_is_a_fault(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("chair.controller.PARK_TIMEOUT_S", 2.0)  # lumbar needs about 8 s
+    monkeypatch.setattr("chair.scanpark.PARK_TIMEOUT_S", 2.0)  # lumbar needs about 8 s
     code, records = run_trace(tmp_path, "lumbar")
     assert code == 3
     assert records[-1]["reason"].startswith("parking took over 2 s (roller at ")
