@@ -94,6 +94,17 @@ class StartRequest:
     by: str = "api"                    # web, api or mqtt: recorded in the trace
 
 
+@dataclass(frozen=True)
+class ServeOptions:
+    """How `chair serve` holds its chair (the command's options)."""
+
+    port: str = "sim://"               # pyserial URL or device (`--port`)
+    baud: int = 115200                 # line rate of `port` (`--baud`)
+    speed: float = 1.0                 # a simulated chair N times faster (`--speed`)
+    data_dir: Path | None = None       # where traces go (None: the default data directory)
+    seed: int | None = None            # simulator seed (sim:// only)
+
+
 class Host(Protocol):
     """What every front end calls (chair.service.host.ChairHost implements it)."""
 
@@ -111,3 +122,13 @@ class Host(Protocol):
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]: ...
     def trace_path(self, session_id: str) -> Path: ...
     def plot_path(self, session_id: str) -> Path: ...
+
+
+# chair.service.host.ChairHost(options: ServeOptions) implements Host, with
+#   open() -> None   connect to the chair (raises LinkError, UsageError) and start the
+#                    chair thread; close() -> None: park the chair (a session running is
+#                    stopped and settled), stop the thread, close the port; idempotent.
+# chair.service.mqtt.MqttBridge(host: Host, broker: str, *, token: str | None) bridges a
+#   Host to an MQTT broker ("HOST:PORT") for Home Assistant: `await bridge.run()` until
+#   cancelled (reconnecting when the broker goes away).
+# chair.service.web.make_app(host: Host, *, token: str | None) -> aiohttp.web.Application
