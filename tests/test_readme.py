@@ -35,7 +35,7 @@ from chair.conformance import CHECKS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-SETUP = ("python3", ".", "pip", "npm", "pytest")  # the quick start's setup words, not commands
+SETUP = ("python3", ".", "pip", "npm", "pytest", "apt-get")  # setup words, not commands
 EXPECT = re.compile(r"\bexits (\d+):")
 
 
@@ -338,3 +338,16 @@ def test_ci_runs_the_readme_test_command() -> None:
     command = blocks[1][0]
     assert "npm ci" in command and command.endswith("&& pytest")
     assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_ci_installs_the_system_packages_the_readme_names() -> None:
+    """The browser and broker tests need Debian's packages: the README names them in its
+    `apt-get install` line, and .ci/run installs exactly those on a fresh machine."""
+    lines = [line for block in sh_blocks(README.read_text(encoding="utf-8")) for line in block
+             if line.startswith("apt-get install")]
+    assert len(lines) == 1, lines
+    named = [word for word in lines[0].split()[2:] if not word.startswith("-")]
+    assert set(named) == {"chromium", "mosquitto"}
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    install = [line for line in ci.splitlines() if "apt-get install" in line]
+    assert len(install) == 1 and all(f" {name}" in install[0] for name in named), install
