@@ -86,19 +86,22 @@ def cmd_serve(args: argparse.Namespace, *, make_host: Callable[[ServeOptions], A
         from chair.service.host import ChairHost as make_host
     try:
         host = make_host(options)
-        host.open()  # LinkError (exit 4) when the port cannot be opened
     except BaseException:
         sock.close()
         raise
+    opened = False
     try:
+        host.open()  # LinkError (exit 4) when the port cannot be opened
+        opened = True
         _announce(out, host, options, http_url(bound, port, token), generated, args.mqtt)
         asyncio.run(_serve(host, sock, token=token, mqtt=args.mqtt, stop=stop))
     except KeyboardInterrupt:
         pass
     finally:
         sock.close()
-        print("chair serve: stopping: parking the chair", file=out, flush=True)
-        host.close()
+        if opened:
+            print("chair serve: stopping: parking the chair", file=out, flush=True)
+        host.close()  # idempotent; also after a failed or interrupted open()
     return Exit.STOPPED
 
 

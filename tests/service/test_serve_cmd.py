@@ -209,8 +209,11 @@ def test_an_http_address_in_use_is_a_usage_error_naming_it(capsys) -> None:
 def test_a_port_that_cannot_be_opened_is_a_link_error(capsys) -> None:
     from chair.errors import LinkError
 
+    hosts = []
+
     def unreachable(options: ServeOptions) -> OpenHost:
         host = OpenHost(options)
+        hosts.append(host)
         host.open = lambda: (_ for _ in ()).throw(LinkError("/dev/nothing: no such port"))
         return host
     args = build_parser().parse_args(["serve", "--http", "127.0.0.1:0",
@@ -218,6 +221,7 @@ def test_a_port_that_cannot_be_opened_is_a_link_error(capsys) -> None:
     with pytest.raises(LinkError) as error:
         cmd_serve(args, make_host=unreachable, out=io.StringIO())
     assert error.value.exit_code == Exit.LINK
+    assert hosts[0].closed, "whatever open() started is closed"
 
 
 def test_serve_is_in_the_parser() -> None:
