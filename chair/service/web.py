@@ -240,7 +240,9 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     host = request.app[HOST_KEY]
     feed = _Feed(host, asyncio.get_running_loop())
-    by = "web" if request.query.get("client") == "web" else "api"
+    # a browser (its page is this server's, as checked above) says where it came from
+    page = request.query.get("client") == "web" or "Origin" in request.headers
+    by = "web" if page else "api"
     dispatcher = Dispatcher(host, by=by, subscriptions=feed)
     in_order = asyncio.Lock()  # one client's calls reach the host in the order sent
     tasks: set[asyncio.Task[None]] = set()

@@ -229,8 +229,15 @@ def test_who_asked_is_web_for_the_page_and_api_otherwise(host) -> None:
                 assert "result" in await rpc.call("session.stop")
             async with rpc_client(client, "/websocket?client=web") as rpc:
                 assert "result" in await rpc.call("session.start", START)
+                assert "result" in await rpc.call("session.stop")
+            ws = await client.ws_connect("/websocket", headers={
+                "Origin": f"http://{client.host}:{client.port}"})
+            await ws.send_str(json.dumps({"jsonrpc": "2.0", "method": "session.start",
+                                          "params": START, "id": 1}))
+            assert "result" in json.loads((await ws.receive()).data)
+            await ws.close()
     run(go())
-    assert [c[1].by for c in host.calls if c[0] == "start"] == ["api", "web"]
+    assert [c[1].by for c in host.calls if c[0] == "start"] == ["api", "web", "web"]
     assert ("stop", "api") in host.calls
 
 
