@@ -248,13 +248,16 @@ class Dispatcher:
     """Answers JSON-RPC messages by calling `host` (blocking: run it where blocking is fine).
 
     `by` is who the host records for commands (web, api or mqtt); `subscriptions` is the
-    connection's (the default refuses status.subscribe: no way to notify).
+    connection's (the default refuses status.subscribe: no way to notify); `server` is what
+    the front end knows of itself, added to server.info's result (token_required).
     """
 
     def __init__(self, host: Host, *, by: str = "api",
-                 subscriptions: Subscriptions | None = None) -> None:
+                 subscriptions: Subscriptions | None = None,
+                 server: dict[str, Any] | None = None) -> None:
         self.host, self.by = host, by
         self.subscriptions = subscriptions or Subscriptions()
+        self.server = server or {}
 
     def handle(self, text: str | bytes) -> str | None:
         """One message in, the reply's text out (None: no reply). Never raises."""
@@ -289,6 +292,8 @@ class Dispatcher:
                 return {"subscribed": True}
             if method == "status.unsubscribe":
                 return {"subscribed": False, "was": self.subscriptions.unsubscribe()}
+            if method == "server.info":
+                return {**self.host.server_info(), **self.server}
             function: Callable[..., Any] = getattr(self.host, METHODS[method])
             return function(by=self.by) if method in COMMANDS else function()
         except ServiceError as exc:

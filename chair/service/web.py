@@ -243,7 +243,8 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     # a browser (its page is this server's, as checked above) says where it came from
     page = request.query.get("client") == "web" or "Origin" in request.headers
     by = "web" if page else "api"
-    dispatcher = Dispatcher(host, by=by, subscriptions=feed)
+    dispatcher = Dispatcher(host, by=by, subscriptions=feed, server={
+        "token_required": request.app[TOKEN_KEY] is not None})
     in_order = asyncio.Lock()  # one client's calls reach the host in the order sent
     tasks: set[asyncio.Task[None]] = set()
     pump = asyncio.create_task(feed.pump(ws))

@@ -83,6 +83,11 @@ def test_each_query_returns_the_hosts_answer(rpc, host, method, host_method) -> 
         assert got == want
 
 
+def test_server_info_adds_what_the_front_end_knows(host) -> None:
+    rpc = Dispatcher(host, server={"token_required": True})
+    assert result(rpc, "server.info") == {**host.server_info(), "token_required": True}
+
+
 def test_session_start_makes_a_start_request_by_name(rpc, host) -> None:
     got = result(rpc, "session.start", {"program": "lumbar", "intensity": 2, "minutes": 5,
                                         "cautions": ["herniated-disc"], "height": 170.5,

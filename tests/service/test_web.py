@@ -375,7 +375,8 @@ def test_a_token_is_required_on_every_request_when_given(host, static) -> None:
             assert json.loads((await ws.receive()).data)["result"]["state"] == "idle"
             await ws.close()
             async with rpc_client(client, "/websocket?token=s3cret") as rpc:
-                assert "result" in await rpc.call("status.get")
+                info = await rpc.call("server.info")
+                assert info["result"]["token_required"] is True
     run(go())
 
 
