@@ -26,7 +26,7 @@ import pytest
 
 from chair.errors import Exit
 from chair.service.api import ErrorCode
-from tests.service.test_rpc_doc import run_client
+from tests.service.test_rpc_doc import check_snapshot_documented, run_client
 from tests.service.test_web import Rpc
 
 pytest.importorskip("chair.service.host", reason="the chair thread is not built yet")
@@ -184,6 +184,8 @@ def test_the_emergency_stop_latches_at_once(server: Server) -> None:
             assert replied < 1.0 and seen < 1.0, (replied, seen)
             status = latched[-1]
             assert status["can"]["reset"] and not status["can"]["start"]
+            running = next(u for u in rpc.updates if u["state"] == "running")
+            check_snapshot_documented({**running, "faults": status["faults"]})
             refused = await rpc.call("session.start", START)
             assert refused["error"]["code"] == ErrorCode.LATCHED, refused
             assert "result" in await rpc.call("chair.reset")
