@@ -160,7 +160,10 @@ async def _asset(request: web.Request) -> web.StreamResponse:
 
 
 async def _status(request: web.Request) -> web.StreamResponse:
-    snapshot = await blocking(request, request.app[HOST_KEY].status)
+    try:
+        snapshot = await blocking(request, request.app[HOST_KEY].status)
+    except ServiceError as exc:  # not connected yet, for one
+        raise _error(web.HTTPServiceUnavailable, exc.message) from exc
     return web.json_response(snapshot, dumps=dump)
 
 

@@ -151,6 +151,19 @@ def test_api_status_is_the_snapshot_as_json(host) -> None:
     run(go())
 
 
+def test_api_status_before_the_chair_is_connected_says_so(host) -> None:
+    def not_yet():
+        raise ServiceError(ErrorCode.LINK, "the chair is not connected yet")
+    host.status = not_yet
+
+    async def go() -> None:
+        async with served(host) as client:
+            response = await client.get("/api/status")
+            assert response.status == 503
+            assert "not connected yet" in await response.text()
+    run(go())
+
+
 # ------------------------------------------------------------------- downloads
 
 
