@@ -234,3 +234,17 @@ def test_a_token_given_on_loopback_is_required_everywhere(tmp_path) -> None:
             async with connected(server.ws) as rpc:
                 assert (await rpc.call("status.get"))["result"]["state"] == "idle"
         run(go())
+
+
+@pytest.mark.parametrize(("argv", "code", "words"), [
+    (["--port", "/dev/no-such-chair"], Exit.LINK, ["/dev/no-such-chair", "chair ports"]),
+    (["--port", "/dev/no-such-chair", "--speed", "5"], Exit.USAGE, ["--speed"]),
+])
+def test_a_chair_that_cannot_be_served_is_a_clear_error(tmp_path, argv, code, words) -> None:
+    done = subprocess.run([sys.executable, "-m", "chair.cli", "serve", "--http",
+                           "127.0.0.1:0", "--data", str(tmp_path), *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr and "open http" not in done.stdout
+    for word in words:
+        assert word in done.stderr, done.stderr
