@@ -159,6 +159,15 @@ def test_two_clients_see_the_same_state_and_a_second_start_is_busy(server: Serve
                                 + _last_session(server) + ".jsonl", timeout=10) as trace:
         lines = trace.read().decode().splitlines()
     assert lines[-1].startswith('{"type":"end"'), lines[-1]
+    pytest.importorskip("matplotlib")
+    with urllib.request.urlopen(server.url.split("?")[0] + "sessions/"
+                                + _last_session(server) + ".png", timeout=60) as plot:
+        assert plot.headers["Content-Type"] == "image/png"
+        assert plot.read(8) == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(server.url.split("?")[0] + "sessions/nothing-here.jsonl",
+                               timeout=10)
+    assert missing.value.code == 404 and b"nothing-here" in missing.value.read()
 
 
 def _last_session(server: Server) -> str:
