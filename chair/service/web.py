@@ -98,12 +98,13 @@ def _given_token(request: web.Request) -> str | None:
 
 
 def _is_loopback_name(host: str) -> bool:
-    name = urlsplit(f"//{host}").hostname or ""
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
+    """`host` (a Host header: name or address, and a port) names this machine's loopback."""
     try:
+        name = urlsplit(f"//{host}").hostname or ""
+        if name == "localhost" or name.endswith(".localhost"):
+            return True
         return ipaddress.ip_address(name).is_loopback
-    except ValueError:
+    except ValueError:  # not an address, or a malformed header
         return False
 
 
@@ -115,9 +116,11 @@ async def _guard(request: web.Request,
     if token is not None:
         given = _given_token(request)
         if given is None or not hmac.compare_digest(given.encode(), token.encode()):
-            raise _error(web.HTTPUnauthorized,
-                         "a token is required: open the address `chair serve` printed "
-                         "(it ends in ?token=...), or send Authorization: Bearer TOKEN")
+            refused = _error(web.HTTPUnauthorized,
+                             "a token is required: open the address `chair serve` printed "
+                             "(it ends in ?token=...), or send Authorization: Bearer TOKEN")
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="chair serve"'
+            raise refused
     elif not _is_loopback_name(request.host):
         raise _error(web.HTTPForbidden,
                      f"this server answers only to a loopback name, not {request.host!r}: "
@@ -133,7 +136,10 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:  # not a browser: nothing a web page could forge
         return True
-    return urlsplit(origin).netloc.lower() == request.host.lower()
+    try:
+        return urlsplit(origin).netloc.lower() == request.host.lower()
+    except ValueError:
+        return False
 
 
 # ---------------------------------------------------------------------------- pages

@@ -409,7 +409,8 @@ def test_without_a_token_only_loopback_names_are_answered(host) -> None:
             for name in ("127.0.0.1:8080", "localhost", "[::1]:80", "127.0.0.2"):
                 response = await client.get("/api/status", headers={"Host": name})
                 assert response.status == 200, name
-            for name in ("evil.example:8080", "192.168.1.5", "chair.local"):
+            for name in ("evil.example:8080", "192.168.1.5", "chair.local", "[::1",
+                         ""):
                 response = await client.get("/api/status", headers={"Host": name})
                 assert response.status == 403, name
                 assert "loopback" in await response.text()
@@ -419,10 +420,10 @@ def test_without_a_token_only_loopback_names_are_answered(host) -> None:
 def test_a_websocket_from_another_sites_page_is_refused(host) -> None:
     async def go() -> None:
         async with served(host) as client:
-            with pytest.raises(aiohttp.WSServerHandshakeError) as handshake:
-                await client.ws_connect("/websocket",
-                                        headers={"Origin": "http://evil.example"})
-            assert handshake.value.status == 403
+            for origin in ("http://evil.example", "http://[::1", "null"):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as handshake:
+                    await client.ws_connect("/websocket", headers={"Origin": origin})
+                assert handshake.value.status == 403, origin
             own = f"http://{client.host}:{client.port}"
             ws = await client.ws_connect("/websocket", headers={"Origin": own})
             await ws.close()
