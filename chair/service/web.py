@@ -35,7 +35,17 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from chair.service.api import ErrorCode, Host, ServiceError
-from chair.service.rpc import Call, Dispatcher, Subscriptions, dump, notification, parse
+from chair.service.rpc import (
+    Call,
+    Dispatcher,
+    Parsed,
+    RpcError,
+    Subscriptions,
+    dump,
+    error_reply,
+    notification,
+    parse,
+)
 
 log = logging.getLogger("chair.service.web")
 
@@ -44,6 +54,11 @@ STATIC = Path(__file__).resolve().parent / "static"
 QUEUE_SNAPSHOTS = 4
 #: A websocket that answers no ping for this long is closed, seconds.
 HEARTBEAT_S = 10.0
+#: Messages one client may have waiting for their replies; more are refused at once (an
+#: emergency stop never is).
+MAX_PENDING = 32
+TOO_MANY = RpcError(int(ErrorCode.REFUSED), f"too many requests waiting for their replies "
+                    f"(at most {MAX_PENDING}): wait for them first")
 COOKIE = "chair_token"
 SESSION_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
@@ -235,11 +250,12 @@ class _Feed(Subscriptions):
         return True
 
     async def pump(self, ws: web.WebSocketResponse) -> None:
-        while not ws.closed:
-            await self.ready.wait()
-            self.ready.clear()
-            while self.queue:
-                await ws.send_str(notification("status.update", self.queue.popleft()))
+        with contextlib.suppress(ConnectionError):  # the client left: its handler cleans up
+            while not ws.closed:
+                await self.ready.wait()
+                self.ready.clear()
+                while self.queue:
+                    await ws.send_str(notification("status.update", self.queue.popleft()))
 
 
 async def _websocket(request: web.Request) -> web.StreamResponse:
@@ -262,8 +278,14 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
         async for message in ws:
             if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break
-            task = asyncio.create_task(_answer(request, ws, dispatcher, in_order,
-                                               message.data))
+            parsed = parse(message.data)
+            if len(tasks) >= MAX_PENDING and not any(
+                    call.method == "chair.estop" for _, call in parsed.calls):
+                await _send(ws, parsed.reply({slot: error_reply(TOO_MANY, call.id)
+                                              for slot, call in parsed.calls
+                                              if not call.notification}))
+                continue
+            task = asyncio.create_task(_answer(request, ws, dispatcher, in_order, parsed))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     finally:
@@ -278,9 +300,8 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
 
 
 async def _answer(request: web.Request, ws: web.WebSocketResponse, dispatcher: Dispatcher,
-                  in_order: asyncio.Lock, text: str | bytes) -> None:
+                  in_order: asyncio.Lock, parsed: Parsed) -> None:
     """Answer one message; `chair.estop` goes at once on its own workers, the rest in turn."""
-    parsed = parse(text)
 
     async def one(call: Call) -> dict[str, Any] | None:
         if call.method == "chair.estop":
@@ -289,8 +310,11 @@ async def _answer(request: web.Request, ws: web.WebSocketResponse, dispatcher: D
             return await blocking(request, dispatcher.call, call)
 
     results = await asyncio.gather(*(one(call) for _, call in parsed.calls))
-    reply = parsed.reply({slot: r for (slot, _), r in zip(parsed.calls, results,
-                                                           strict=True)})
+    await _send(ws, parsed.reply({slot: r for (slot, _), r in zip(parsed.calls, results,
+                                                                   strict=True)}))
+
+
+async def _send(ws: web.WebSocketResponse, reply: str | None) -> None:
     if reply is not None and not ws.closed:
         with contextlib.suppress(ConnectionError):
             await ws.send_str(reply)

@@ -340,6 +340,31 @@ def test_the_emergency_stop_never_waits_behind_another_request() -> None:
         host.close()
 
 
+def test_a_flood_of_requests_is_refused_beyond_a_bound_but_never_the_estop() -> None:
+    from chair.service.web import MAX_PENDING
+
+    host = SlowHost(delay=20.0)
+
+    async def go() -> None:
+        async with served(host) as client, rpc_client(client) as rpc:
+            sent = [await rpc.send("status.get") for _ in range(MAX_PENDING + 10)]
+            refused = await rpc.until(lambda: [rpc.replies[i] for i in sent
+                                               if i in rpc.replies])
+            assert all(r["error"]["code"] == ErrorCode.REFUSED for r in refused)
+            assert "too many" in refused[0]["error"]["message"]
+            estop = await rpc.call("chair.estop")
+            assert estop["result"] == {"state": "estop"}
+            host.release.set()
+            await rpc.until(lambda: all(i in rpc.replies for i in sent))
+            answered = [i for i in sent if "result" in rpc.replies[i]]
+            assert len(answered) == MAX_PENDING
+    try:
+        run(go())
+    finally:
+        host.release.set()
+        host.close()
+
+
 def test_a_client_that_reads_nothing_never_blocks_the_hosts_callbacks(host) -> None:
     async def go() -> None:
         async with served(host) as client:
