@@ -185,3 +185,13 @@ def test_the_documented_client_runs_against_the_fake_host(tmp_path) -> None:
     assert re.search(r"running\s+step 2 of 6", done.stdout), done.stdout
     assert "stopped: stopped" in done.stdout
     assert [c[0] for c in host.calls] == ["start", "stop"]
+
+
+def test_the_documented_bounds_are_the_servers() -> None:
+    from chair.service.api import SNAPSHOT_PERIOD_S
+    from chair.service.web import MAX_PENDING
+
+    messages = section("Messages")
+    assert f"may have {MAX_PENDING} messages waiting" in messages
+    subscribe = section("`status.subscribe`", "###")
+    assert f"every {SNAPSHOT_PERIOD_S:g} s ({1 / SNAPSHOT_PERIOD_S:g} Hz)" in subscribe
