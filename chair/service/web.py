@@ -60,6 +60,12 @@ MAX_PENDING = 32
 TOO_MANY = RpcError(int(ErrorCode.REFUSED), f"too many requests waiting for their replies "
                     f"(at most {MAX_PENDING}): wait for them first")
 COOKIE = "chair_token"
+#: The page's asset types, whatever this machine's mimetypes says (with nosniff, a module
+#: script served as anything but JavaScript does not run).
+ASSET_TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+               ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
+               ".json": "application/json", ".webmanifest": "application/manifest+json",
+               ".html": "text/html; charset=utf-8", ".png": "image/png"}
 SESSION_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
 HOST_KEY = web.AppKey("host", object)
@@ -177,7 +183,8 @@ async def _asset(request: web.Request) -> web.StreamResponse:
     path = (root / request.match_info["path"]).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise _error(web.HTTPNotFound, f"no file {request.match_info['path']!r} in /static")
-    return web.FileResponse(path)
+    kind = ASSET_TYPES.get(path.suffix.lower())
+    return web.FileResponse(path, headers={"Content-Type": kind} if kind else None)
 
 
 async def _status(request: web.Request) -> web.StreamResponse:

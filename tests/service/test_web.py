@@ -125,6 +125,8 @@ def test_the_page_and_its_assets(host, static) -> None:
             assert "<title>chair</title>" in await page.text()
             asset = await client.get("/static/app.js")
             assert asset.status == 200 and "console.log" in await asset.text()
+            assert asset.headers["Content-Type"].startswith("text/javascript")
+            assert asset.headers["X-Content-Type-Options"] == "nosniff"
             for path in ("/static/nothing.js", "/static/../secret.txt",
                          "/static/%2e%2e/secret.txt"):
                 response = await client.get(path)
