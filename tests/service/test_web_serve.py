@@ -27,7 +27,7 @@ import pytest
 from chair.errors import Exit
 from chair.service.api import ErrorCode
 from tests.service.test_rpc_doc import check_snapshot_documented, run_client
-from tests.service.test_web import Rpc
+from tests.service.webclient import Rpc
 
 pytest.importorskip("chair.service.host", reason="the chair thread is not built yet")
 
