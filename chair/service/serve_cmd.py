@@ -179,11 +179,15 @@ def _signals(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]):
         return
     kinds = (signal.SIGINT, signal.SIGTERM)
     before = {kind: signal.getsignal(kind) for kind in kinds}
-    for kind in kinds:
-        loop.add_signal_handler(kind, handler)
+    try:
+        for kind in kinds:
+            loop.add_signal_handler(kind, handler)
+    except NotImplementedError:  # Windows: Ctrl-C raises KeyboardInterrupt, as before
+        pass
     try:
         yield
     finally:
         for kind in kinds:
-            loop.remove_signal_handler(kind)
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(kind)
             signal.signal(kind, before[kind])
