@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 from typing import Any
 
 import aiomqtt
@@ -65,14 +66,19 @@ class MqttBridge:
     """Bridges `host` to the MQTT broker at `broker` (``HOST:PORT``) for Home Assistant.
 
     `token`: when set, every command must carry it (docs/homeassistant.md); `node_id` names
-    the chair in every topic; `prefix` is Home Assistant's discovery prefix; `backoff_s` the
-    first and the longest wait between two connection attempts. Raises UsageError at once
-    for a bad address, node id or prefix. `await run()` until cancelled."""
+    the chair in every topic; `prefix` is Home Assistant's discovery prefix; `username` and
+    `password` log in to the broker (by default $CHAIR_MQTT_USERNAME and
+    $CHAIR_MQTT_PASSWORD, so that they appear on no command line); `backoff_s` the first and
+    the longest wait between two connection attempts. Raises UsageError at once for a bad
+    address, node id or prefix. `await run()` until cancelled."""
 
     def __init__(self, host: Host, broker: str, *, token: str | None = None,
                  node_id: str = "chair", prefix: str = "homeassistant",
+                 username: str | None = None, password: str | None = None,
                  backoff_s: tuple[float, float] = (0.5, 10.0)) -> None:
         self.hostname, self.port = parse_broker(broker)
+        self._username = username or os.environ.get("CHAIR_MQTT_USERNAME") or None
+        self._password = password or os.environ.get("CHAIR_MQTT_PASSWORD") or None
         self.topics = Topics(node_id, prefix)
         self._host, self._token, self._backoff = host, token, backoff_s
         self.program: str | None = None        # the program a start from MQTT runs
@@ -126,6 +132,7 @@ class MqttBridge:
         will = aiomqtt.Will(self.topics.availability, "offline", qos=1, retain=True)
         async with aiomqtt.Client(self.hostname, self.port, will=will, keepalive=KEEPALIVE_S,
                                   identifier=f"chair-serve-{self.topics.node_id}",
+                                  username=self._username, password=self._password,
                                   clean_session=True, timeout=10) as client:
             try:
                 await client.subscribe([(topic, 1) for topic in self.topics.commands()])

@@ -9,6 +9,7 @@ so a test can wait for a condition (never a fixed sleep).
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import socket
@@ -49,13 +50,16 @@ def free_port(host: str = "127.0.0.1") -> int:
 class Broker:
     """One mosquitto process on `host`:`port`; `stop` and `start` again keep the port."""
 
-    def __init__(self, executable: str, directory: Path, host: str = "127.0.0.1") -> None:
+    def __init__(self, executable: str, directory: Path, host: str = "127.0.0.1",
+                 settings: str = "allow_anonymous true\n") -> None:
         self.executable, self.host = executable, host
         self.port = free_port(host)
         self.config = directory / "mosquitto.conf"
         self.log = directory / "mosquitto.log"
-        self.config.write_text(f"listener {self.port} {host}\nallow_anonymous true\n"
-                               "persistence false\n")
+        # `user`: mosquitto started by root would drop to the user "mosquitto", who cannot
+        # read tmp_path (the password and ACL files); ignored when not root
+        self.config.write_text(f"listener {self.port} {host}\npersistence false\n"
+                               f"user {getpass.getuser()}\n{settings}")
         self.process: subprocess.Popen | None = None
 
     @property
@@ -110,12 +114,15 @@ class Seen:
 class Watcher:
     """A paho-mqtt client on its own thread that records every message on `topics`."""
 
-    def __init__(self, broker: Broker, *topics: str) -> None:
+    def __init__(self, broker: Broker, *topics: str, username: str | None = None,
+                 password: str | None = None) -> None:
         self.messages: list[Seen] = []
         self._lock = threading.Condition()
         self._subscribed = threading.Event()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2,
                                   client_id=f"watcher-{id(self)}")
+        if username is not None:
+            self.client.username_pw_set(username, password)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *args: self._subscribed.set()
         self.client.on_connect = lambda client, *args: client.subscribe(
