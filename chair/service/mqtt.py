@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiomqtt
@@ -94,6 +96,9 @@ class MqttBridge:
         self._message: tuple[str, str] | None = None  # (payload, shown) of the last answer
         self._seq = 0
         self._tasks: set[asyncio.Task] = set()
+        #: The emergency stop's threads, apart from the loop's default executor, which the
+        #: web layer's blocking calls share (issue 13: estop as fast as `!`).
+        self._estops = ThreadPoolExecutor(2, thread_name_prefix="mqtt-estop")
 
     # ------------------------------------------------------------------ lifetime
 
@@ -126,6 +131,7 @@ class MqttBridge:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.to_thread(unsubscribe)
+            self._estops.shutdown(wait=False)
 
     async def _connected(self, queue: asyncio.Queue[tuple[str, bytes]]) -> None:
         """One connection: publish everything, then serve commands until it drops."""
@@ -287,7 +293,11 @@ class MqttBridge:
             elif name == "start":
                 done = await self._start()
             else:
-                await asyncio.to_thread(getattr(self._host, name), by="mqtt")
+                call = functools.partial(getattr(self._host, name), by="mqtt")
+                if name == "estop":  # its own thread: never behind a call that blocks
+                    await asyncio.get_running_loop().run_in_executor(self._estops, call)
+                else:
+                    await asyncio.to_thread(call)
                 done = {"stop": "stopped", "estop": "emergency stop latched",
                         "reset": "reset"}[name]
             if name in ("program", "intensity") and self._client is not None:

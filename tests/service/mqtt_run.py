@@ -7,6 +7,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chair.service.api import Host
@@ -17,8 +18,10 @@ BASE = "chair/chair"
 
 
 @contextlib.contextmanager
-def running_bridge(host: Host, broker: Broker, **options: Any) -> Iterator[MqttBridge]:
-    """A bridge running until the block ends (then cancelled, as `chair serve` does)."""
+def running_bridge(host: Host, broker: Broker, *, threads: int | None = None,
+                   **options: Any) -> Iterator[MqttBridge]:
+    """A bridge running until the block ends (then cancelled, as `chair serve` does);
+    `threads`: the size of the loop's default executor (None: asyncio's own)."""
     options.setdefault("backoff_s", (0.1, 0.5))
     bridge = MqttBridge(host, broker.address, **options)
     started = threading.Event()
@@ -26,6 +29,8 @@ def running_bridge(host: Host, broker: Broker, **options: Any) -> Iterator[MqttB
 
     async def main() -> None:
         holder["loop"], holder["task"] = asyncio.get_running_loop(), asyncio.current_task()
+        if threads is not None:
+            holder["loop"].set_default_executor(ThreadPoolExecutor(threads))
         started.set()
         await bridge.run()
 
