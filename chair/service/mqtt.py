@@ -142,9 +142,10 @@ class MqttBridge:
                                   clean_session=True, timeout=10) as client:
             try:
                 await client.subscribe([(topic, 1) for topic in self.topics.commands()])
+                self._client = client  # an answer to a command still under way goes here
                 await self._announce(client)
                 _cancelled()
-                self._client, self.online = client, True
+                self.online = True
                 self.connects += 1
                 log.info("MQTT: online at %s:%d as %s", self.hostname, self.port,
                          self.topics.base)
