@@ -190,3 +190,16 @@ def test_the_node_id_and_prefix_name_every_topic(broker: Broker, host) -> None:
     assert not [seen.topic for seen in watcher.messages
                 if seen.topic.startswith(("homeassistant/", "chair/chair/"))]
     watcher.close()
+
+
+def test_without_mosquitto_the_tests_skip_except_in_ci(monkeypatch, tmp_path: Path) -> None:
+    from tests.service import broker as fixture
+
+    monkeypatch.setattr(fixture, "MOSQUITTO", str(tmp_path / "no-mosquitto"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install mosquitto"):
+        fixture.mosquitto_or_skip()
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install mosquitto"):
+        fixture.mosquitto_or_skip()
