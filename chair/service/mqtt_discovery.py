@@ -99,7 +99,7 @@ def device_block(topics: Topics, chair: dict[str, Any], server: dict[str, Any]) 
         "sw_version": str(server.get("version", "")),
     }
     if chair.get("firmware"):
-        device["hw_version"] = f"firmware {chair['firmware']}"
+        device["hw_version"] = str(chair["firmware"])
     return device
 
 

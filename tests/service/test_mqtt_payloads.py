@@ -4,6 +4,7 @@ parts of the bridge, without a broker)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,14 @@ def test_without_a_token_buttons_press_plainly() -> None:
         assert "command_template" not in config, topic
         if "/button/" in topic:
             assert config["payload_press"] == "PRESS"
+
+
+def test_the_documented_discovery_config_is_the_one_published() -> None:
+    """docs/homeassistant.md's example (the emergency stop) as the bridge makes it."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "homeassistant.md").read_text()
+    block = doc.split("```json\n", 1)[1]
+    example, _ = json.JSONDecoder().raw_decode(block)
+    configs = discovery_configs(Topics(), programs=["lumbar"],
+                                chair={"firmware": "chair-fw-0.2.0"},
+                                server={"version": "0.1.0", "simulated": True})
+    assert configs["homeassistant/button/chair/estop/config"] == example
