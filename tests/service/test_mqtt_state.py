@@ -34,7 +34,8 @@ def test_the_state_topics_follow_a_session(broker: Broker, watcher: Watcher) -> 
             watcher.wait_for(f"{BASE}/state", "running")
             watcher.wait_for(f"{BASE}/running", "ON")
             watcher.wait_for(f"{BASE}/step", lambda text: text.endswith("/6 rolling"))
-            watcher.wait_for(f"{BASE}/step", "3/6 rolling")  # steps advance
+            watcher.wait(lambda: "3/6 rolling" in watcher.on(f"{BASE}/step"),
+                         "the steps to advance")  # each lasts half a second here
             watcher.wait_for(f"{BASE}/state", "idle", timeout=30)  # completed
             watcher.wait_for(f"{BASE}/running", "OFF")
             watcher.wait_for(f"{BASE}/time_left", "0")
