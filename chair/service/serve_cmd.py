@@ -74,6 +74,8 @@ def cmd_serve(args: argparse.Namespace, *, make_host: Callable[[ServeOptions], A
     out = out or sys.stdout
     if args.mqtt:
         _mqtt_bridge()  # a missing bridge is a usage error before anything opens
+        from chair.service.mqtt import parse_broker
+        parse_broker(args.mqtt)  # and so is a broker address without its port
     sock = _listen(args.http)
     bound, port = sock.getsockname()[:2]
     token = args.token

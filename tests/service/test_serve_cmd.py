@@ -298,3 +298,13 @@ def test_serve_on_ipv6_loopback() -> None:
         assert get(address + "api/status")[0] == 200
     finally:
         served.stop()
+
+
+def test_a_broker_without_its_port_is_refused_before_the_chair_opens(capsys) -> None:
+    """`--mqtt HOST:0` passes the address syntax; the bridge's own check runs before the
+    chair is opened or the page announced (exit 2 naming --mqtt, nothing printed to open)."""
+    code = main(["serve", "--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+    out, err = capsys.readouterr()
+    assert code == Exit.USAGE
+    assert "--mqtt" in err and "broker's port" in err, err
+    assert "open http" not in out, out
