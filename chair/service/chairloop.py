@@ -164,7 +164,9 @@ class ChairLoop:
 
     def _run_session(self, pending: Pending) -> None:
         watch, program = pending.watch, pending.program
-        self._requests.clear()
+        self._requests.clear()  # nothing asked before this session is about it
+        if self._closing.is_set():  # close() asked its stop before the clear: ask again
+            self._requests.ask("stop", "close")
         try:
             trace = Trace(str(self.store.trace_file(pending.id)), program=program.name,
                           title=program.title, source=program.source, seed=self.options.seed,

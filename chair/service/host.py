@@ -209,6 +209,10 @@ class ChairHost(ChairLoop):
             raise ServiceError(ErrorCode.REFUSED, f"cannot draw {session_id}: {exc}") from None
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """`callback(snapshot)` on its own thread, with the newest snapshot at once, then
+        at least every 0.2 s and on every state change (a slow callback misses the oldest
+        ones, never the newest). Every subscriber gets the same dict: read it, do not
+        change it."""
         with self._lock:
             first = self._snapshot
         return self._publisher.subscribe(callback, first)

@@ -39,10 +39,12 @@ def start(host: ChairHost, program: str = "lumbar", **fields) -> dict:
 
 
 def running_with_air(host: ChairHost) -> None:
-    """Start lumbar and wait until its airbags are filling (something to stop)."""
-    start(host)
+    """Start gluteal (seat airbags and heat from its first step) and wait until a bag is
+    filling: something to stop."""
+    start(host, "gluteal")
     plant = sim_port(host).device.plant
-    wait_for(lambda: plant.pump_running or plant.bag_kpa.max() > 3.0, 30, "a bag filling")
+    wait_for(lambda: plant.pump_running or plant.bag_kpa.max() > 3.0, 30,
+             lambda: f"a bag filling; the host says {host.status()}")
 
 
 class WriteTimes:
@@ -71,6 +73,7 @@ def test_the_emergency_stop_latches_at_once_and_everything_rests(host) -> None:
     plant = device.plant
     wait_for(lambda: at_rest(plant) and vented(plant), 20, "the plant at rest, vented")
     wait_for(state_is(host, "estop"), 10, "the estop state")
+    wait_for(lambda: host.status()["faults"], 10, "the latched fault reported")
     snapshot = host.status()
     assert snapshot["faults"][0]["code"] == "F01"
     assert "reset" in snapshot["faults"][0]["what_to_do"]
