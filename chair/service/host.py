@@ -316,8 +316,10 @@ class ChairHost(ChairLoop):
 
     def _do_reset(self) -> dict[str, Any]:
         link, clock = self._link, self._clock
+        link.poll()  # reports already on their way say how the chair was, not how it is
         status = fresh_status(link, clock)
-        if status.faults or status.state != "Idle":
+        known = self._status
+        if status.faults or status.state != "Idle" or (known is not None and known.faults):
             refusal = send_reset(link, clock)
             if refusal is not None:
                 raise ServiceError(ErrorCode.REFUSED, f"the chair refused to reset: "

@@ -126,6 +126,12 @@ def test_an_estop_with_no_session_latches_and_reset_clears_it(host) -> None:
     assert host.status()["faults"] == []
 
 
+def test_a_reset_right_after_the_estop_is_judged_on_a_fresh_report(host) -> None:
+    host.estop("web")
+    assert host.reset("web")["state"] == "idle"  # not on a report made before the stop
+    assert not sim_port(host).device.faults
+
+
 def test_a_reset_the_device_refuses_is_refused_with_its_reason(tmp_path) -> None:
     host = make_host(tmp_path / "sessions", "sim://?fault=thermistor-open@0.5")
     try:
