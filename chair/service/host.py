@@ -73,7 +73,8 @@ class ChairHost(ChairLoop):
         self._status: p.StatusReport | None = None
         self._reason = ""
         self._link_ok = False
-        self._last_report = self._asked = 0.0
+        self._last_report = self._asked = self._retried = 0.0
+        self._resync = False  # the device restarted: do the handshake again
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._port: SharedPort | None = None

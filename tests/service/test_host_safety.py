@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -214,3 +215,31 @@ def test_a_slow_subscriber_does_not_hold_the_controller_up(host) -> None:
         assert "running" in recorder.states()
     finally:
         stuck.set()
+
+
+def test_a_device_that_falls_silent_shows_the_link_lost_and_refuses_a_start(tmp_path) -> None:
+    host = make_host(tmp_path / "sessions",
+                     "faulty://?mute_at=3&port=" + quote("sim://", safe=""))
+    try:
+        wait_for(state_is(host, "disconnected"), 20, "the link lost")
+        snapshot = host.status()
+        assert not snapshot["link"]["ok"] and "link lost" in snapshot["reason"]
+        assert not snapshot["can"]["start"]
+        with pytest.raises(ServiceError) as caught:
+            start(host)
+        assert caught.value.code is ErrorCode.LINK
+        host.estop("web")  # the wire to the device still works: the stop goes out
+        assert F.ESTOP in sim_port(host).device.faults
+    finally:
+        host.close()
+
+
+def test_a_device_restart_between_sessions_is_connected_again(tmp_path) -> None:
+    host = make_host(tmp_path / "sessions", "sim://?fault=power-cycle@2")
+    try:
+        wait_for(lambda: "restarted" in host.status()["reason"], 20, "the restart seen")
+        device = sim_port(host).device
+        wait_for(lambda: device.report_ms > 0 and device.synced, 20, "a new session")
+        assert host.status()["link"]["ok"]
+    finally:
+        host.close()
