@@ -11,6 +11,7 @@ estop. `close()` parks the chair as Ctrl-C does in `chair run`, then closes the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -143,7 +144,8 @@ class ChairHost(ChairLoop):
                 self.send_estop_byte()
                 thread.join(5.0)
         if self._port is not None:
-            self._port.close()
+            with contextlib.suppress(*PORT_ERRORS):  # a port that vanished is closed too
+                self._port.close()
         self._publisher.close()
 
     def __enter__(self) -> ChairHost:
