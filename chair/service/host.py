@@ -197,7 +197,8 @@ class ChairHost(ChairLoop):
 
     def sessions(self) -> list[dict[str, Any]]:
         with self._lock:
-            active = self._session.id if self._session is not None else None
+            running = self._session or self._pending
+            active = running.id if running is not None else None
         return self.store.sessions(active=active)
 
     def trace_path(self, session_id: str) -> Path:
