@@ -5,6 +5,7 @@ dead-man, and no subscriber can hold the controller up."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from urllib.parse import quote
@@ -76,6 +77,7 @@ def test_the_emergency_stop_latches_at_once_and_everything_rests(host) -> None:
     wait_for(state_is(host, "estop"), 10, "the estop state")
     wait_for(lambda: host.status()["faults"], 10, "the latched fault reported")
     snapshot = host.status()
+    json.dumps(snapshot)
     assert snapshot["faults"][0]["code"] == "F01"
     assert "reset" in snapshot["faults"][0]["what_to_do"]
     wait_for(lambda: host.status()["can"]["reset"], 10, "reset allowed")
