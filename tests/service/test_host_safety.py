@@ -245,3 +245,18 @@ def test_a_device_restart_between_sessions_is_connected_again(tmp_path) -> None:
         assert host.status()["link"]["ok"]
     finally:
         host.close()
+
+
+def test_a_port_that_vanishes_between_sessions_is_said_and_nothing_crashes(tmp_path) -> None:
+    host = make_host(tmp_path / "sessions",
+                     "faulty://?vanish_at=3&port=" + quote("sim://", safe=""))
+    try:
+        wait_for(state_is(host, "disconnected"), 20, "the port gone")
+        assert "link lost" in host.status()["reason"]
+        for call in (lambda: start(host), lambda: host.estop("web"), host.reset):
+            with pytest.raises(ServiceError) as caught:
+                call()
+            assert caught.value.code is ErrorCode.LINK
+        assert host._thread.is_alive()  # still reading, trying again
+    finally:
+        host.close()
