@@ -27,6 +27,9 @@ from tests.service.hosts import (
 )
 
 F = p.FaultCode
+#: The emergency stop's byte leaves within this long of the call (measured: 0.01 to 0.1 ms;
+#: the bound leaves room for a busy machine and the interpreter's 5 ms thread switch).
+LATENCY_S = 0.010
 
 
 @pytest.fixture
@@ -69,7 +72,7 @@ def test_the_emergency_stop_latches_at_once_and_everything_rests(host) -> None:
     asked = time.perf_counter()
     assert host.estop("web")["state"] == "estop"
     latency = writes.estop_at[0] - asked
-    assert latency < 0.005, f"the stop byte left {latency * 1000:.2f} ms after the call"
+    assert latency < LATENCY_S, f"the stop byte left {latency * 1000:.2f} ms after the call"
     device = sim_port(host).device
     assert F.ESTOP in device.faults  # the device took it on receipt
     plant = device.plant
@@ -116,7 +119,7 @@ def test_the_stop_byte_does_not_wait_for_a_busy_chair_thread(host) -> None:
         latency = writes.estop_at[0] - asked
     finally:
         release.set()
-    assert latency < 0.005, f"{latency * 1000:.2f} ms"
+    assert latency < LATENCY_S, f"{latency * 1000:.2f} ms"
     assert F.ESTOP in sim_port(host).device.faults
     wait_for(lambda: at_rest(sim_port(host).device.plant), 20, "the plant at rest")
 
