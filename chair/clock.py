@@ -72,8 +72,9 @@ class MonotonicClock:
 #: The most a `ScaledClock` reading moves on past the one before it, or past the deadline
 #: its sleeper asked for (clock seconds): a whole process held up (a busy machine, a
 #: garbage collection) loses that time instead of jumping the simulated chair ahead of its
-#: host. 0.2 s keeps a renewal every 0.25 s within the device's 0.5 s dead-man.
-MAX_STEP_S = 0.2
+#: host. One controller tick (50 ms): the host reads the clock several times a tick, so
+#: it takes ten hold-ups in a row, not two, to look silent for the device's 0.5 s dead-man.
+MAX_STEP_S = 0.05
 
 
 class ScaledClock(MonotonicClock):

@@ -1,7 +1,10 @@
 """One run of one program on one port: open, connect, scan, run, park, report.
 
-This is the loop around the controller: it owns the port, the clock, the trace and the
-user's interruptions (Ctrl-C parks the chair; a second Ctrl-C stops it at once).
+This is the loop around the controller. `run` (`chair run`) owns the port, the clock and
+the trace; `drive` runs one session on a port already open (`chair serve` calls it for
+every session on the port it holds), acting between ticks on the user's requests
+(`chair.interrupts.Requests`): Ctrl-C parks the chair and a second one stops it at once,
+and `chair serve`'s stop, emergency stop, pause and resume take the same paths.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from chair.errors import ChairError, LinkError
 from chair.limits import HOST
 from chair.ports import PORT_ERRORS
 from chair.program import Program
+from chair.reset import fresh_status
 from chair.runner import Outcome, RunOptions, drive
 from chair.service import snapshot
 from chair.service.api import SNAPSHOT_PERIOD_S, ErrorCode, ServiceError
@@ -41,6 +42,8 @@ ASK_S = 0.2
 PUBLISH_S = SNAPSHOT_PERIOD_S / 2
 #: The idle loop's turn, real seconds at least (a sped-up chair would spin otherwise).
 IDLE_REAL_S = 0.02
+#: A link lost between sessions is tried again (the handshake) this often, chair seconds.
+RETRY_S = 2.0
 
 
 @dataclass
@@ -135,6 +138,8 @@ class ChairLoop:
         if now - self._last_report > HOST["link_timeout_s"]:
             changed |= self._set_link(False, "link lost: no status report from the chair "
                                       f"for {now - self._last_report:.1f} s")
+        if self._resync or (not self._link_ok and now - self._retried >= RETRY_S):
+            changed |= self._reconnect(now)
         self._publish(force=changed)
         clock.sleep_until(now + max(TICK_S, IDLE_REAL_S * getattr(clock, "speed", 1.0)))
 
@@ -148,10 +153,27 @@ class ChairLoop:
             self._reason = ("emergency stop at the device" if message.code is p.FaultCode.ESTOP
                             else f"device {message.code.wire} {message.detail}".strip())
             return True
-        if isinstance(message, p.Banner):
+        if isinstance(message, p.Banner):  # it forgot our session: connect again
             self._reason = "the device restarted; it will not resume by itself"
+            self._resync = True
             return True
         return False
+
+    def _reconnect(self, now: float) -> bool:
+        """The handshake again (a device restarted, or a link lost between sessions);
+        True when the link came back."""
+        self._retried, self._resync = now, False
+        link, clock = self._link, self._clock
+        try:
+            info = link.connect()
+            status = fresh_status(link, clock)
+        except (LinkError, *PORT_ERRORS) as exc:
+            if not self._link_ok:
+                self._reason = f"link lost: {exc}; trying again every {RETRY_S:g} s"
+            return False
+        self.info, self.chair, self._caps = info, info.chair, self._default_caps(info)
+        self._status, self._last_report = status, clock.now()
+        return self._set_link(True, "the chair answers again")
 
     def _set_link(self, ok: bool, reason: str) -> bool:
         changed = ok != self._link_ok
@@ -164,7 +186,9 @@ class ChairLoop:
 
     def _run_session(self, pending: Pending) -> None:
         watch, program = pending.watch, pending.program
-        self._requests.clear()
+        self._requests.clear()  # nothing asked before this session is about it
+        if self._closing.is_set():  # close() asked its stop before the clear: ask again
+            self._requests.ask("stop", "close")
         try:
             trace = Trace(str(self.store.trace_file(pending.id)), program=program.name,
                           title=program.title, source=program.source, seed=self.options.seed,

@@ -11,6 +11,7 @@ estop. `close()` parks the chair as Ctrl-C does in `chair run`, then closes the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import threading
@@ -73,7 +74,8 @@ class ChairHost(ChairLoop):
         self._status: p.StatusReport | None = None
         self._reason = ""
         self._link_ok = False
-        self._last_report = self._asked = 0.0
+        self._last_report = self._asked = self._retried = 0.0
+        self._resync = False  # the device restarted: do the handshake again
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._port: SharedPort | None = None
@@ -142,7 +144,8 @@ class ChairHost(ChairLoop):
                 self.send_estop_byte()
                 thread.join(5.0)
         if self._port is not None:
-            self._port.close()
+            with contextlib.suppress(*PORT_ERRORS):  # a port that vanished is closed too
+                self._port.close()
         self._publisher.close()
 
     def __enter__(self) -> ChairHost:
@@ -194,7 +197,8 @@ class ChairHost(ChairLoop):
 
     def sessions(self) -> list[dict[str, Any]]:
         with self._lock:
-            active = self._session.id if self._session is not None else None
+            running = self._session or self._pending
+            active = running.id if running is not None else None
         return self.store.sessions(active=active)
 
     def trace_path(self, session_id: str) -> Path:
@@ -209,6 +213,10 @@ class ChairHost(ChairLoop):
             raise ServiceError(ErrorCode.REFUSED, f"cannot draw {session_id}: {exc}") from None
 
     def subscribe(self, callback: Callable[[dict[str, Any]], None]) -> Callable[[], None]:
+        """`callback(snapshot)` on its own thread, with the newest snapshot at once, then
+        at least every 0.2 s and on every state change (a slow callback misses the oldest
+        ones, never the newest). Every subscriber gets the same dict: read it, do not
+        change it."""
         with self._lock:
             first = self._snapshot
         return self._publisher.subscribe(callback, first)
@@ -312,8 +320,10 @@ class ChairHost(ChairLoop):
 
     def _do_reset(self) -> dict[str, Any]:
         link, clock = self._link, self._clock
+        link.poll()  # reports already on their way say how the chair was, not how it is
         status = fresh_status(link, clock)
-        if status.faults or status.state != "Idle":
+        known = self._status
+        if status.faults or status.state != "Idle" or (known is not None and known.faults):
             refusal = send_reset(link, clock)
             if refusal is not None:
                 raise ServiceError(ErrorCode.REFUSED, f"the chair refused to reset: "

@@ -109,7 +109,8 @@ def build(*, t: float, state: str, reason: str, status: p.StatusReport | None, c
         "heat": [{"zone": zone, "c": round(heat[zone], 1) if zone in heat else None,
                   "cap_c": cap_c, "on": zone in heating} for zone in chair.heaters],
         "faults": latched,
-        "can": {"start": state == "idle" and not busy and not latched and link_ok,
+        "can": {"start": state == "idle" and not busy and not latched and link_ok
+                and status is not None and status.occupied,
                 "pause": state == "running", "resume": state == "paused",
                 "stop": state in ("scanning", "running", "paused"),
                 "reset": not motion and not busy and link_ok

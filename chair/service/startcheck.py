@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
+from chair.caps import Caps
 from chair.cautions import render_cautions
 from chair.errors import ProgramError, UsageError
 from chair.link import DeviceInfo
@@ -47,7 +49,7 @@ def _number(value: object, what: str, *, whole: bool = False) -> None:
 
 
 def prepare(request: StartRequest, info: DeviceInfo, port: str
-            ) -> tuple[Program, RunOptions, object]:
+            ) -> tuple[Program, RunOptions, Callable[[dict[str, float]], Caps]]:
     """The program, `chair run`'s options and its caps builder for `request` on the chair
     `info` describes (at `port`, the URL the user gave: the profile's key). Raises
     ServiceError NOT_FOUND or INVALID, naming what to change."""

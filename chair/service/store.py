@@ -24,7 +24,7 @@ from chair.service.api import ErrorCode, ServiceError
 ID_RE = re.compile(r"^\d{8}-\d{6}-[a-z0-9][a-z0-9_-]{0,63}$")
 ACKS = "acknowledged.json"
 #: How much of a trace's end is read for its end record (the last line, bytes).
-TAIL_BYTES = 1 << 16
+TAIL_BYTES = 1 << 14
 
 
 def default_dir() -> Path:

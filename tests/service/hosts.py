@@ -31,15 +31,18 @@ def read_on(port):
     return port.device
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 20.0, what: str = "") -> object:
-    """Poll `condition` (real time) until it is truthy; fail after `timeout` seconds."""
+def wait_for(condition: Callable[[], object], timeout: float = 20.0,
+             what: str | Callable[[], str] = "") -> object:
+    """Poll `condition` (real time) until it is truthy; fail after `timeout` seconds, saying
+    `what` (or what `what()` says then)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or condition}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"timed out waiting for {said or condition}")
         time.sleep(0.02)
 
 

@@ -197,3 +197,18 @@ def test_stop_pause_resume_need_a_session(host) -> None:
         assert errors(call, "api").code is ErrorCode.REFUSED
     reset = host.reset("api")  # nothing latched: nothing to do, and nothing starts
     assert reset["state"] == "idle" and host.status()["session"] is None
+
+
+def test_in_real_time_too(tmp_path) -> None:
+    """The default: the simulated chair in real time, its clock shared, a request waking
+    the chair thread at once."""
+    host = make_host(tmp_path / "sessions", speed=1.0)
+    try:
+        assert host.server_info()["speed"] == 1.0
+        start(host, "gluteal")
+        assert host.status()["state"] in MOVING
+        host.stop("web")
+        wait_for(lambda: host.status()["session"]["outcome"], 40, "the stop")
+        assert host.status()["session"]["outcome"] == "stopped"
+    finally:
+        host.close()
