@@ -638,14 +638,18 @@ def _every_way(decoder_class, data: bytes, cuts: list[int]) -> list[list]:
 @example(("banner", "track"), "1e5", 0, [])
 @example(("limit", "value"), "1_0", 0, [])
 @example(("ok", "seq"), "- 1", 0, [])  # found by hypothesis: a valid untagged ok, not a number
+@example(("ok", "seq"), "0 0", 0, [])  # found by hypothesis: a valid ok whose data is 0
 def test_a_number_outside_the_grammar_never_parses_from_a_device(site, text, element, cuts):
     """Valid CRC, one number misspelt: the host reads a BadLine, whole, split or byte by byte,
     and the next line still parses."""
     text_ok = (INTEGER if site[1] in ("w", "d", "spd", "foot", "proto") else GRAMMAR)
     if site[0] != "limit" and text_ok.fullmatch(_spaced(text)):
         return  # a valid number, or one with spaces around it (the fields are spaced)
-    if site in (("ok", "seq"), ("error", "seq")) and text.split()[:1] == ["-"]:
-        return  # `-` is the untagged reply (and `ok - 1` an untagged ok whose data is 1)
+    first = text.split()[:1]
+    if site in (("ok", "seq"), ("error", "seq")) and first and (
+            first == ["-"] or INTEGER.fullmatch(first[0])):
+        return  # `-` is the untagged reply (and `ok - 1` an untagged ok whose data is 1);
+        # `ok 0 0` is a valid ok (seq 0) whose data is 0
     if site[1] in ("occ", "pinch") and text in ("0", "1"):
         return
     if site[1] == "limits" and re.fullmatch(r"[0-9A-F]{4}", text):
