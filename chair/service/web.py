@@ -74,6 +74,9 @@ CALLS_KEY = web.AppKey("calls", ThreadPoolExecutor)
 ESTOP_KEY = web.AppKey("estop", ThreadPoolExecutor)
 STATIC_KEY = web.AppKey("static", Path)
 SOCKETS_KEY = web.AppKey("websockets", set)
+#: The clean-ups of websockets that left, held until done (aiohttp cancels a handler whose
+#: client went away: its clean-up must not go with it).
+LEAVING_KEY = web.AppKey("leaving", set)
 
 
 def make_app(host: Host, *, token: str | None = None,
@@ -94,6 +97,7 @@ def make_app(host: Host, *, token: str | None = None,
     app.on_shutdown.append(_close_websockets)
     app.on_cleanup.append(_stop_workers)
     app[SOCKETS_KEY] = set()
+    app[LEAVING_KEY] = set()
     return app
 
 
@@ -298,12 +302,21 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
     finally:
         request.app[SOCKETS_KEY].discard(ws)
         pump.cancel()
-        for task in list(tasks):
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await task
-        with contextlib.suppress(Exception):
-            await blocking(request, feed.unsubscribe)
+        leaving = asyncio.create_task(_leave(request, feed, tasks))
+        request.app[LEAVING_KEY].add(leaving)
+        leaving.add_done_callback(request.app[LEAVING_KEY].discard)
+        await asyncio.shield(leaving)  # runs to its end even when this handler is cancelled
     return ws
+
+
+async def _leave(request: web.Request, feed: _Feed, tasks: set[asyncio.Task[None]]) -> None:
+    """A client left: let its calls under way finish (a `status.subscribe` among them would
+    subscribe again), then unsubscribe it. A session it started goes on."""
+    for task in list(tasks):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await task
+    with contextlib.suppress(Exception):
+        await blocking(request, feed.unsubscribe)
 
 
 async def _answer(request: web.Request, ws: web.WebSocketResponse, dispatcher: Dispatcher,
