@@ -69,11 +69,11 @@ class MonotonicClock:
         self._woken.set()
 
 
-#: The most a `ScaledClock` reading moves on past the one before it, or past the deadline
-#: its sleeper asked for (clock seconds): a whole process held up (a busy machine, a
-#: garbage collection) loses that time instead of jumping the simulated chair ahead of its
-#: host. One controller tick (50 ms): the host reads the clock several times a tick, so
-#: it takes ten hold-ups in a row, not two, to look silent for the device's 0.5 s dead-man.
+#: The most a `ScaledClock` moves on past the latest deadline anybody slept to (clock
+#: seconds): the chair's time is paced by its sleepers. A host that is held up (a busy
+#: machine, a garbage collection) or works long between two sleeps loses that time instead
+#: of letting the simulated chair run ahead of it: between two of the host's ticks (each a
+#: sleep) the chair sees at most one tick plus this, far inside the device's 0.5 s dead-man.
 MAX_STEP_S = 0.05
 
 
@@ -82,12 +82,15 @@ class ScaledClock(MonotonicClock):
     simulated chair's plant and its controller share one, as fast-forward shares the
     virtual clock). Raises ValueError for a speed that is not a finite number > 0.
 
-    Elastic: a reading never moves more than `MAX_STEP_S` past the reading before it (or
-    past the deadline a `sleep_until` waited for), whoever reads. At 20x, 25 ms of real
-    time lost to a busy machine would be half a second of the chair's: a host silent that
-    long trips the device's dead-man, which the same pause in real time never would. So
-    the clock drops what a held-up process could not use, and the chair and its host go
-    on from where they were; `speed` is the most it runs, not a promise."""
+    Paced: a reading never moves more than `MAX_STEP_S` past the latest deadline a
+    `sleep_until` asked for, whoever reads (and never back). At 20x, 25 ms of real time
+    lost to a busy machine, or spent working between two ticks, would be half a second of
+    the chair's: a host silent that long trips the device's dead-man, which the same pause
+    in real time never would. So the clock drops what the sleepers did not ask for, and
+    the chair and its host go on from where they were; `speed` is the most it runs, not a
+    promise. Time moves on only while somebody sleeps on the clock: a host that stops
+    (frozen, not sleeping) stops the simulated chair's time with it, so a test of the
+    device's dead-man sleeps on the clock itself."""
 
     def __init__(self, speed: float) -> None:
         if not isinstance(speed, int | float) or isinstance(speed, bool) \
@@ -103,7 +106,7 @@ class ScaledClock(MonotonicClock):
     def now(self) -> float:
         with self._guard:
             t = (time.monotonic() - self._origin) * self.speed - self._dropped
-            limit = max(self._last, self._asleep_to) + MAX_STEP_S
+            limit = max(self._last, self._asleep_to + MAX_STEP_S)
             if t > limit:
                 self._dropped += t - limit
                 t = limit

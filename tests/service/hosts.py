@@ -26,7 +26,10 @@ def sim_port(host: ChairHost):
 
 
 def read_on(port):
-    """Read the simulated port (which runs its device up to now): its device."""
+    """Let 20 ms of the chair's time pass (a scaled clock moves on only while somebody
+    sleeps on it), then read the simulated port (which runs its device up to now): its
+    device."""
+    port.clock.sleep_until(port.clock.now() + 0.02)
     port.read(4096)
     return port.device
 

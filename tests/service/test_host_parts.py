@@ -34,11 +34,27 @@ def test_a_scaled_clock_runs_n_times_faster() -> None:
 def test_a_held_up_process_loses_the_time_instead_of_jumping_the_chair_ahead() -> None:
     clock = ScaledClock(50)
     before = clock.now()
-    time.sleep(0.1)  # five clock seconds nobody read
-    assert clock.now() - before == pytest.approx(MAX_STEP_S)
+    time.sleep(0.1)  # five clock seconds nobody slept to
+    assert clock.now() - before <= MAX_STEP_S + 1e-9
     assert clock.dropped > 4.0
     clock.sleep_until(clock.now() + 1.0)  # a deadline slept to is reached, not dropped
     assert clock.now() >= before + MAX_STEP_S + 1.0
+
+
+def test_a_host_busy_between_two_sleeps_cannot_run_the_chair_ahead_of_it() -> None:
+    """Readings close together (each well under a step) while the host works and does not
+    sleep: the chair's time stops one step past the deadline slept to, so a host that
+    took long over one tick never looks silent to the device's dead-man (failed before:
+    at 20x, 60 ms of work read every millisecond ran the chair 1.2 s on)."""
+    clock = ScaledClock(20)
+    deadline = clock.now() + 0.05
+    clock.sleep_until(deadline)
+    real_end = time.monotonic() + 0.06
+    while time.monotonic() < real_end:  # a busy host: reads, never sleeps
+        assert clock.now() <= deadline + MAX_STEP_S + 1e-9
+        time.sleep(0.001)
+    clock.sleep_until(clock.now() + 0.05)  # the next tick: time goes on from there
+    assert clock.now() >= deadline + 0.05
 
 
 def test_wake_cuts_a_sleep_short_and_is_never_lost() -> None:
