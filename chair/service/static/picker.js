@@ -91,6 +91,8 @@ export function choice() {
   const minutes = Number($("minutes").value);
   const intensity = Number($("intensity").value);
   const params = { program, intensity, minutes, cautions, acknowledged: $("ack").checked };
+  if ($("height").value !== "") params.height = Number($("height").value);
+  if ($("firm-legs").checked) params.firm_legs = true;
   let why = "";
   if (!program) why = "Choose a program.";
   else if (refusing.length) why = "A condition you ticked means: do not use the chair.";
