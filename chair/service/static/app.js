@@ -4,7 +4,7 @@
 import { $, say } from "./dom.js";
 import { Rpc } from "./rpc.js";
 import { choice, renderPicker, started } from "./picker.js";
-import { drawLive } from "./live.js";
+import { drawLive, drawOffline } from "./live.js";
 import { renderSessions } from "./sessions.js";
 
 const token = new URLSearchParams(location.search).get("token");
@@ -19,6 +19,7 @@ const rpc = new Rpc(socketUrl.href, {
   onState(text, ok) {
     say($("link"), text, ok ? "ok" : "error");
     document.body.classList.toggle("offline", !ok);
+    if (!ok) drawOffline(snapshot);
     updateButtons();
   },
   onNotify(method, params) {

@@ -141,3 +141,11 @@ export function drawLive(s) {
   drawFaults(s);
   $("body-desc").textContent = `${where} Airbags: ${bags || "none"}.`;
 }
+
+// The link dropped: the last snapshot is no longer the truth, and the page says so.
+export function drawOffline(s) {
+  const state = $("state");
+  const last = s ? STATE_WORDS[s.state] || s.state : "nothing yet";
+  state.textContent = `Not connected: the chair's state is unknown (last seen: ${last})`;
+  state.dataset.state = "offline";
+}
