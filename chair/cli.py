@@ -24,12 +24,13 @@ from chair.commands import (
     _cmd_ports,
     _cmd_reset,
     _cmd_run,
+    _cmd_serve,
     _cmd_show,
     _cmd_sim,
     _cmd_validate,
     simulated_chairs,
 )
-from chair.errors import ChairError, Exit
+from chair.errors import ChairError, Exit, UsageError
 from chair.limits import HOST
 
 __all__ = ["build_parser", "main", "simulated_chairs"]
@@ -55,6 +56,37 @@ def _baud(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a baud rate: give a whole number "
                                          "above 0, such as 115200 (the default) or 57600")
     return baud
+
+
+def _address(text: str) -> str:
+    """An argparse type for HOST:PORT ([IPV6]:PORT; port 0 picks a free one)."""
+    from chair.serve import parse_address
+
+    try:
+        parse_address(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def _speed(text: str) -> float:
+    """An argparse type for `--speed`: a number from 1 to 100."""
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = 0.0
+    if not 1 <= speed <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a speed: give a number from 1 "
+                                         "(real time, the default) to 100")
+    return speed
+
+
+def _token(text: str) -> str:
+    """An argparse type for `--token`: at least 8 characters, none of them spaces."""
+    if len(text) < 8 or any(c.isspace() or not c.isprintable() for c in text):
+        raise argparse.ArgumentTypeError("a token is at least 8 characters, without spaces "
+                                         "(leave --token out to have one generated)")
+    return text
 
 
 def _add_baud(parser: argparse.ArgumentParser, what: str) -> None:
@@ -195,6 +227,29 @@ def build_parser() -> argparse.ArgumentParser:
                            "name ending in .png, beside it; never over a file chair plot "
                            "did not draw)")
     plot.set_defaults(func=_cmd_plot)
+
+    serve = sub.add_parser("serve", help="hold a chair and serve it: a web page, JSON-RPC "
+                           "over a websocket (docs/api.md) and Home Assistant over MQTT")
+    serve.add_argument("--port", default="sim://", type=_path, metavar="URL",
+                       help="pyserial URL or device of the chair (default sim://, the "
+                            "simulated chair, in real time)")
+    serve.add_argument("--http", default="127.0.0.1:8080", type=_address, metavar="HOST:PORT",
+                       help="where to serve the page and the API (default 127.0.0.1:8080; "
+                            "port 0: any free port; [::1]:PORT for IPv6; any address but a "
+                            "loopback one needs a token)")
+    serve.add_argument("--mqtt", default=None, type=_address, metavar="HOST:PORT",
+                       help="also bridge to this MQTT broker for Home Assistant")
+    serve.add_argument("--speed", type=_speed, default=1.0, metavar="N",
+                       help="run the simulated chair N times faster, for demos (1..100)")
+    serve.add_argument("--token", type=_token, default=None, metavar="T",
+                       help="require this token on every request (generated and printed "
+                            "once when serving a non-loopback address without one)")
+    serve.add_argument("--data", type=_path, default=None, metavar="DIR",
+                       help="where session traces go (default "
+                            "$XDG_DATA_HOME/chair/sessions)")
+    serve.add_argument("--seed", type=int, default=None, help="simulator seed")
+    _add_baud(serve, "of --port")
+    serve.set_defaults(func=_cmd_serve)
 
     ports = sub.add_parser("ports", help="list serial ports, marking a likely chair bridge")
     ports.add_argument("--json", action="store_true")

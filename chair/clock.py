@@ -1,13 +1,19 @@
 """The one time base. Every reading of time and every wait goes through a Clock.
 
-`MonotonicClock` is real time; `VirtualClock` is simulated time that only moves when
-somebody waits on it, which is what makes fast-forward fast and deterministic.
+`MonotonicClock` is real time; `ScaledClock` is real time run `speed` times faster (a
+simulated chair for demos and tests: `chair serve --speed N`, ``sim://?speed=N``);
+`VirtualClock` is simulated time that only moves when somebody waits on it, which is what
+makes fast-forward fast and deterministic. A real-time sleep can be cut short by `wake`
+(another thread has work for the sleeper). `wall_now` is the calendar time, for naming
+things (a session's id), never for timing them.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Protocol
 
 from chair.errors import Stalled
@@ -31,21 +37,88 @@ class Clock(Protocol):
         ...
 
 
+def wall_now() -> datetime:
+    """The local calendar time, aware of its zone (names and dates, never durations)."""
+    return datetime.now().astimezone()
+
+
 class MonotonicClock:
-    """Real time from `time.monotonic`, relative to when the clock was made."""
+    """Real time from `time.monotonic`, relative to when the clock was made.
+
+    `sleep_until` returns at its deadline, or earlier once `wake` is called (from any
+    thread); a wake while nobody sleeps cuts the next sleep short, so none is lost."""
 
     virtual = False
+    speed = 1.0
 
     def __init__(self) -> None:
         self._origin = time.monotonic()
+        self._woken = threading.Event()
 
     def now(self) -> float:
-        return time.monotonic() - self._origin
+        return (time.monotonic() - self._origin) * self.speed
 
     def sleep_until(self, deadline: float) -> None:
         delay = deadline - self.now()
         if delay > 0:
-            time.sleep(delay)
+            self._woken.wait(delay / self.speed)
+        self._woken.clear()
+
+    def wake(self) -> None:
+        """End the current (or the next) `sleep_until` now."""
+        self._woken.set()
+
+
+#: The most a `ScaledClock` reading moves on past the one before it, or past the deadline
+#: its sleeper asked for (clock seconds): a whole process held up (a busy machine, a
+#: garbage collection) loses that time instead of jumping the simulated chair ahead of its
+#: host. 0.2 s keeps a renewal every 0.25 s within the device's 0.5 s dead-man.
+MAX_STEP_S = 0.2
+
+
+class ScaledClock(MonotonicClock):
+    """Real time `speed` times faster: one real second is `speed` clock seconds (a
+    simulated chair's plant and its controller share one, as fast-forward shares the
+    virtual clock). Raises ValueError for a speed that is not a finite number > 0.
+
+    Elastic: a reading never moves more than `MAX_STEP_S` past the reading before it (or
+    past the deadline a `sleep_until` waited for), whoever reads. At 20x, 25 ms of real
+    time lost to a busy machine would be half a second of the chair's: a host silent that
+    long trips the device's dead-man, which the same pause in real time never would. So
+    the clock drops what a held-up process could not use, and the chair and its host go
+    on from where they were; `speed` is the most it runs, not a promise."""
+
+    def __init__(self, speed: float) -> None:
+        if not isinstance(speed, int | float) or isinstance(speed, bool) \
+                or not 0 < speed < float("inf"):
+            raise ValueError(f"speed {speed!r}: a number greater than 0")
+        super().__init__()
+        self.speed = float(speed)
+        self._guard = threading.Lock()
+        self._last = 0.0  # the latest reading
+        self._asleep_to = 0.0  # the latest deadline slept to
+        self._dropped = 0.0  # clock seconds dropped so far
+
+    def now(self) -> float:
+        with self._guard:
+            t = (time.monotonic() - self._origin) * self.speed - self._dropped
+            limit = max(self._last, self._asleep_to) + MAX_STEP_S
+            if t > limit:
+                self._dropped += t - limit
+                t = limit
+            if t > self._last:
+                self._last = t
+            return self._last
+
+    def sleep_until(self, deadline: float) -> None:
+        with self._guard:
+            self._asleep_to = max(self._asleep_to, deadline)
+        super().sleep_until(deadline)
+
+    @property
+    def dropped(self) -> float:
+        """Clock seconds dropped so far (the process was held up that long, scaled)."""
+        return self._dropped
 
 
 class VirtualClock:

@@ -266,3 +266,12 @@ def _cmd_ports(args: argparse.Namespace) -> int:
         print(f"* a likely chair bridge: check it with `chair conformance {bridges[0]}` "
               "before anyone sits down")
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("aiohttp") is None:
+        raise UsageError("chair serve needs the serve extra: pip install 'massage-chair[serve]' "
+                         "(in a clone: pip install -e '.[serve]')")
+    from chair.service.serve_cmd import cmd_serve
+
+    return cmd_serve(args)

@@ -405,6 +405,10 @@ class Controller(ScanAndPark):
         elif isinstance(message, p.Info):
             self.trace.event(self.t, "device-info", text=message.text)
 
+    def in_force(self) -> tuple[p.Command, ...]:
+        """The setpoints sent and in force now (none outside a session's motion)."""
+        return tuple(self._sent.values())
+
     def current_step(self):
         """The step whose setpoints are in force (a report read before the next step's
         commands went out belongs to the step before), or None outside a program."""

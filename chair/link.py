@@ -107,10 +107,12 @@ class Link:
                                           window * (p.MAX_HOST_LINE + 1), clock.now())
         #: Stops a fast-forward wait that makes no progress in simulated time (see `wait`).
         self.progress = ProgressGuard(clock)
-        # A port on this very (virtual) clock that can move time on to its next byte: the
-        # simulated chair can, so fast-forward sleeps from event to event (see `wait`).
+        # A port on this very virtual clock that can move time on to its next byte: the
+        # simulated chair can, so fast-forward sleeps from event to event (see `wait`). A
+        # real (or scaled) clock keeps its fixed ticks, even one the port shares.
         waiter = getattr(port, "wait_for_input", None)
-        self._waiter = waiter if getattr(port, "clock", None) is clock else None
+        shared = getattr(port, "clock", None) is clock and getattr(clock, "virtual", False)
+        self._waiter = waiter if shared else None
         self._held: list[p.DeviceMessage | Refused] = []  # read by `wait`, for `poll`
         self.proto: int | None = None  # the device's protocol version, from its banner
 

@@ -61,7 +61,7 @@ class ResetReport:
     exit: int = Exit.OK
 
 
-def _status(link: Link, clock: Clock, timeout_s: float = STATUS_S) -> p.StatusReport:
+def fresh_status(link: Link, clock: Clock, timeout_s: float = STATUS_S) -> p.StatusReport:
     """A fresh status report (asked for with `?`); LinkError when none comes."""
     link.request_status()
     deadline = clock.now() + timeout_s
@@ -74,7 +74,7 @@ def _status(link: Link, clock: Clock, timeout_s: float = STATUS_S) -> p.StatusRe
                     "device fell silent")
 
 
-def _send_reset(link: Link, clock: Clock) -> p.Error | None:
+def send_reset(link: Link, clock: Clock) -> p.Error | None:
     """RESET, and the device's answer: None when it accepted, its error when it refused."""
     link.send(p.Reset())
     deadline = clock.now() + ANSWER_S
@@ -99,15 +99,15 @@ def reset(url: str, baud: int = DEFAULT_BAUD) -> ResetReport:
         clock = getattr(port, "clock", None) or MonotonicClock()
         link = Link(port, clock)
         link.connect()
-        report.before = Seen.of(_status(link, clock))
+        report.before = Seen.of(fresh_status(link, clock))
         if report.before.faults or report.before.state != "Idle":
-            refusal = _send_reset(link, clock)
+            refusal = send_reset(link, clock)
             report.reset = "accepted" if refusal is None else "refused"
             if refusal is not None:
                 report.detail = f"{refusal.code.wire}: {refusal.detail}"
         else:
             report.reset = "not needed"
-        report.after = Seen.of(_status(link, clock))
+        report.after = Seen.of(fresh_status(link, clock))
     except (LinkError, *PORT_ERRORS) as exc:
         report.detail = str(exc)
         report.exit = Exit.LINK

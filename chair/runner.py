@@ -19,7 +19,7 @@ from chair.cautions import RED_FLAGS, Answer
 from chair.clock import Clock, MonotonicClock
 from chair.controller import PARK_MM, TICK_S, Controller
 from chair.errors import ChairRefused, Exit, LinkError, ProgramError, Stalled, UsageError
-from chair.interrupts import Interrupts
+from chair.interrupts import Request, Requests
 from chair.limits import DEVICE
 from chair.link import Link
 from chair.ports import DEFAULT_BAUD, PORT_ERRORS, SIM_SCHEME, open_port
@@ -79,7 +79,7 @@ class Outcome:
 
 def run(program: Program, options: RunOptions) -> Outcome:
     """Run `program` to its end, a fault, or the user's stop; the trace is always ended."""
-    caps_for = _caps_builder(program, options)
+    caps_for = caps_builder(program, options)
     options.shoulder.check()  # a height or shoulder line that fits no chair: before the port
     url = link_fault_url(options.port, options.link_faults)
     url = sim_url(url, fast=options.fast, seed=options.seed, faults=options.faults)
@@ -106,8 +106,20 @@ def run(program: Program, options: RunOptions) -> Outcome:
     clock: Clock = port.clock if options.fast else MonotonicClock()
     controller = Controller(Link(port, clock), clock, trace, program, caps_for)
     try:
-        with Interrupts() as interrupts:
-            return _run(controller, options, interrupts)
+        with Requests() as requests:
+            return drive(controller, options, requests)
+    finally:
+        port.close()
+
+
+def drive(controller: Controller, options: RunOptions, requests: Requests) -> Outcome:
+    """Run `controller`'s session on its link, whose port is open (and stays open: the
+    caller's): connect, place the shoulder line, write the header, scan, run, act on the
+    user's `requests` between ticks, settle; the trace is always ended and closed, and the
+    controller let go of. `chair run` and `chair serve` both run every session here."""
+    trace = controller.trace
+    try:
+        return _run(controller, options, requests)
     except Stalled as exc:  # a fast-forward loop stuck in simulated time: stop, then say so
         controller.reason = str(exc)
         _stop_untraced(controller)
@@ -122,7 +134,6 @@ def run(program: Program, options: RunOptions) -> Outcome:
                          "stopped; choose a writable path with space left") from exc
     finally:
         _quietly(_finish, controller, trace)
-        port.close()
         _quietly(trace.close)
         controller.close()  # the chair and its simulator go now, not at the next full GC
 
@@ -148,7 +159,10 @@ def _stop_untraced(controller: Controller) -> None:
         pass
 
 
-def _caps_builder(program: Program, options: RunOptions):
+def caps_builder(program: Program, options: RunOptions):
+    """The session's caps from the device's limits table (`caps_for(limits)`), after
+    checking the user's choices and the program against the host's caps: UsageError or
+    ProgramError (exit 2) before the port opens."""
     make_caps(DEVICE, intensity=options.intensity, cautions=options.cautions,
               minutes=options.minutes,
               firm_legs=options.firm_legs)  # bad choices fail before the port opens
@@ -196,9 +210,9 @@ def _place_shoulder(controller: Controller, options: RunOptions) -> None:
         raise
 
 
-def _run(controller: Controller, options: RunOptions, interrupts: Interrupts) -> Outcome:
+def _run(controller: Controller, options: RunOptions, requests: Requests) -> Outcome:
     try:
-        return _drive(controller, options, interrupts)
+        return _drive(controller, options, requests)
     except LinkError as exc:
         return _link_lost(controller, str(exc))
     except (ChairRefused, ProgramError, UsageError) as exc:
@@ -298,9 +312,9 @@ def _confirm(controller: Controller, why: str | None) -> None:
         controller.reason = f"{controller.reason}; {detail}"
 
 
-def _drive(controller: Controller, options: RunOptions, interrupts: Interrupts) -> Outcome:
+def _drive(controller: Controller, options: RunOptions, requests: Requests) -> Outcome:
     clock = controller.clock
-    handled = 0  # Ctrl-Cs acted on (counted by `interrupts`, or raised by a listener)
+    handled = 0  # Ctrl-Cs acted on (counted by `requests`, or raised by a listener)
     while True:
         try:
             if controller.state == "disconnected":
@@ -311,32 +325,63 @@ def _drive(controller: Controller, options: RunOptions, interrupts: Interrupts) 
                     return Outcome("fault", controller.state, controller.reason)
             next_tick = clock.now()
             while controller.state in ("scanning", "running", "paused", "parking"):
-                if interrupts.count > handled:
+                if requests.count > handled:
                     raise KeyboardInterrupt  # here, between ticks: never mid-write
+                request = requests.take()
+                if request is not None and request.action == "stop-now":
+                    return _stop_now(controller, request, lambda n=handled: requests.count > n)
+                if request is not None:
+                    _act(controller, request)
+                    continue
                 controller.tick()
                 next_tick = controller.wait(next_tick + TICK_S)  # fast-forward: next event
             break
         except KeyboardInterrupt:
-            handled = max(interrupts.count, handled + 1)
+            handled = max(requests.count, handled + 1)
             if handled == 1 and controller.state in ("scanning", "running", "paused"):
-                controller.trace.event(controller.t, "user", action="stop")
-                controller.fire("stop", reason="stopped by the user")
+                _act(controller, Request("stop"))
                 continue
-            controller.trace.event(controller.t, "user", action="stop-now")
-            if not controller.fire("estop", reason="stopped at once by the user"):
-                controller.link.estop()  # whatever the machine says: the byte goes out
-            with contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C: leave at once
-                # read the chair until it is confirmed at rest (or not)
-                _settle(controller, lambda n=handled: interrupts.count > n)
-            return Outcome("stopped", controller.state, "stopped at once by the user")
+            return _stop_now(controller, Request("stop-now"),
+                             lambda n=handled: requests.count > n)
     with contextlib.suppress(KeyboardInterrupt):
-        _settle(controller, lambda: interrupts.count > handled)
+        _settle(controller, lambda: requests.count > handled)
     if controller.state == "idle" and controller.reason == "stopped by the user":
         return Outcome("stopped", controller.state, controller.reason)
     if controller.state == "idle" and controller.completed:
         return Outcome("completed", controller.state, controller.reason)
     kind = "link" if controller.reason.startswith("link lost") else "fault"
     return Outcome(kind, controller.state, controller.reason)
+
+
+def _user(controller: Controller, request: Request) -> None:
+    """The trace's `user` event: what was asked, and by whom when somebody asked."""
+    by = {"by": request.by} if request.by else {}
+    controller.trace.event(controller.t, "user", action=request.action, **by)
+
+
+def _act(controller: Controller, request: Request) -> None:
+    """Stop (park), pause or resume, as the machine allows (a refusal is traced)."""
+    if request.action == "stop" and controller.state not in ("scanning", "running",
+                                                             "paused"):
+        return  # parking already, or past it: nothing to stop
+    _user(controller, request)
+    if request.action == "stop":
+        controller.fire("stop", reason="stopped by the user")
+    else:
+        controller.fire(request.action)
+
+
+def _stop_now(controller: Controller, request: Request, give_up: Callable[[], bool]
+              ) -> Outcome:
+    """Stop at once: the emergency stop, then read the chair until it is confirmed at rest
+    (or not, or until `give_up`: another Ctrl-C)."""
+    _user(controller, request)
+    if not controller.fire("estop", reason="stopped at once by the user"):
+        controller.link.estop()  # whatever the machine says: the byte goes out
+    with contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C: leave at once
+        # read the chair until it is confirmed at rest (or not)
+        _settle(controller, give_up)
+    return Outcome("stopped", controller.state, "stopped at once by the user")
 
 
 def _finish(controller: Controller, trace: Trace) -> None:

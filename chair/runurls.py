@@ -45,15 +45,17 @@ def link_fault_url(url: str, specs: tuple[str, ...]) -> str:
     return f"{FAULTY_SCHEME}?{urllib.parse.urlencode(query, safe='')}"
 
 
-def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...]) -> str:
+def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...],
+            speed: float = 1.0) -> str:
     """`url` with the run's options added to its query (only for `sim://`, also inside a
-    `faulty://` URL)."""
+    `faulty://` URL). `speed` (`chair serve --speed`): the simulated chair N times faster
+    than real time (`sim://?speed=N`); 1 is real time."""
     check_faults(faults)
     if url.startswith(FAULTY_SCHEME) and "?" in url:
         query = urllib.parse.parse_qsl(url.partition("?")[2], keep_blank_values=True)
         inner = [value for name, value in query if name == "port"]
         if len(inner) == 1:
-            wrapped = sim_url(inner[0], fast=fast, seed=seed, faults=faults)
+            wrapped = sim_url(inner[0], fast=fast, seed=seed, faults=faults, speed=speed)
             query = [(n, wrapped if n == "port" else v) for n, v in query]
             return f"{FAULTY_SCHEME}?{urllib.parse.urlencode(query, safe='')}"
     if not url.startswith(SIM_SCHEME):
@@ -62,6 +64,9 @@ def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...]) 
                              "a real port: drop --fast or use sim://")
         if faults:
             raise UsageError("--fault injects faults into the simulated chair only (sim://)")
+        if speed != 1.0:
+            raise UsageError(f"--speed runs a simulated chair faster than real time; {url} "
+                             "is a real port: drop --speed or use sim://")
         return url
     base, _, old = url.partition("?")
     query = urllib.parse.parse_qsl(old)
@@ -71,6 +76,13 @@ def sim_url(url: str, *, fast: bool, seed: int | None, faults: tuple[str, ...]) 
                          "clock=virtual")
     if fast and ("clock", "virtual") not in query:
         query.append(("clock", "virtual"))
+    if speed != 1.0:
+        if fast:
+            raise UsageError("--speed scales real time and --fast runs on the virtual clock: "
+                             "choose one")
+        if any(name == "speed" for name, _ in query):
+            raise UsageError(f"{url}: speed is given by --speed; drop it from the URL")
+        query.append(("speed", f"{speed:g}"))
     if seed is not None:
         query.append(("seed", str(seed)))
     query.extend(("fault", spec) for spec in faults)

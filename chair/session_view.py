@@ -65,6 +65,11 @@ class SessionView:
                 self._safe = record
 
     @property
+    def step_record(self) -> Record | None:
+        """The `step` event of the step now on (None before the first step)."""
+        return self._step
+
+    @property
     def counting(self) -> bool:
         """True while program time runs (before the first state too: nothing to freeze)."""
         return self.state in ("running", "")

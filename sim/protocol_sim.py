@@ -13,6 +13,9 @@ URL options (all optional, repeat ``fault`` and ``defect`` as needed)::
     seed=0            plant noise seed
     ambient=24.0      room temperature in °C
     clock=real        real (monotonic, the default) or virtual
+    speed=1           with clock=real: the chair runs N times faster than real time, on a
+                      `chair.clock.ScaledClock` its host shares (`port.clock`; chair serve
+                      --speed N); 1 is real time. From 0.1 to 100
     fault=NAME@S      inject a fault S seconds after the port opens (chair.faults.FAULTS)
     defect=NAME       a firmware defect for tests (sim.defects.DEFECTS, RULE_DEFECTS)
     quiet=1           1 lets the device step the plant across quiet stretches, 0 never
@@ -41,7 +44,7 @@ from pathlib import Path
 from serial.serialutil import PortNotOpenError, SerialException, to_bytes
 
 from chair import protocol as p
-from chair.clock import MonotonicClock, VirtualClock
+from chair.clock import MonotonicClock, ScaledClock, VirtualClock
 from chair.faults import parse_fault
 from firmware import chairs
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
@@ -49,8 +52,8 @@ from sim.device import DEFECTS, RULE_DEFECTS, Device
 from sim.physics import Plant
 from sim.virtual_port import BadURL, VirtualPort, query_pairs
 
-OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "fault", "defect",
-           "quiet", "proto", "micropython", "chair")
+OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "speed", "fault",
+           "defect", "quiet", "proto", "micropython", "chair")
 _REPEATABLE = ("fault", "defect")
 _BOOL = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False}
 
@@ -75,6 +78,7 @@ _RANGES = {
     "height": (*HEIGHT_CM_RANGE, "a height in cm from {low:g} to {high:g}"),
     "stiffness": (*STIFFNESS_RANGE, "a number from {low:g} to {high:g}"),
     "ambient": (0.0, 40.0, "a room temperature in °C from {low:g} to {high:g}"),
+    "speed": (0.1, 100.0, "a speed-up of real time from {low:g} to {high:g}"),
 }
 
 
@@ -88,7 +92,7 @@ def parse_url(url: str) -> dict:
     a ValueError) naming the option."""
     pairs = query_pairs(url, "sim", "sim://?height=175&clock=virtual")
     options: dict = {"height": 175.0, "stiffness": 1.0, "seated": True, "seed": 0,
-                     "ambient": 24.0, "clock": "real", "fault": [], "defect": [],
+                     "ambient": 24.0, "clock": "real", "speed": 1.0, "fault": [], "defect": [],
                      "quiet": True, "proto": p.PROTOCOL_VERSION, "micropython": False,
                      "chair": "reference"}
     seen: set[str] = set()
@@ -136,6 +140,9 @@ def parse_url(url: str) -> dict:
             if value not in DEFECTS and value not in RULE_DEFECTS:
                 raise _bad(name, value, ", ".join([*DEFECTS, *RULE_DEFECTS]))
             options["defect"].append(value)
+    if options["clock"] == "virtual" and "speed" in seen:
+        raise BadURL("sim:// options speed and clock=virtual do not combine: the virtual "
+                     "clock moves only when the host waits on it; speed scales the real one")
     if options["micropython"] and options["defect"]:
         raise BadURL("sim:// options defect and micropython=1 do not combine: the firmware "
                      "under MicroPython is the one a board flashes, without test doubles")
@@ -161,7 +168,12 @@ class Serial(VirtualPort):
         if self._port is None:
             raise SerialException("Port must be configured before it can be used.")
         options = parse_url(self.port)
-        clock = VirtualClock() if options["clock"] == "virtual" else MonotonicClock()
+        if options["clock"] == "virtual":
+            clock: MonotonicClock | VirtualClock = VirtualClock()
+        elif options["speed"] != 1.0:
+            clock = ScaledClock(options["speed"])
+        else:
+            clock = MonotonicClock()
         body = Body(options["height"], options["stiffness"], options["seated"])
         description = chairs.load(options["chair"])
         plant = Plant(body, seed=options["seed"], ambient_c=options["ambient"],

@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ from chair.conformance import CHECKS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-SETUP = ("python3", ".", "pip", "npm", "pytest")  # the quick start's setup words, not commands
+SETUP = ("python3", ".", "pip", "npm", "pytest", "apt-get")  # setup words, not commands
 EXPECT = re.compile(r"\bexits (\d+):")
 
 
@@ -79,7 +80,8 @@ def parse(text: str) -> list[Command]:
 
 
 COMMANDS = parse(README.read_text(encoding="utf-8"))
-SERVED_BLOCKS = {c.block for c in COMMANDS if c.argv[:2] == ("chair", "sim")}
+SERVED_BLOCKS = {c.block for c in COMMANDS if c.argv[:2] in (("chair", "sim"),
+                                                              ("chair", "serve"))}
 PLAIN = [c for c in COMMANDS if c.block not in SERVED_BLOCKS]
 
 
@@ -338,3 +340,39 @@ def test_ci_runs_the_readme_test_command() -> None:
     command = blocks[1][0]
     assert "npm ci" in command and command.endswith("&& pytest")
     assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_ci_installs_the_system_packages_the_readme_names() -> None:
+    """The browser and broker tests need Debian's packages: the README names them in its
+    `apt-get install` line, and .ci/run installs exactly those on a fresh machine."""
+    lines = [line for block in sh_blocks(README.read_text(encoding="utf-8")) for line in block
+             if line.startswith("apt-get install")]
+    assert len(lines) == 1, lines
+    named = [word for word in lines[0].split()[2:] if not word.startswith("-")]
+    assert set(named) == {"chromium", "mosquitto"}
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    install = [line for line in ci.splitlines() if "apt-get install" in line]
+    assert len(install) == 1 and all(f" {name}" in install[0] for name in named), install
+
+
+def test_readme_serve_prints_the_address_to_open_and_parks_on_ctrl_c() -> None:
+    """`chair serve` (on any free loopback port here): the address it prints answers, and
+    Ctrl-C parks the chair and exits 130."""
+    pytest.importorskip("chair.service.host", reason="the chair thread is not built yet")
+    (serve,) = _served_block(("chair", "serve"))
+    argv = [*_python(serve.argv), "--http", "127.0.0.1:0", "--speed", "20"]
+    process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout is not None
+        out = _read_until(_fd_reader(process.stdout.fileno()), rb"open (http://\S+)\n",
+                          timeout=30).decode()
+        address = re.search(r"open (http://\S+)", out).group(1)
+        with urllib.request.urlopen(address + "api/status", timeout=10) as response:
+            assert json.load(response)["state"] == "idle"
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, out + rest.decode() + err.decode()

@@ -1,0 +1,87 @@
+"""A `StartRequest` checked as `chair run` checks its options, before anything is sent: the
+program by name, intensity, minutes, cautions (a refusing one too), --firm-legs with
+neuropathy, the shoulder line for a chair without force sensing. Each refusal is a
+`ServiceError` carrying chair.errors' own message.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+
+from chair.cautions import render_cautions
+from chair.errors import ProgramError, UsageError
+from chair.link import DeviceInfo
+from chair.program import Program, load_program
+from chair.runner import RunOptions, caps_builder
+from chair.service.api import ErrorCode, ServiceError, StartRequest
+from chair.shoulder import ShoulderChoice, choose
+
+#: A program's name as programs.list gives it (never a path).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+WHO_RE = re.compile(r"^[A-Za-z0-9_.:@ -]{1,40}$")
+
+
+def invalid(message: str) -> ServiceError:
+    return ServiceError(ErrorCode.INVALID, message)
+
+
+def find_program(name: object) -> Program:
+    """The program called `name`: NOT_FOUND when there is none, INVALID when it is broken."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ServiceError(ErrorCode.NOT_FOUND, f"no program {name!r}: name one from "
+                           "programs.list")
+    try:
+        return load_program(name)
+    except ProgramError as exc:
+        if str(exc).startswith(f"no program named '{name}'"):
+            raise ServiceError(ErrorCode.NOT_FOUND, str(exc)) from None
+        raise invalid(str(exc)) from None
+
+
+def _number(value: object, what: str, *, whole: bool = False) -> None:
+    ok = isinstance(value, int) if whole else isinstance(value, int | float)
+    if not ok or isinstance(value, bool) or (not whole and not math.isfinite(value)):
+        raise invalid(f"{what} {value!r}: {'a whole number' if whole else 'a number'}")
+
+
+def prepare(request: StartRequest, info: DeviceInfo, port: str
+            ) -> tuple[Program, RunOptions, object]:
+    """The program, `chair run`'s options and its caps builder for `request` on the chair
+    `info` describes (at `port`, the URL the user gave: the profile's key). Raises
+    ServiceError NOT_FOUND or INVALID, naming what to change."""
+    program = find_program(request.program)
+    _number(request.intensity, "intensity", whole=True)
+    if request.minutes is not None:
+        _number(request.minutes, "minutes")
+    for value, what in ((request.height_cm, "height"), (request.shoulder_mm, "shoulder_mm")):
+        if value is not None:
+            _number(value, what)
+    cautions = request.cautions
+    if isinstance(cautions, str) or not all(isinstance(c, str) for c in cautions):
+        raise invalid(f"cautions {cautions!r}: a list of names (chair.caps.CAUTIONS)")
+    if not isinstance(request.firm_legs, bool):
+        raise invalid(f"firm_legs {request.firm_legs!r}: true or false")
+    if not isinstance(request.by, str) or not WHO_RE.match(request.by):
+        raise invalid(f"by {request.by!r}: who asks (web, api, mqtt)")
+    options = RunOptions(port=port, intensity=request.intensity, firm_legs=request.firm_legs,
+                         minutes=request.minutes, cautions=tuple(cautions),
+                         shoulder=ShoulderChoice(request.height_cm, request.shoulder_mm))
+    try:
+        caps_for = caps_builder(program, options)
+        options.shoulder.check()
+        # as the session will choose, before it starts: an option given is checked
+        # without touching the profile (the session remembers it), none reads it
+        given = options.shoulder.given
+        choose(replace(options.shoulder, profile=False) if given else options.shoulder,
+               info.banner, port)
+    except (UsageError, ProgramError) as exc:
+        raise invalid(str(exc)) from None
+    return program, options, caps_for
+
+
+def cautions_text(program: Program) -> str:
+    """What the person reads and acknowledges before `program` first runs: the red flags,
+    the conditions, the general advice and the program's own cautions (chair.cautions)."""
+    return render_cautions(program)
