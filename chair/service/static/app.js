@@ -27,8 +27,9 @@ const rpc = new Rpc(socketUrl.href, {
   },
   onOpen() {
     rpc.call("status.subscribe").catch(showError($("now-msg")));
-    rpc.call("status.get").then(update).catch(showError($("now-msg")));
-    rpc.call("programs.list").then((list) => renderPicker(list, updateButtons))
+    rpc.call("status.get").then(update).catch(showError($("now-msg")))
+      .then(() => rpc.call("programs.list"))
+      .then((list) => renderPicker(list, updateButtons, snapshot?.session?.program))
       .catch(showError($("start-msg")));
     refreshSessions();
   },

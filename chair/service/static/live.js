@@ -33,7 +33,7 @@ function meter(name, value, cap, unit, extra = "") {
   bar.style.background = shade(share);
   return el("li", { "data-zone": name },
     el("span", { class: "meter-name" }, name),
-    el("span", { class: "meter" }, bar),
+    el("span", { class: "meter", "aria-hidden": "true" }, bar),
     el("span", { class: "meter-text" }, `${value.toFixed(1)} of ${cap.toFixed(0)} ${unit}${extra}`));
 }
 

@@ -1,6 +1,6 @@
 // The program picker, the cautions to read, the user's conditions and the acknowledgement.
 //
-// renderPicker(list, onChange) draws `programs.list`'s result; choice() says what a start
+// renderPicker(list, onChange, preferred) draws `programs.list`'s result; choice() says what a start
 // would send, or why it cannot: {ready, why, params}.
 
 import { $, el, fill } from "./dom.js";
@@ -38,11 +38,13 @@ function conditionBox(condition) {
       el("em", {}, detail)));
 }
 
-export function renderPicker(list, onChange) {
+// `preferred`: the program to show chosen when none is yet (the last session's).
+export function renderPicker(list, onChange, preferred) {
   const chosen = selected();
   programs = list.programs;
   conditions = list.conditions;
-  const first = chosen || (programs[0] && programs[0].name);
+  const names = programs.map((p) => p.name);
+  const first = chosen || (names.includes(preferred) ? preferred : names[0]);
   fill($("programs"), programs.map((p) => programCard(p, p.name === first)));
   fill($("flags-urgent"), list.red_flags.urgent.map((text) => el("li", {}, text)));
   fill($("flags-doctor"), list.red_flags.doctor.map((text) => el("li", {}, text)));

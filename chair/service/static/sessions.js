@@ -2,6 +2,19 @@
 
 import { $, el, fill } from "./dom.js";
 
+// The plot is drawn by the server on first request: it is fetched only when opened.
+function plot(session, src) {
+  const box = el("details", { class: "plot-box" }, el("summary", {}, "Show the plot"));
+  box.addEventListener("toggle", () => {
+    if (!box.open || box.querySelector("img, p")) return;
+    const img = el("img", { src, alt: `Plot of session ${session.id}`, class: "plot" });
+    img.addEventListener("error", () => img.replaceWith(el("p", { class: "hint" },
+      "No plot for this session.")));
+    box.append(el("a", { href: src, target: "_blank" }, img));
+  });
+  return box;
+}
+
 // renderSessions(list, url): url(path) adds the token when the page has one.
 export function renderSessions(list, url) {
   if (!list.length) {
@@ -16,13 +29,7 @@ export function renderSessions(list, url) {
       el("p", { class: "hint" }, `${s.id}${s.by ? ` · started from ${s.by}` : ""}`),
       el("a", { href: url(`sessions/${id}.jsonl`), download: `${s.id}.jsonl` },
         "Download the trace (JSON Lines)"));
-    if (!s.active) {
-      const img = el("img", { src: url(`sessions/${id}.png`), loading: "lazy",
-        alt: `Plot of session ${s.id}`, class: "plot" });
-      img.addEventListener("error", () => img.replaceWith(el("p", { class: "hint" },
-        "No plot for this session.")));
-      item.append(el("a", { href: url(`sessions/${id}.png`), target: "_blank" }, img));
-    }
+    if (!s.active) item.append(plot(s, url(`sessions/${id}.png`)));
     return item;
   }));
 }
