@@ -19,10 +19,16 @@ expect.set_options(timeout=15_000)
 
 
 class Refusing(FakeHost):
-    """A FakeHost whose conditions include one that means: do not use."""
+    """A FakeHost whose conditions include one that means: do not use, with as many
+    programs as the real one (only lumbar starts)."""
 
     def programs(self) -> dict[str, Any]:
         listing = super().programs()
+        lumbar = listing["programs"][0]
+        listing["programs"] += [dict(lumbar, name=name, title=name.capitalize(),
+                                     purpose="Another program. " * 12,
+                                     cautions=["Stop if it hurts more."] * 3)
+                                for name in ("feet", "gluteal", "legs", "piriformis")]
         listing["conditions"].append({"name": "thrombosis", "text": "a deep vein thrombosis",
                                       "refuse": True, "changes": ""})
         return listing
@@ -150,6 +156,11 @@ def test_on_a_desktop_the_live_panel_never_covers_the_session_list(served, pages
     start(page)
     page.click("#stop")
     expect(page.locator("#state")).to_have_attribute("data-state", "idle")
+    page.locator("#history").scroll_into_view_if_needed()
+    now, history = (page.locator(name).bounding_box() for name in ("#now", "#history"))
+    assert now is not None and history is not None
+    assert now["y"] + now["height"] <= history["y"] or now["y"] >= history["y"] + \
+        history["height"], f"the live panel {now} covers the session list {history}"
     page.click("#sessions li[data-id=fake-1] summary", timeout=5_000)
     expect(page.locator("#sessions li[data-id=fake-1]")).to_contain_text("No plot")
 

@@ -133,6 +133,11 @@ def walk(chromium, phone: Page, tmp_path: Path, errors: list[str]) -> None:
         "data-state", re.compile("scanning|running"), timeout=20_000)
     expect(phone.locator("#step")).to_contain_text("Lower back", timeout=20_000)
 
+    # a second browser opened now sees the same session, its program chosen
+    desktop = open_page(chromium, phone.url, DESKTOP, errors)
+    expect(desktop.locator("#state")).to_have_attribute("data-state", "running", timeout=20_000)
+    expect(desktop.locator("input[name=program][value=lumbar]")).to_be_checked()
+
     # the roller marker moves along the track, and a bag fills (read from the page's DOM)
     roller = "Number(document.querySelector('#roller').dataset.mm || -1)"
     phone.wait_for_function(f"{roller} >= 0", timeout=30_000)
@@ -140,16 +145,13 @@ def walk(chromium, phone: Page, tmp_path: Path, errors: list[str]) -> None:
     phone.wait_for_function(f"Math.abs({roller} - {first}) > 20", timeout=30_000)
     bags = ("Math.max(0, ...[...document.querySelectorAll('.bag:not(.absent)')]"
             ".map((b) => Number(b.dataset.kpa || 0)))")
-    phone.wait_for_function(f"{bags} > 1.0", timeout=60_000)
-    # a second browser opened now sees the same session, its program chosen
-    desktop = open_page(chromium, phone.url, DESKTOP, errors)
-    expect(desktop.locator("#state")).to_have_attribute("data-state", "running")
-    expect(desktop.locator("input[name=program][value=lumbar]")).to_be_checked()
+    phone.wait_for_function(f"{bags} > 3.0", timeout=60_000)
 
     shots = Path(os.environ.get("CHAIR_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     phone.evaluate("window.scrollTo(0, 0)")
     phone.screenshot(path=str(shots / "serve-phone.png"))
+    desktop.locator("label.program:has(input[value=lumbar])").scroll_into_view_if_needed()
     desktop.screenshot(path=str(shots / "serve-desktop.png"))
 
     clicked = time.monotonic()
