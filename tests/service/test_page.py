@@ -38,14 +38,15 @@ class Site:
     """A FakeHost behind `make_app`, served; `restart()` drops every connection and serves
     again on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = None) -> None:
+        self.token = token
         self.host = Refusing(seconds=600.0, period_s=0.05, step_s=1.0)
         self.server = Served(self._app())
         self.url = self.server.url
 
     def _app(self) -> Any:
         from chair.service.web import make_app
-        return make_app(self.host, token=None)
+        return make_app(self.host, token=self.token)
 
     def stop(self) -> None:
         self.server.close()
@@ -284,3 +285,20 @@ def test_the_page_says_the_link_dropped_and_reconnects(site, pages) -> None:
     site.serve_again()
     expect(page.locator("#link")).to_have_text("Connected")
     start(page)                                          # and it works again
+
+
+def test_the_page_carries_the_token_of_its_own_address(pages) -> None:
+    site = Site(token="correct-horse")
+    try:
+        page = pages(site.url + "?token=correct-horse")
+        sockets: list[str] = []
+        page.on("websocket", lambda socket: sockets.append(socket.url))
+        page.reload()
+        expect(page.locator("#link")).to_have_text("Connected")
+        assert sockets == [site.url.replace("http", "ws") + "websocket?token=correct-horse"]
+        start(page)
+        page.click("#stop")
+        expect(page.locator("#sessions li[data-id=fake-1] a").first).to_have_attribute(
+            "href", "sessions/fake-1.jsonl?token=correct-horse")
+    finally:
+        site.close()
