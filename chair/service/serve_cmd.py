@@ -74,6 +74,8 @@ def cmd_serve(args: argparse.Namespace, *, make_host: Callable[[ServeOptions], A
     out = out or sys.stdout
     if args.mqtt:
         _mqtt_bridge()  # a missing bridge is a usage error before anything opens
+        from chair.service.mqtt import parse_broker
+        parse_broker(args.mqtt)  # and so is a broker address without its port
     sock = _listen(args.http)
     bound, port = sock.getsockname()[:2]
     token = args.token
@@ -179,11 +181,15 @@ def _signals(loop: asyncio.AbstractEventLoop, handler: Callable[[], None]):
         return
     kinds = (signal.SIGINT, signal.SIGTERM)
     before = {kind: signal.getsignal(kind) for kind in kinds}
-    for kind in kinds:
-        loop.add_signal_handler(kind, handler)
+    try:
+        for kind in kinds:
+            loop.add_signal_handler(kind, handler)
+    except NotImplementedError:  # Windows: Ctrl-C raises KeyboardInterrupt, as before
+        pass
     try:
         yield
     finally:
         for kind in kinds:
-            loop.remove_signal_handler(kind)
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(kind)
             signal.signal(kind, before[kind])

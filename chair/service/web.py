@@ -35,7 +35,17 @@ from urllib.parse import urlsplit
 from aiohttp import WSMsgType, web
 
 from chair.service.api import ErrorCode, Host, ServiceError
-from chair.service.rpc import Call, Dispatcher, Subscriptions, dump, notification, parse
+from chair.service.rpc import (
+    Call,
+    Dispatcher,
+    Parsed,
+    RpcError,
+    Subscriptions,
+    dump,
+    error_reply,
+    notification,
+    parse,
+)
 
 log = logging.getLogger("chair.service.web")
 
@@ -44,7 +54,18 @@ STATIC = Path(__file__).resolve().parent / "static"
 QUEUE_SNAPSHOTS = 4
 #: A websocket that answers no ping for this long is closed, seconds.
 HEARTBEAT_S = 10.0
+#: Messages one client may have waiting for their replies; more are refused at once (an
+#: emergency stop never is).
+MAX_PENDING = 32
+TOO_MANY = RpcError(int(ErrorCode.REFUSED), f"too many requests waiting for their replies "
+                    f"(at most {MAX_PENDING}): wait for them first")
 COOKIE = "chair_token"
+#: The page's asset types, whatever this machine's mimetypes says (with nosniff, a module
+#: script served as anything but JavaScript does not run).
+ASSET_TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+               ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml",
+               ".json": "application/json", ".webmanifest": "application/manifest+json",
+               ".html": "text/html; charset=utf-8", ".png": "image/png"}
 SESSION_ID = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
 HOST_KEY = web.AppKey("host", object)
@@ -98,12 +119,13 @@ def _given_token(request: web.Request) -> str | None:
 
 
 def _is_loopback_name(host: str) -> bool:
-    name = urlsplit(f"//{host}").hostname or ""
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
+    """`host` (a Host header: name or address, and a port) names this machine's loopback."""
     try:
+        name = urlsplit(f"//{host}").hostname or ""
+        if name == "localhost" or name.endswith(".localhost"):
+            return True
         return ipaddress.ip_address(name).is_loopback
-    except ValueError:
+    except ValueError:  # not an address, or a malformed header
         return False
 
 
@@ -115,9 +137,11 @@ async def _guard(request: web.Request,
     if token is not None:
         given = _given_token(request)
         if given is None or not hmac.compare_digest(given.encode(), token.encode()):
-            raise _error(web.HTTPUnauthorized,
-                         "a token is required: open the address `chair serve` printed "
-                         "(it ends in ?token=...), or send Authorization: Bearer TOKEN")
+            refused = _error(web.HTTPUnauthorized,
+                             "a token is required: open the address `chair serve` printed "
+                             "(it ends in ?token=...), or send Authorization: Bearer TOKEN")
+            refused.headers["WWW-Authenticate"] = 'Bearer realm="chair serve"'
+            raise refused
     elif not _is_loopback_name(request.host):
         raise _error(web.HTTPForbidden,
                      f"this server answers only to a loopback name, not {request.host!r}: "
@@ -133,7 +157,10 @@ def _same_origin(request: web.Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:  # not a browser: nothing a web page could forge
         return True
-    return urlsplit(origin).netloc.lower() == request.host.lower()
+    try:
+        return urlsplit(origin).netloc.lower() == request.host.lower()
+    except ValueError:
+        return False
 
 
 # ---------------------------------------------------------------------------- pages
@@ -156,11 +183,15 @@ async def _asset(request: web.Request) -> web.StreamResponse:
     path = (root / request.match_info["path"]).resolve()
     if not path.is_relative_to(root) or not path.is_file():
         raise _error(web.HTTPNotFound, f"no file {request.match_info['path']!r} in /static")
-    return web.FileResponse(path)
+    kind = ASSET_TYPES.get(path.suffix.lower())
+    return web.FileResponse(path, headers={"Content-Type": kind} if kind else None)
 
 
 async def _status(request: web.Request) -> web.StreamResponse:
-    snapshot = await blocking(request, request.app[HOST_KEY].status)
+    try:
+        snapshot = await blocking(request, request.app[HOST_KEY].status)
+    except ServiceError as exc:  # not connected yet, for one
+        raise _error(web.HTTPServiceUnavailable, exc.message) from exc
     return web.json_response(snapshot, dumps=dump)
 
 
@@ -226,11 +257,12 @@ class _Feed(Subscriptions):
         return True
 
     async def pump(self, ws: web.WebSocketResponse) -> None:
-        while not ws.closed:
-            await self.ready.wait()
-            self.ready.clear()
-            while self.queue:
-                await ws.send_str(notification("status.update", self.queue.popleft()))
+        with contextlib.suppress(ConnectionError):  # the client left: its handler cleans up
+            while not ws.closed:
+                await self.ready.wait()
+                self.ready.clear()
+                while self.queue:
+                    await ws.send_str(notification("status.update", self.queue.popleft()))
 
 
 async def _websocket(request: web.Request) -> web.StreamResponse:
@@ -253,8 +285,14 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
         async for message in ws:
             if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break
-            task = asyncio.create_task(_answer(request, ws, dispatcher, in_order,
-                                               message.data))
+            parsed = parse(message.data)
+            if len(tasks) >= MAX_PENDING and not any(
+                    call.method == "chair.estop" for _, call in parsed.calls):
+                await _send(ws, parsed.reply({slot: error_reply(TOO_MANY, call.id)
+                                              for slot, call in parsed.calls
+                                              if not call.notification}))
+                continue
+            task = asyncio.create_task(_answer(request, ws, dispatcher, in_order, parsed))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
     finally:
@@ -269,9 +307,8 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
 
 
 async def _answer(request: web.Request, ws: web.WebSocketResponse, dispatcher: Dispatcher,
-                  in_order: asyncio.Lock, text: str | bytes) -> None:
+                  in_order: asyncio.Lock, parsed: Parsed) -> None:
     """Answer one message; `chair.estop` goes at once on its own workers, the rest in turn."""
-    parsed = parse(text)
 
     async def one(call: Call) -> dict[str, Any] | None:
         if call.method == "chair.estop":
@@ -280,8 +317,11 @@ async def _answer(request: web.Request, ws: web.WebSocketResponse, dispatcher: D
             return await blocking(request, dispatcher.call, call)
 
     results = await asyncio.gather(*(one(call) for _, call in parsed.calls))
-    reply = parsed.reply({slot: r for (slot, _), r in zip(parsed.calls, results,
-                                                           strict=True)})
+    await _send(ws, parsed.reply({slot: r for (slot, _), r in zip(parsed.calls, results,
+                                                                   strict=True)}))
+
+
+async def _send(ws: web.WebSocketResponse, reply: str | None) -> None:
     if reply is not None and not ws.closed:
         with contextlib.suppress(ConnectionError):
             await ws.send_str(reply)

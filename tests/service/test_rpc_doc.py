@@ -74,12 +74,27 @@ def _fields(value: Any, prefix: str = "") -> set[str]:
     return found
 
 
-def test_every_snapshot_field_is_documented() -> None:
+def check_snapshot_documented(snapshot: dict[str, Any]) -> None:
+    """Every field of `snapshot` (a session's, with a roller, airbags, heat and a fault) is
+    in the doc's table of the status snapshot, and the doc has no field it lacks."""
     table = section("The status snapshot")
     documented = set()
     for line in table.splitlines():
         if line.startswith("| `"):
             documented |= set(re.findall(r"`([\w.]+)`", line.split("|")[1]))
+    assert _fields(snapshot) == documented, _fields(snapshot) ^ documented
+    roller = next(line for line in table.splitlines() if line.startswith("| `roller`"))
+    assert snapshot["roller"] and snapshot["faults"], "a snapshot with all its parts"
+    for key in snapshot["roller"]:
+        assert f"`{key}`" in roller, key
+    for name in ("airbags", "heat", "faults", "can", "link"):
+        line = next(line for line in table.splitlines() if line.startswith(f"| `{name}`"))
+        inner = snapshot[name][0] if isinstance(snapshot[name], list) else snapshot[name]
+        for key in inner or {}:
+            assert f"`{key}`" in line, f"{name}.{key}"
+
+
+def test_every_snapshot_field_is_documented() -> None:
     host = FakeHost(period_s=60.0)
     try:
         from chair.service.api import StartRequest
@@ -90,15 +105,7 @@ def test_every_snapshot_field_is_documented() -> None:
         snapshot["faults"] = host.status()["faults"]
     finally:
         host.close()
-    assert _fields(snapshot) <= documented, _fields(snapshot) - documented
-    roller = next(line for line in table.splitlines() if line.startswith("| `roller`"))
-    for key in snapshot["roller"]:
-        assert f"`{key}`" in roller, key
-    for name in ("airbags", "heat", "faults", "can", "link"):
-        line = next(line for line in table.splitlines() if line.startswith(f"| `{name}`"))
-        inner = snapshot[name][0] if isinstance(snapshot[name], list) else snapshot[name]
-        for key in inner or {}:
-            assert f"`{key}`" in line, f"{name}.{key}"
+    check_snapshot_documented(snapshot)
 
 
 def test_the_error_table_is_errorcode_and_json_rpcs_own() -> None:
@@ -178,3 +185,13 @@ def test_the_documented_client_runs_against_the_fake_host(tmp_path) -> None:
     assert re.search(r"running\s+step 2 of 6", done.stdout), done.stdout
     assert "stopped: stopped" in done.stdout
     assert [c[0] for c in host.calls] == ["start", "stop"]
+
+
+def test_the_documented_bounds_are_the_servers() -> None:
+    from chair.service.api import SNAPSHOT_PERIOD_S
+    from chair.service.web import MAX_PENDING
+
+    messages = section("Messages")
+    assert f"may have {MAX_PENDING} messages waiting" in messages
+    subscribe = section("`status.subscribe`", "###")
+    assert f"every {SNAPSHOT_PERIOD_S:g} s ({1 / SNAPSHOT_PERIOD_S:g} Hz)" in subscribe

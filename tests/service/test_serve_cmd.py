@@ -229,3 +229,82 @@ def test_serve_is_in_the_parser() -> None:
     assert (args.port, args.http, args.mqtt, args.speed, args.token, args.data) == (
         "sim://", "127.0.0.1:8080", None, 1.0, None, None)
     assert isinstance(args, argparse.Namespace)
+
+
+def test_mqtt_runs_the_bridge_beside_the_server_and_cancels_it_on_stop(monkeypatch) -> None:
+    import asyncio
+
+    made: list[tuple] = []
+    running, cancelled = threading.Event(), threading.Event()
+
+    class Bridge:
+        def __init__(self, host, broker: str, *, token: str | None) -> None:
+            made.append((host, broker, token))
+
+        async def run(self) -> None:
+            running.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+    monkeypatch.setattr(serve_cmd, "_mqtt_bridge", lambda: Bridge)
+    served = Served("--mqtt", "127.0.0.1:1883", "--token", "correct-horse")
+    try:
+        served.address()
+        assert running.wait(10)
+        assert "MQTT broker 127.0.0.1:1883" in served.out.getvalue()
+        host, broker, token = made[0]
+        assert (host, broker, token) == (served.hosts[0], "127.0.0.1:1883", "correct-horse")
+    finally:
+        assert served.stop() == Exit.STOPPED
+    assert cancelled.is_set()
+    assert served.hosts[0].closed
+
+
+def test_a_bridge_that_fails_leaves_the_web_side_serving(monkeypatch, capsys) -> None:
+    class Broken:
+        def __init__(self, host, broker: str, *, token: str | None) -> None:
+            pass
+
+        async def run(self) -> None:
+            raise OSError("connection refused")
+    monkeypatch.setattr(serve_cmd, "_mqtt_bridge", lambda: Broken)
+    served = Served("--mqtt", "127.0.0.1:1")
+    try:
+        address = served.address()
+        for _ in range(100):
+            if "connection refused" in capsys.readouterr().err:
+                break
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail("the bridge's failure was not reported")
+        assert get(address + "api/status")[0] == 200
+    finally:
+        assert served.stop() == Exit.STOPPED
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
+def test_serve_on_ipv6_loopback() -> None:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    served = Served("--http", "[::1]:0")
+    try:
+        address = served.address()
+        assert re.fullmatch(r"http://\[::1\]:\d+/", address), address
+        assert get(address + "api/status")[0] == 200
+    finally:
+        served.stop()
+
+
+def test_a_broker_without_its_port_is_refused_before_the_chair_opens(capsys) -> None:
+    """`--mqtt HOST:0` passes the address syntax; the bridge's own check runs before the
+    chair is opened or the page announced (exit 2 naming --mqtt, nothing printed to open)."""
+    code = main(["serve", "--mqtt", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+    out, err = capsys.readouterr()
+    assert code == Exit.USAGE
+    assert "--mqtt" in err and "broker's port" in err, err
+    assert "open http" not in out, out

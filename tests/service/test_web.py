@@ -1,26 +1,20 @@
 """The HTTP side (chair/service/web.py) over FakeHost: the page and its assets, the JSON-RPC
-websocket with subscriptions, the downloads, the emergency stop's own path, slow clients,
-and the token."""
+websocket with subscriptions, the downloads, the emergency stop's own path and slow clients
+(the token and the other guards: test_web_guard.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from chair.service.api import ErrorCode, ServiceError
-from chair.service.web import QUEUE_SNAPSHOTS, make_app
+from chair.service.web import QUEUE_SNAPSHOTS
 from tests.service.fake_host import FakeHost
-
-START = {"program": "lumbar", "intensity": 2, "acknowledged": True}
+from tests.service.webclient import START, rpc_client, run, served
 
 
 @pytest.fixture
@@ -42,78 +36,6 @@ def static(tmp_path: Path) -> Path:
     return inner
 
 
-@contextlib.asynccontextmanager
-async def served(host: Any, static: Path | None = None, **kwargs: Any
-                 ) -> AsyncIterator[TestClient]:
-    client = TestClient(TestServer(make_app(host, static_dir=static, **kwargs),
-                                   host="127.0.0.1"))
-    await client.start_server()
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-def run(coroutine) -> Any:
-    return asyncio.run(asyncio.wait_for(coroutine, 30))
-
-
-class Rpc:
-    """A websocket JSON-RPC client for the tests: `call` waits for its reply; notifications
-    are kept in `updates`."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws, self.next_id = ws, 0
-        self.replies: dict[Any, dict[str, Any]] = {}
-        self.updates: list[dict[str, Any]] = []
-        self.changed = asyncio.Event()
-        self.reader = asyncio.create_task(self._read())
-
-    async def _read(self) -> None:
-        async for message in self.ws:
-            data = json.loads(message.data)
-            if isinstance(data, dict) and data.get("method") == "status.update":
-                self.updates.append(data["params"])
-            elif isinstance(data, dict):
-                self.replies[data["id"]] = data
-            else:
-                self.replies[tuple(a["id"] for a in data)] = data
-            self.changed.set()
-
-    async def send(self, method: str, params: Any = None) -> int:
-        self.next_id += 1
-        message = {"jsonrpc": "2.0", "method": method, "id": self.next_id}
-        if params is not None:
-            message["params"] = params
-        await self.ws.send_str(json.dumps(message))
-        return self.next_id
-
-    async def reply(self, id_: Any) -> dict[str, Any]:
-        return await self.until(lambda: self.replies.get(id_))
-
-    async def call(self, method: str, params: Any = None) -> dict[str, Any]:
-        return await self.reply(await self.send(method, params))
-
-    async def until(self, check: Callable[[], Any], timeout: float = 10.0) -> Any:
-        async def wait() -> Any:
-            while not (found := check()):
-                self.changed.clear()
-                await self.changed.wait()
-            return found
-        return await asyncio.wait_for(wait(), timeout)
-
-
-@contextlib.asynccontextmanager
-async def rpc_client(client: TestClient, path: str = "/websocket") -> AsyncIterator[Rpc]:
-    ws = await client.ws_connect(path)
-    rpc = Rpc(ws)
-    try:
-        yield rpc
-    finally:
-        await ws.close()
-        rpc.reader.cancel()
-
-
 # ------------------------------------------------------------------- the page
 
 
@@ -125,6 +47,8 @@ def test_the_page_and_its_assets(host, static) -> None:
             assert "<title>chair</title>" in await page.text()
             asset = await client.get("/static/app.js")
             assert asset.status == 200 and "console.log" in await asset.text()
+            assert asset.headers["Content-Type"].startswith("text/javascript")
+            assert asset.headers["X-Content-Type-Options"] == "nosniff"
             for path in ("/static/nothing.js", "/static/../secret.txt",
                          "/static/%2e%2e/secret.txt"):
                 response = await client.get(path)
@@ -148,6 +72,19 @@ def test_api_status_is_the_snapshot_as_json(host) -> None:
             response = await client.get("/api/status")
             assert response.status == 200
             assert set(await response.json()) == set(host.status())
+    run(go())
+
+
+def test_api_status_before_the_chair_is_connected_says_so(host) -> None:
+    def not_yet():
+        raise ServiceError(ErrorCode.LINK, "the chair is not connected yet")
+    host.status = not_yet
+
+    async def go() -> None:
+        async with served(host) as client:
+            response = await client.get("/api/status")
+            assert response.status == 503
+            assert "not connected yet" in await response.text()
     run(go())
 
 
@@ -327,6 +264,31 @@ def test_the_emergency_stop_never_waits_behind_another_request() -> None:
         host.close()
 
 
+def test_a_flood_of_requests_is_refused_beyond_a_bound_but_never_the_estop() -> None:
+    from chair.service.web import MAX_PENDING
+
+    host = SlowHost(delay=20.0)
+
+    async def go() -> None:
+        async with served(host) as client, rpc_client(client) as rpc:
+            sent = [await rpc.send("status.get") for _ in range(MAX_PENDING + 10)]
+            refused = await rpc.until(lambda: [rpc.replies[i] for i in sent
+                                               if i in rpc.replies])
+            assert all(r["error"]["code"] == ErrorCode.REFUSED for r in refused)
+            assert "too many" in refused[0]["error"]["message"]
+            estop = await rpc.call("chair.estop")
+            assert estop["result"] == {"state": "estop"}
+            host.release.set()
+            await rpc.until(lambda: all(i in rpc.replies for i in sent))
+            answered = [i for i in sent if "result" in rpc.replies[i]]
+            assert len(answered) == MAX_PENDING
+    try:
+        run(go())
+    finally:
+        host.release.set()
+        host.close()
+
+
 def test_a_client_that_reads_nothing_never_blocks_the_hosts_callbacks(host) -> None:
     async def go() -> None:
         async with served(host) as client:
@@ -347,71 +309,6 @@ def test_a_client_that_reads_nothing_never_blocks_the_hosts_callbacks(host) -> N
                 return loop.time() - began
             spent = await asyncio.to_thread(publish)
             assert spent < 5.0
-            await ws.close()
-    run(go())
-
-
-# ------------------------------------------------------------------- the guard
-
-
-def test_a_token_is_required_on_every_request_when_given(host, static) -> None:
-    async def go() -> None:
-        async with served(host, static, token="s3cret") as client:
-            for path in ("/", "/static/app.js", "/api/status", "/sessions/x.jsonl",
-                         "/websocket"):
-                refused = await client.get(path)
-                assert refused.status == 401, path
-                assert "token" in await refused.text()
-                wrong = await client.get(path, params={"token": "s3cre"})
-                assert wrong.status == 401, path
-            with pytest.raises(aiohttp.WSServerHandshakeError) as handshake:
-                await client.ws_connect("/websocket?token=wrong")
-            assert handshake.value.status == 401
-            assert (await client.get("/api/status?token=s3cret")).status == 200
-            bearer = {"Authorization": "Bearer s3cret"}
-            assert (await client.get("/api/status", headers=bearer)).status == 200
-            ws = await client.ws_connect("/websocket", headers=bearer)
-            await ws.send_str('{"jsonrpc":"2.0","method":"status.get","id":1}')
-            assert json.loads((await ws.receive()).data)["result"]["state"] == "idle"
-            await ws.close()
-            async with rpc_client(client, "/websocket?token=s3cret") as rpc:
-                info = await rpc.call("server.info")
-                assert info["result"]["token_required"] is True
-    run(go())
-
-
-def test_the_page_opened_with_its_token_loads_its_assets(host, static) -> None:
-    async def go() -> None:
-        async with served(host, static, token="s3cret") as client:
-            assert (await client.get("/?token=s3cret")).status == 200
-            assert (await client.get("/static/app.js")).status == 200  # the cookie
-            client.session.cookie_jar.clear()
-            assert (await client.get("/static/app.js")).status == 401
-    run(go())
-
-
-def test_without_a_token_only_loopback_names_are_answered(host) -> None:
-    async def go() -> None:
-        async with served(host) as client:
-            for name in ("127.0.0.1:8080", "localhost", "[::1]:80", "127.0.0.2"):
-                response = await client.get("/api/status", headers={"Host": name})
-                assert response.status == 200, name
-            for name in ("evil.example:8080", "192.168.1.5", "chair.local"):
-                response = await client.get("/api/status", headers={"Host": name})
-                assert response.status == 403, name
-                assert "loopback" in await response.text()
-    run(go())
-
-
-def test_a_websocket_from_another_sites_page_is_refused(host) -> None:
-    async def go() -> None:
-        async with served(host) as client:
-            with pytest.raises(aiohttp.WSServerHandshakeError) as handshake:
-                await client.ws_connect("/websocket",
-                                        headers={"Origin": "http://evil.example"})
-            assert handshake.value.status == 403
-            own = f"http://{client.host}:{client.port}"
-            ws = await client.ws_connect("/websocket", headers={"Origin": own})
             await ws.close()
     run(go())
 

@@ -26,8 +26,8 @@ import pytest
 
 from chair.errors import Exit
 from chair.service.api import ErrorCode
-from tests.service.test_rpc_doc import run_client
-from tests.service.test_web import Rpc
+from tests.service.test_rpc_doc import check_snapshot_documented, run_client
+from tests.service.webclient import Rpc
 
 pytest.importorskip("chair.service.host", reason="the chair thread is not built yet")
 
@@ -159,6 +159,15 @@ def test_two_clients_see_the_same_state_and_a_second_start_is_busy(server: Serve
                                 + _last_session(server) + ".jsonl", timeout=10) as trace:
         lines = trace.read().decode().splitlines()
     assert lines[-1].startswith('{"type":"end"'), lines[-1]
+    pytest.importorskip("matplotlib")
+    with urllib.request.urlopen(server.url.split("?")[0] + "sessions/"
+                                + _last_session(server) + ".png", timeout=60) as plot:
+        assert plot.headers["Content-Type"] == "image/png"
+        assert plot.read(8) == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(server.url.split("?")[0] + "sessions/nothing-here.jsonl",
+                               timeout=10)
+    assert missing.value.code == 404 and b"nothing-here" in missing.value.read()
 
 
 def _last_session(server: Server) -> str:
@@ -184,6 +193,8 @@ def test_the_emergency_stop_latches_at_once(server: Server) -> None:
             assert replied < 1.0 and seen < 1.0, (replied, seen)
             status = latched[-1]
             assert status["can"]["reset"] and not status["can"]["start"]
+            running = next(u for u in rpc.updates if u["state"] == "running")
+            check_snapshot_documented({**running, "faults": status["faults"]})
             refused = await rpc.call("session.start", START)
             assert refused["error"]["code"] == ErrorCode.LATCHED, refused
             assert "result" in await rpc.call("chair.reset")
@@ -232,3 +243,17 @@ def test_a_token_given_on_loopback_is_required_everywhere(tmp_path) -> None:
             async with connected(server.ws) as rpc:
                 assert (await rpc.call("status.get"))["result"]["state"] == "idle"
         run(go())
+
+
+@pytest.mark.parametrize(("argv", "code", "words"), [
+    (["--port", "/dev/no-such-chair"], Exit.LINK, ["/dev/no-such-chair", "chair ports"]),
+    (["--port", "/dev/no-such-chair", "--speed", "5"], Exit.USAGE, ["--speed"]),
+])
+def test_a_chair_that_cannot_be_served_is_a_clear_error(tmp_path, argv, code, words) -> None:
+    done = subprocess.run([sys.executable, "-m", "chair.cli", "serve", "--http",
+                           "127.0.0.1:0", "--data", str(tmp_path), *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == code, done.stderr
+    assert "Traceback" not in done.stderr and "open http" not in done.stdout
+    for word in words:
+        assert word in done.stderr, done.stderr
