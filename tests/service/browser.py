@@ -3,9 +3,9 @@
 in a thread.
 
 Import the fixtures into a test module (``from tests.service.browser import
-chromium_fixture  # noqa: F401``) and ask for ``chromium``. Without /usr/bin/chromium the
-tests are skipped with the reason, except under CI (environment variable CI set), where
-they fail: CI must run them.
+chromium_fixture  # noqa: F401``) and ask for ``chromium``. Without a chromium
+(``$CHROMIUM``, /usr/bin/chromium or one on the PATH) the tests are skipped with the
+reason, except under CI (environment variable CI set), where they fail: CI must run them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+#: The browser: $CHROMIUM, else Debian's (apt-get install chromium), else one on the PATH.
+CHROMIUM = os.environ.get("CHROMIUM") or (
+    "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium"))
 
 #: Nothing leaves the machine: no sandbox (containers), no GPU, no background traffic.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -44,10 +46,10 @@ def chromium_fixture() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         _missing("playwright is not installed (pip install -e '.[test]')")
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)) and not shutil.which("chromium"):
-        _missing(f"no chromium at {CHROMIUM}")
+    if not CHROMIUM or not os.access(CHROMIUM, os.X_OK):
+        _missing(f"no chromium ({CHROMIUM or '/usr/bin/chromium'} is missing)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             yield browser
         finally:

@@ -25,10 +25,10 @@ class Refusing(FakeHost):
     def programs(self) -> dict[str, Any]:
         listing = super().programs()
         lumbar = listing["programs"][0]
-        listing["programs"] += [dict(lumbar, name=name, title=name.capitalize(),
-                                     purpose="Another program. " * 12,
-                                     cautions=["Stop if it hurts more."] * 3)
-                                for name in ("feet", "gluteal", "legs", "piriformis")]
+        others = [dict(lumbar, name=name, title=name.capitalize(),
+                       purpose="Another program. " * 12, cautions=["Stop if it hurts more."] * 3)
+                  for name in ("feet", "gluteal", "legs", "piriformis")]
+        listing["programs"] = [*others[:2], lumbar, *others[2:]]
         listing["conditions"].append({"name": "thrombosis", "text": "a deep vein thrombosis",
                                       "refuse": True, "changes": ""})
         return listing
@@ -87,8 +87,7 @@ def pages(chromium) -> Iterator[Any]:
         opened.append((page, errors))
         page.goto(url)
         expect(page.locator("#link")).to_have_text("Connected")
-        expect(page.locator("input[name=program][value=lumbar]")).to_be_checked()
-        expect(page.locator("#state")).to_have_attribute("data-state", "idle")
+        expect(page.locator("input[name=program]:checked")).to_have_count(1)
         return page
 
     yield open_page
@@ -98,6 +97,7 @@ def pages(chromium) -> Iterator[Any]:
 
 
 def start(page: Page) -> None:
+    page.check("input[name=program][value=lumbar]")
     page.check("#ack")
     page.click("#start")
     expect(page.locator("#state")).to_have_attribute("data-state", "running")
@@ -219,11 +219,23 @@ def test_two_pages_see_the_same_state(served, pages) -> None:
     expect(two.locator("#fault-list")).to_contain_text("What to do")
 
 
+def test_a_page_opened_later_shows_the_program_of_the_session(served, pages) -> None:
+    _, url = served
+    first = pages(url)
+    expect(first.locator("input[name=program]:checked")).to_have_value("feet")
+    start(first)
+    later = pages(url, DESKTOP)
+    expect(later.locator("input[name=program]:checked")).to_have_value("lumbar")
+    expect(later.locator("#start")).to_be_disabled()
+    expect(later.locator("#ack")).not_to_be_checked()     # each person reads for themselves
+
+
 def test_a_start_while_running_shows_the_refusal(served, pages) -> None:
     """Two people press start at once: the second page's button was still enabled (its
     snapshot stale); the host's BUSY refusal is shown beside the button."""
     _, url = served
     one, two = pages(url), pages(url)
+    two.check("input[name=program][value=lumbar]")
     two.check("#ack")
     start(one)
     press_anyway(two, "#start")

@@ -83,19 +83,17 @@ function showError(node) {
     ? `Refused: ${error.message} (code ${error.code})` : `Not sent: ${error.message}`, "error");
 }
 
-function command(button, method, params, node, done) {
+function command(button, method, done) {
   $(button).addEventListener("click", () => {
-    say(node, "");
-    rpc.call(method, params ? params() : {})
-      .then(() => say(node, done, "ok"))
-      .catch(showError(node));
+    say($("now-msg"), "");
+    rpc.call(method).then(() => say($("now-msg"), done, "ok")).catch(showError($("now-msg")));
   });
 }
 
-command("pause", "session.pause", null, $("now-msg"), "Paused.");
-command("resume", "session.resume", null, $("now-msg"), "Resumed.");
-command("stop", "session.stop", null, $("now-msg"), "Stopping: the chair parks.");
-command("reset", "chair.reset", null, $("now-msg"), "Reset: the chair is ready.");
+command("pause", "session.pause", "Paused.");
+command("resume", "session.resume", "Resumed.");
+command("stop", "session.stop", "Stopping: the chair parks.");
+command("reset", "chair.reset", "Reset: the chair is ready.");
 
 $("start").addEventListener("click", () => {
   const { params } = choice();
@@ -116,8 +114,8 @@ $("estop").addEventListener("click", () => {
     () => say($("estop-msg"), "Emergency stop: the chair is stopped and latched.", "ok"),
     (error) => say($("estop-msg"), error.code
       ? `Emergency stop refused: ${error.message}`
-      : "NOT SENT: no connection to the chair. Use the chair's own stop button or " +
-        "switch the chair off.", "error"));
+      : `NOT CONFIRMED: ${error.message}. Use the chair's own stop button or switch the ` +
+        "chair off.", "error"));
 });
 
 for (const id of ["ack", "minutes"]) $(id).addEventListener("input", updateButtons);

@@ -1,7 +1,7 @@
 // The program picker, the cautions to read, the user's conditions and the acknowledgement.
 //
-// renderPicker(list, onChange, preferred) draws `programs.list`'s result; choice() says what a start
-// would send, or why it cannot: {ready, why, params}.
+// renderPicker(list, onChange, preferred) draws `programs.list`'s result; choice() says
+// what a start would send, or why it cannot: {ready, why, params}.
 
 import { $, el, fill } from "./dom.js";
 
@@ -17,7 +17,7 @@ function programCard(program, checked) {
   const cautions = el("ul", { class: "cautions" },
     ...program.cautions.map((text) => el("li", {}, text)));
   const note = program.acknowledged
-    ? el("p", { class: "hint" }, "Its cautions were acknowledged before on this chair.")
+    ? el("span", { class: "hint" }, "Its cautions were acknowledged before on this chair.")
     : "";
   return el("label", { class: "program" },
     el("input", { type: "radio", name: "program", value: program.name, checked }),
