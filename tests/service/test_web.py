@@ -24,18 +24,6 @@ def host():
     fake.close()
 
 
-@pytest.fixture
-def static(tmp_path: Path) -> Path:
-    (tmp_path / "index.html").write_text("<!doctype html><title>chair</title>")
-    (tmp_path / "app.js").write_text("console.log('chair')")
-    (tmp_path / "secret.txt").write_text("outside")
-    inner = tmp_path / "static"
-    inner.mkdir()
-    (inner / "index.html").write_text("<!doctype html><title>chair</title>")
-    (inner / "app.js").write_text("console.log('chair')")
-    return inner
-
-
 # ------------------------------------------------------------------- the page
 
 

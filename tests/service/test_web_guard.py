@@ -4,7 +4,6 @@ given, loopback names only without one, and no websocket from another site's pag
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,18 +17,6 @@ def host():
     fake = FakeHost(period_s=0.05, seconds=600.0)
     yield fake
     fake.close()
-
-
-@pytest.fixture
-def static(tmp_path: Path) -> Path:
-    (tmp_path / "index.html").write_text("<!doctype html><title>chair</title>")
-    (tmp_path / "app.js").write_text("console.log('chair')")
-    (tmp_path / "secret.txt").write_text("outside")
-    inner = tmp_path / "static"
-    inner.mkdir()
-    (inner / "index.html").write_text("<!doctype html><title>chair</title>")
-    (inner / "app.js").write_text("console.log('chair')")
-    return inner
 
 
 # ------------------------------------------------------------------- the guard
