@@ -9,6 +9,7 @@ source of every clinical claim ("Cautions shown before every run").
 
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 from collections.abc import Callable
@@ -124,6 +125,30 @@ def render_cautions(program: Program, cautions: tuple[str, ...] = ()) -> str:
     else:
         out.append("YOUR CAUTIONS: none given (--caution NAME; see above).")
     return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------ on the page
+
+#: The command line's words in the texts above and in the programs' cautions, and what a
+#: person using the page (or any front end of `chair serve`) reads instead: no Ctrl-C on a
+#: phone, a condition ticked instead of `--caution NAME`, the intensity chosen on the page.
+_PAGE_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\(Ctrl-C parks the chair\)"), "(Stop parks the chair; EMERGENCY STOP "
+     "stops everything at once)"),
+    (re.compile(r"Ctrl-C parks the chair at any time"), "Stop parks the chair at any time"),
+    (re.compile(r"run with --caution ([a-z-]+)"), r"tick the condition \1"),
+    (re.compile(r"--caution ([a-z-]+)"), r"the condition \1"),
+    (re.compile(r"at --intensity (\d)"), r"at intensity \1"),
+)
+
+
+def on_page(text: str) -> str:
+    """`text` (a caution, a condition, a program's caution) as a front end of `chair serve`
+    shows it: the command line's words (Ctrl-C, --caution NAME, --intensity N) replaced by
+    the page's. Raises nothing; text without them comes back unchanged."""
+    for pattern, words in _PAGE_WORDS:
+        text = pattern.sub(words, text)
+    return text
 
 
 # ------------------------------------------------------------------------------ the answer

@@ -22,7 +22,14 @@ from typing import Any
 from chair import __version__
 from chair import protocol as p
 from chair.caps import CAUTIONS, Caps, make_caps
-from chair.cautions import GENERAL, GUIDANCE, RED_FLAGS_DOCTOR, RED_FLAGS_URGENT, changes
+from chair.cautions import (
+    GENERAL,
+    GUIDANCE,
+    RED_FLAGS_DOCTOR,
+    RED_FLAGS_URGENT,
+    changes,
+    on_page,
+)
 from chair.clock import MonotonicClock, wall_now
 from chair.controller import Controller
 from chair.errors import ChairError, LinkError, UsageError
@@ -181,13 +188,13 @@ class ChairHost(ChairLoop):
                            "zones": list(dict.fromkeys(s.zone for s in program.steps)),
                            "cautions": list(program.cautions),
                            "acknowledged": acknowledged is not None})
-        return {"programs": listed,
+        return _in_page_words({"programs": listed,
                 "red_flags": {"urgent": list(RED_FLAGS_URGENT),
                               "doctor": list(RED_FLAGS_DOCTOR)},
                 "conditions": [{"name": name, "text": c.text, "refuse": c.refuse,
                                 "changes": "" if c.refuse else changes(c)}
                                for name, c in CAUTIONS.items()],
-                "always": list(GENERAL), "guidance": list(GUIDANCE)}
+                "always": list(GENERAL), "guidance": list(GUIDANCE)})
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -381,3 +388,17 @@ def _not_started(pending: Pending) -> ServiceError:
     if why.startswith("the device has latched faults"):
         return ServiceError(ErrorCode.LATCHED, why)
     return ServiceError(ErrorCode.REFUSED, why)
+
+
+def _in_page_words(listed: dict[str, Any]) -> dict[str, Any]:
+    """`programs()`'s texts as the page shows them (chair.cautions.on_page: no Ctrl-C, no
+    command-line options); the red flags have none."""
+    for program in listed["programs"]:
+        program["purpose"] = on_page(program["purpose"])
+        program["cautions"] = [on_page(text) for text in program["cautions"]]
+    for condition in listed["conditions"]:
+        condition["text"], condition["changes"] = (on_page(condition["text"]),
+                                                   on_page(condition["changes"]))
+    listed["always"] = [on_page(text) for text in listed["always"]]
+    listed["guidance"] = [on_page(text) for text in listed["guidance"]]
+    return listed
