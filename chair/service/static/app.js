@@ -73,7 +73,7 @@ function updateButtons() {
 
 function startBlocked(s) {
   if (s.state === "fault" || s.state === "estop") return "Read what to do above, then reset.";
-  if (s.session && s.session.active) return "A session is running: stop it first.";
+  if (s.session && s.session.active) return "Start again once this session has ended (or stop it).";
   return `The chair cannot start now (${s.state}).`;
 }
 
