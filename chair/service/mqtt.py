@@ -35,6 +35,7 @@ from chair.errors import UsageError
 from chair.serve import parse_address
 from chair.service.api import ErrorCode, Host, ServiceError, StartRequest
 from chair.service.mqtt_discovery import INTENSITY_DEFAULT, Topics, discovery_configs
+from chair.service.mqtt_node import NodeTaken, check_node, client_id, owner_topic
 from chair.service.mqtt_state import message_payload, parse_command, state_payloads
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ class MqttBridge:
     `password` log in to the broker (by default $CHAIR_MQTT_USERNAME and
     $CHAIR_MQTT_PASSWORD, so that they appear on no command line); `backoff_s` the first and
     the longest wait between two connection attempts. Raises UsageError at once for a bad
-    address, node id or prefix. `await run()` until cancelled."""
+    address, node id or prefix. `await run()` until cancelled; it raises NodeTaken (after
+    logging it) when another instance holds the node (chair/service/mqtt_node.py)."""
 
     def __init__(self, host: Host, broker: str, *, token: str | None = None,
                  node_id: str = "chair", prefix: str = "homeassistant",
@@ -82,6 +84,8 @@ class MqttBridge:
         self._username = username or os.environ.get("CHAIR_MQTT_USERNAME") or None
         self._password = password or os.environ.get("CHAIR_MQTT_PASSWORD") or None
         self.topics = Topics(node_id, prefix)
+        self.client_id = client_id(self.topics)  # this process's own (mqtt_node)
+        self.refused: NodeTaken | None = None   # set when another instance holds the node
         self._host, self._token, self._backoff = host, token, backoff_s
         self.program: str | None = None        # the program a start from MQTT runs
         self.intensity: int = INTENSITY_DEFAULT
@@ -115,12 +119,18 @@ class MqttBridge:
             while True:
                 connects = self.connects
                 try:
+                    await self._check_node()
                     await self._connected(queue)
+                except* NodeTaken as group:
+                    self.refused = group.exceptions[0]
                 except* (aiomqtt.MqttError, OSError) as group:
                     log.warning("MQTT broker %s:%d: %s; trying again in %.1f s", self.hostname,
                                 self.port, "; ".join(map(str, group.exceptions)), delay)
                 except* Exception:  # a bug or a host error: log it, never stop serving
                     log.exception("MQTT bridge: trying again in %.1f s", delay)
+                if self.refused is not None:
+                    log.error("%s", self.refused)
+                    raise self.refused
                 self.online, self._client = False, None
                 if self.connects != connects:
                     delay = self._backoff[0]
@@ -137,7 +147,7 @@ class MqttBridge:
         """One connection: publish everything, then serve commands until it drops."""
         will = aiomqtt.Will(self.topics.availability, "offline", qos=1, retain=True)
         async with aiomqtt.Client(self.hostname, self.port, will=will, keepalive=KEEPALIVE_S,
-                                  identifier=f"chair-serve-{self.topics.node_id}",
+                                  identifier=self.client_id,
                                   username=self._username, password=self._password,
                                   clean_session=True, timeout=10) as client:
             try:
@@ -163,6 +173,14 @@ class MqttBridge:
                                              retain=True)
                 raise
 
+    async def _check_node(self) -> None:
+        """NodeTaken when another instance holds the node (checked at each connection)."""
+        try:
+            await check_node(self.topics, self.client_id, self.hostname, self.port,
+                             username=self._username, password=self._password)
+        except TimeoutError as exc:
+            raise aiomqtt.MqttError("the broker did not answer the node check") from exc
+
     async def _announce(self, client: aiomqtt.Client) -> None:
         """Discovery configs, the echoes and the last answer, then availability online."""
         programs = await asyncio.to_thread(self._host.programs)
@@ -180,6 +198,7 @@ class MqttBridge:
             self._message = (message_payload("connect", seq=0, message="ready"), "ready")
         await client.publish(self.topics.state("message"), self._message[0], qos=1,
                              retain=True)
+        await client.publish(owner_topic(self.topics), self.client_id, qos=1, retain=True)
         await client.publish(self.topics.availability, "online", qos=1, retain=True)
 
     @staticmethod
