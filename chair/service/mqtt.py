@@ -34,7 +34,12 @@ import aiomqtt
 from chair.errors import UsageError
 from chair.serve import parse_address
 from chair.service.api import ErrorCode, Host, ServiceError, StartRequest
-from chair.service.mqtt_discovery import INTENSITY_DEFAULT, Topics, discovery_configs
+from chair.service.mqtt_discovery import (
+    INTENSITY_DEFAULT,
+    Topics,
+    discovery_configs,
+    mqtt_token,
+)
 from chair.service.mqtt_node import NodeTaken, check_node, client_id, owner_topic
 from chair.service.mqtt_state import message_payload, parse_command, state_payloads
 
@@ -68,7 +73,8 @@ def parse_broker(text: str) -> tuple[str, int]:
 class MqttBridge:
     """Bridges `host` to the MQTT broker at `broker` (``HOST:PORT``) for Home Assistant.
 
-    `token`: when set, every command must carry it (docs/homeassistant.md); `node_id` names
+    `token`: when set, every command must carry the MQTT token derived from it
+    (`mqtt_discovery.mqtt_token`, docs/homeassistant.md); `node_id` names
     the chair in every topic; `prefix` is Home Assistant's discovery prefix; `username` and
     `password` log in to the broker (by default $CHAIR_MQTT_USERNAME and
     $CHAIR_MQTT_PASSWORD, so that they appear on no command line); `backoff_s` the first and
@@ -86,7 +92,10 @@ class MqttBridge:
         self.topics = Topics(node_id, prefix)
         self.client_id = client_id(self.topics)  # this process's own (mqtt_node)
         self.refused: NodeTaken | None = None   # set when another instance holds the node
-        self._host, self._token, self._backoff = host, token, backoff_s
+        # commands carry the token derived from `token`, never `token` itself (which also
+        # opens the web API): the discovery configs that hold it are readable on the broker
+        self._token = mqtt_token(token) if token is not None else None
+        self._host, self._backoff = host, backoff_s
         self.program: str | None = None        # the program a start from MQTT runs
         self.intensity: int = INTENSITY_DEFAULT
         self.connects = 0                      # connections made so far (for logs and tests)
