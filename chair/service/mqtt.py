@@ -7,7 +7,8 @@ selected program and intensity, and the message that answers the last command. C
 take the same `Host` calls as the web page and the API, with ``by="mqtt"``: one at a time in
 the order they came, except the emergency stop, which is sent at once, never queued behind
 another command. A start from MQTT never acknowledges cautions (`StartRequest.acknowledged`
-is False): the host allows it only for a program acknowledged before on the web or the API.
+is False): the host allows it only for a program acknowledged on the web or the API within
+startcheck.ACK_MAX_AGE.
 Every refusal is published on the message topic. A retained command is never executed (a
 replay at reconnect must not start anything); it is refused and cleared.
 
@@ -42,6 +43,7 @@ from chair.service.mqtt_discovery import (
 )
 from chair.service.mqtt_node import NodeTaken, check_node, client_id, owner_topic
 from chair.service.mqtt_state import message_payload, parse_command, state_payloads
+from chair.service.startcheck import ACK_MAX_AGE
 
 log = logging.getLogger(__name__)
 
@@ -351,8 +353,9 @@ class MqttBridge:
             if exc.code == ErrorCode.NOT_ACKNOWLEDGED:
                 raise ServiceError(exc.code, f"{self.program}: {exc.message}; MQTT cannot "
                                    f"acknowledge cautions: read those of {self.program} on "
-                                   "the web page and start it there once, then MQTT may "
-                                   "start it", exc.data) from None
+                                   "the web page and start it there with them acknowledged; "
+                                   f"then MQTT may start it for {ACK_MAX_AGE.days} days",
+                                   exc.data) from None
             raise
         session = (result or {}).get("session") or {}
         return (f"started {self.program} at intensity {self.intensity}"
