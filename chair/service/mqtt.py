@@ -41,7 +41,7 @@ from chair.service.mqtt_discovery import (
     discovery_configs,
     mqtt_token,
 )
-from chair.service.mqtt_node import NodeTaken, check_node, client_id, owner_topic
+from chair.service.mqtt_node import NodeTaken, check_node, client_id, owner_topic, selection
 from chair.service.mqtt_state import message_payload, parse_command, state_payloads
 from chair.service.startcheck import ACK_MAX_AGE
 
@@ -94,6 +94,8 @@ class MqttBridge:
         self.topics = Topics(node_id, prefix)
         self.client_id = client_id(self.topics)  # this process's own (mqtt_node)
         self.refused: NodeTaken | None = None   # set when another instance holds the node
+        self._retained: dict[str, str] = {}     # what the node check read (mqtt_node)
+        self._restored = False                  # the retained selection was taken back
         # commands carry the token derived from `token`, never `token` itself (which also
         # opens the web API): the discovery configs that hold it are readable on the broker
         self._token = mqtt_token(token) if token is not None else None
@@ -187,8 +189,9 @@ class MqttBridge:
     async def _check_node(self) -> None:
         """NodeTaken when another instance holds the node (checked at each connection)."""
         try:
-            await check_node(self.topics, self.client_id, self.hostname, self.port,
-                             username=self._username, password=self._password)
+            self._retained = await check_node(self.topics, self.client_id, self.hostname,
+                                              self.port, username=self._username,
+                                              password=self._password)
         except TimeoutError as exc:
             raise aiomqtt.MqttError("the broker did not answer the node check") from exc
 
@@ -198,6 +201,10 @@ class MqttBridge:
         chair = await self._described(self._host.chair_info)
         server = await self._described(self._host.server_info)
         self._programs = [entry["name"] for entry in programs.get("programs", [])]
+        if not self._restored:  # the first connection: what was chosen before a restart
+            self._restored = True
+            program, intensity = selection(self.topics, self._retained, self._programs)
+            self.program, self.intensity = program or self.program, intensity or self.intensity
         if self.program not in self._programs:
             self.program = self._programs[0] if self._programs else None
         configs = discovery_configs(self.topics, programs=self._programs, chair=chair,

@@ -7,7 +7,8 @@ the retained ``chair/<node>/owner`` topic, and before it takes a node (`check_no
 connection of its own without a last will, so that giving up sends nothing) it reads the
 node's retained availability: ``online`` held by another client id means another instance
 is on it, or one died without its last will reaching the broker. Then it refuses
-(`NodeTaken`), and subscribes to none of the node's commands.
+(`NodeTaken`), and subscribes to none of the node's commands. The same check reads the
+retained selection (program, intensity), which a restarted bridge takes back (`selection`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import secrets
 
 import aiomqtt
 
-from chair.service.mqtt_discovery import Topics
+from chair.service.mqtt_discovery import INTENSITY_MAX, INTENSITY_MIN, Topics
 
 CHECK_S = 10.0  # the longest the check waits for the broker's retained messages
 
@@ -36,9 +37,11 @@ def owner_topic(topics: Topics) -> str:
 
 
 async def check_node(topics: Topics, me: str, hostname: str, port: int, *,
-                     username: str | None, password: str | None) -> None:
+                     username: str | None, password: str | None) -> dict[str, str]:
     """Raise NodeTaken when the node's retained availability is ``online`` and its owner is
-    not `me`; MqttError or OSError when the broker cannot be asked.
+    not `me`; MqttError or OSError when the broker cannot be asked. Else return the
+    retained payloads read, by topic: availability, owner, and the selected program and
+    intensity (which a restarted bridge takes back).
 
     A probe published after subscribing comes back after the retained messages (the broker
     sends those first), so the check waits for nothing longer than one round trip."""
@@ -47,6 +50,7 @@ async def check_node(topics: Topics, me: str, hostname: str, port: int, *,
     async with aiomqtt.Client(hostname, port, identifier=f"{me}-check", username=username,
                               password=password, clean_session=True, timeout=CHECK_S) as client:
         await client.subscribe([(topics.availability, 1), (owner_topic(topics), 1),
+                                (topics.state("program"), 1), (topics.state("intensity"), 1),
                                 (probe, 1)])
         await client.publish(probe, "probe", qos=1)
         async with asyncio.timeout(CHECK_S):
@@ -67,3 +71,15 @@ async def check_node(topics: Topics, me: str, hostname: str, port: int, *,
             f"Give each chair a node of its own: chair serve --mqtt-node NAME. If no other "
             f"chair serve is on {node!r} (one died without its last will reaching the "
             f"broker), clear it: mosquitto_pub -r -n -t {topics.availability}")
+    return seen
+
+
+def selection(topics: Topics, seen: dict[str, str], programs: list[str]
+              ) -> tuple[str | None, int | None]:
+    """The program and intensity a restarted bridge takes back from the retained payloads
+    `check_node` read (None for one missing, not among `programs`, or out of range)."""
+    program = seen.get(topics.state("program"))
+    intensity = seen.get(topics.state("intensity"), "")
+    return (program if program in programs else None,
+            int(intensity) if intensity.isdigit()
+            and INTENSITY_MIN <= int(intensity) <= INTENSITY_MAX else None)
