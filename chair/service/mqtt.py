@@ -81,8 +81,8 @@ class MqttBridge:
     `password` log in to the broker (by default $CHAIR_MQTT_USERNAME and
     $CHAIR_MQTT_PASSWORD, so that they appear on no command line); `backoff_s` the first and
     the longest wait between two connection attempts. Raises UsageError at once for a bad
-    address, node id or prefix. `await run()` until cancelled; it raises NodeTaken (after
-    logging it) when another instance holds the node (chair/service/mqtt_node.py)."""
+    address, node id or prefix. `await run()` until cancelled; it raises NodeTaken
+    (saying what to do) when another instance holds the node (chair/service/mqtt_node.py)."""
 
     def __init__(self, host: Host, broker: str, *, token: str | None = None,
                  node_id: str = "chair", prefix: str = "homeassistant",
@@ -141,8 +141,7 @@ class MqttBridge:
                                 self.port, "; ".join(map(str, group.exceptions)), delay)
                 except* Exception:  # a bug or a host error: log it, never stop serving
                     log.exception("MQTT bridge: trying again in %.1f s", delay)
-                if self.refused is not None:
-                    log.error("%s", self.refused)
+                if self.refused is not None:  # chair serve reports it (serve_cmd._report)
                     raise self.refused
                 self.online, self._client = False, None
                 if self.connects != connects:
