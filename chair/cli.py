@@ -89,6 +89,17 @@ def _token(text: str) -> str:
     return text
 
 
+def _mqtt_node(text: str) -> str:
+    """An argparse type for `--mqtt-node`: what MqttBridge takes as its node id."""
+    from chair.service.mqtt_discovery import Topics
+
+    try:
+        Topics(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
 def _add_baud(parser: argparse.ArgumentParser, what: str) -> None:
     from chair.ports import DEFAULT_BAUD
 
@@ -239,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "loopback one needs a token)")
     serve.add_argument("--mqtt", default=None, type=_address, metavar="HOST:PORT",
                        help="also bridge to this MQTT broker for Home Assistant")
+    serve.add_argument("--mqtt-node", default="chair", type=_mqtt_node, metavar="NAME",
+                       help="this chair's name in the MQTT topics, chair/NAME/... (default "
+                            "chair); each chair on one broker needs its own")
     serve.add_argument("--speed", type=_speed, default=1.0, metavar="N",
                        help="run the simulated chair N times faster, for demos (1..100)")
     serve.add_argument("--token", type=_token, default=None, metavar="T",

@@ -88,8 +88,10 @@ class StartRequest:
     height_cm: float | None = None     # for a chair whose roller senses no force
     shoulder_mm: float | None = None   # or the shoulder line itself
     firm_legs: bool = False
-    #: The person read and accepted the program's cautions now; False: only allowed when
-    #: the same cautions were acknowledged before on this data directory (MQTT starts).
+    #: The person read and accepted the program's cautions now. False is refused
+    #: (NOT_ACKNOWLEDGED), except for `by="mqtt"` when the same cautions were acknowledged
+    #: on this data directory within startcheck.ACK_MAX_AGE (Home Assistant cannot show
+    #: them); the page and the API acknowledge at every start.
     acknowledged: bool = False
     by: str = "api"                    # web, api or mqtt: recorded in the trace
 

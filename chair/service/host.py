@@ -45,7 +45,7 @@ from chair.service.chairloop import Call, ChairLoop, Pending
 from chair.service.publish import Publisher
 from chair.service.sharedport import SharedPort
 from chair.service.snapshot import SessionWatch
-from chair.service.startcheck import cautions_text, prepare
+from chair.service.startcheck import ack_fresh, cautions_text, check_acknowledged, prepare
 from chair.service.store import Store
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,10 @@ class ChairHost(ChairLoop):
                            "purpose": program.purpose, "seconds": program.seconds,
                            "zones": list(dict.fromkeys(s.zone for s in program.steps)),
                            "cautions": list(program.cautions),
-                           "acknowledged": acknowledged is not None})
+                           # MQTT may start it now (startcheck.check_acknowledged)
+                           "acknowledged": ack_fresh(acknowledged, wall_now()),
+                           "acknowledged_at": (acknowledged or {}).get("at"),
+                           "acknowledged_by": (acknowledged or {}).get("by")})
         return _in_page_words({"programs": listed,
                 "red_flags": {"urgent": list(RED_FLAGS_URGENT),
                               "doctor": list(RED_FLAGS_DOCTOR)},
@@ -246,16 +249,10 @@ class ChairHost(ChairLoop):
                 raise ServiceError(ErrorCode.LATCHED, "the chair has latched faults ("
                                    + ", ".join(code.wire for code in latched)
                                    + "): read what to do, then reset")
-            if request.acknowledged:
-                acknowledged = self.store.acknowledge(program.name, text, request.by)
-            else:
-                acknowledged = self.store.acknowledged(program.name, text)
-                if acknowledged is None:
-                    raise ServiceError(ErrorCode.NOT_ACKNOWLEDGED,
-                                       f"acknowledge the cautions of {program.name} first "
-                                       "(read them, then start with acknowledged)",
-                                       {"program": program.name,
-                                        "cautions": list(program.cautions), "text": text})
+            remembered = self.store.acknowledged(program.name, text)
+            check_acknowledged(request, program, text, remembered, wall_now())
+            acknowledged = self.store.acknowledge(program.name, text, request.by) \
+                if request.acknowledged is True else remembered
             pending = Pending(
                 id=self.store.new_id(program.name), program=program, options=options,
                 caps_for=caps_for, by=request.by,

@@ -7,7 +7,8 @@ selected program and intensity, and the message that answers the last command. C
 take the same `Host` calls as the web page and the API, with ``by="mqtt"``: one at a time in
 the order they came, except the emergency stop, which is sent at once, never queued behind
 another command. A start from MQTT never acknowledges cautions (`StartRequest.acknowledged`
-is False): the host allows it only for a program acknowledged before on the web or the API.
+is False): the host allows it only for a program acknowledged on the web or the API within
+startcheck.ACK_MAX_AGE.
 Every refusal is published on the message topic. A retained command is never executed (a
 replay at reconnect must not start anything); it is refused and cleared.
 
@@ -34,8 +35,15 @@ import aiomqtt
 from chair.errors import UsageError
 from chair.serve import parse_address
 from chair.service.api import ErrorCode, Host, ServiceError, StartRequest
-from chair.service.mqtt_discovery import INTENSITY_DEFAULT, Topics, discovery_configs
+from chair.service.mqtt_discovery import (
+    INTENSITY_DEFAULT,
+    Topics,
+    discovery_configs,
+    mqtt_token,
+)
+from chair.service.mqtt_node import NodeTaken, check_node, client_id, owner_topic, selection
 from chair.service.mqtt_state import message_payload, parse_command, state_payloads
+from chair.service.startcheck import ACK_MAX_AGE
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +75,14 @@ def parse_broker(text: str) -> tuple[str, int]:
 class MqttBridge:
     """Bridges `host` to the MQTT broker at `broker` (``HOST:PORT``) for Home Assistant.
 
-    `token`: when set, every command must carry it (docs/homeassistant.md); `node_id` names
+    `token`: when set, every command must carry the MQTT token derived from it
+    (`mqtt_discovery.mqtt_token`, docs/homeassistant.md); `node_id` names
     the chair in every topic; `prefix` is Home Assistant's discovery prefix; `username` and
     `password` log in to the broker (by default $CHAIR_MQTT_USERNAME and
     $CHAIR_MQTT_PASSWORD, so that they appear on no command line); `backoff_s` the first and
     the longest wait between two connection attempts. Raises UsageError at once for a bad
-    address, node id or prefix. `await run()` until cancelled."""
+    address, node id or prefix. `await run()` until cancelled; it raises NodeTaken
+    (saying what to do) when another instance holds the node (chair/service/mqtt_node.py)."""
 
     def __init__(self, host: Host, broker: str, *, token: str | None = None,
                  node_id: str = "chair", prefix: str = "homeassistant",
@@ -82,7 +92,14 @@ class MqttBridge:
         self._username = username or os.environ.get("CHAIR_MQTT_USERNAME") or None
         self._password = password or os.environ.get("CHAIR_MQTT_PASSWORD") or None
         self.topics = Topics(node_id, prefix)
-        self._host, self._token, self._backoff = host, token, backoff_s
+        self.client_id = client_id(self.topics)  # this process's own (mqtt_node)
+        self.refused: NodeTaken | None = None   # set when another instance holds the node
+        self._retained: dict[str, str] = {}     # what the node check read (mqtt_node)
+        self._restored = False                  # the retained selection was taken back
+        # commands carry the token derived from `token`, never `token` itself (which also
+        # opens the web API): the discovery configs that hold it are readable on the broker
+        self._token = mqtt_token(token) if token is not None else None
+        self._host, self._backoff = host, backoff_s
         self.program: str | None = None        # the program a start from MQTT runs
         self.intensity: int = INTENSITY_DEFAULT
         self.connects = 0                      # connections made so far (for logs and tests)
@@ -115,12 +132,17 @@ class MqttBridge:
             while True:
                 connects = self.connects
                 try:
+                    await self._check_node()
                     await self._connected(queue)
+                except* NodeTaken as group:
+                    self.refused = group.exceptions[0]
                 except* (aiomqtt.MqttError, OSError) as group:
                     log.warning("MQTT broker %s:%d: %s; trying again in %.1f s", self.hostname,
                                 self.port, "; ".join(map(str, group.exceptions)), delay)
                 except* Exception:  # a bug or a host error: log it, never stop serving
                     log.exception("MQTT bridge: trying again in %.1f s", delay)
+                if self.refused is not None:  # chair serve reports it (serve_cmd._report)
+                    raise self.refused
                 self.online, self._client = False, None
                 if self.connects != connects:
                     delay = self._backoff[0]
@@ -137,7 +159,7 @@ class MqttBridge:
         """One connection: publish everything, then serve commands until it drops."""
         will = aiomqtt.Will(self.topics.availability, "offline", qos=1, retain=True)
         async with aiomqtt.Client(self.hostname, self.port, will=will, keepalive=KEEPALIVE_S,
-                                  identifier=f"chair-serve-{self.topics.node_id}",
+                                  identifier=self.client_id,
                                   username=self._username, password=self._password,
                                   clean_session=True, timeout=10) as client:
             try:
@@ -163,12 +185,25 @@ class MqttBridge:
                                              retain=True)
                 raise
 
+    async def _check_node(self) -> None:
+        """NodeTaken when another instance holds the node (checked at each connection)."""
+        try:
+            self._retained = await check_node(self.topics, self.client_id, self.hostname,
+                                              self.port, username=self._username,
+                                              password=self._password)
+        except TimeoutError as exc:
+            raise aiomqtt.MqttError("the broker did not answer the node check") from exc
+
     async def _announce(self, client: aiomqtt.Client) -> None:
         """Discovery configs, the echoes and the last answer, then availability online."""
         programs = await asyncio.to_thread(self._host.programs)
         chair = await self._described(self._host.chair_info)
         server = await self._described(self._host.server_info)
         self._programs = [entry["name"] for entry in programs.get("programs", [])]
+        if not self._restored:  # the first connection: what was chosen before a restart
+            self._restored = True
+            program, intensity = selection(self.topics, self._retained, self._programs)
+            self.program, self.intensity = program or self.program, intensity or self.intensity
         if self.program not in self._programs:
             self.program = self._programs[0] if self._programs else None
         configs = discovery_configs(self.topics, programs=self._programs, chair=chair,
@@ -180,6 +215,7 @@ class MqttBridge:
             self._message = (message_payload("connect", seq=0, message="ready"), "ready")
         await client.publish(self.topics.state("message"), self._message[0], qos=1,
                              retain=True)
+        await client.publish(owner_topic(self.topics), self.client_id, qos=1, retain=True)
         await client.publish(self.topics.availability, "online", qos=1, retain=True)
 
     @staticmethod
@@ -323,8 +359,9 @@ class MqttBridge:
             if exc.code == ErrorCode.NOT_ACKNOWLEDGED:
                 raise ServiceError(exc.code, f"{self.program}: {exc.message}; MQTT cannot "
                                    f"acknowledge cautions: read those of {self.program} on "
-                                   "the web page and start it there once, then MQTT may "
-                                   "start it", exc.data) from None
+                                   "the web page and start it there with them acknowledged; "
+                                   f"then MQTT may start it for {ACK_MAX_AGE.days} days",
+                                   exc.data) from None
             raise
         session = (result or {}).get("session") or {}
         return (f"started {self.program} at intensity {self.intensity}"

@@ -5,12 +5,15 @@ table); each entity's discovery config is a retained JSON object on
 ``<prefix>/<component>/<node_id>/<object>/config``, following Home Assistant's documented
 MQTT discovery schema (one shared ``device`` block, a ``unique_id`` each, availability on
 ``chair/<node_id>/availability``). With a token, every command entity carries it (buttons
-in ``payload_press``, the select and the number in ``command_template``): a retained config
-is readable by every client of the broker, so the broker's ACLs must protect these topics.
+in ``payload_press``, the select and the number in ``command_template``) the MQTT token
+derived from it (`mqtt_token`): a retained config is readable by every client of the
+broker, so the broker's ACLs must protect these topics.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from dataclasses import dataclass, fields
@@ -101,6 +104,14 @@ def device_block(topics: Topics, chair: dict[str, Any], server: dict[str, Any]) 
     if chair.get("firmware"):
         device["hw_version"] = str(chair["firmware"])
     return device
+
+
+def mqtt_token(token: str) -> str:
+    """The MQTT command token derived from `chair serve`'s token T: the first 32 hex digits
+    of HMAC-SHA256(T, "mqtt"). The discovery configs carry it (readable by every client the
+    broker lets read ``homeassistant/#``), so reading them never gives T, which also opens
+    the web page and the API; T itself is refused over MQTT."""
+    return hmac.new(token.encode(), b"mqtt", hashlib.sha256).hexdigest()[:32]
 
 
 def command_fields(token: str | None, *, button: bool) -> dict[str, str]:

@@ -96,7 +96,8 @@ def cmd_serve(args: argparse.Namespace, *, make_host: Callable[[ServeOptions], A
         host.open()  # LinkError (exit 4) when the port cannot be opened
         opened = True
         _announce(out, host, options, http_url(bound, port, token), generated, args.mqtt)
-        asyncio.run(_serve(host, sock, token=token, mqtt=args.mqtt, stop=stop))
+        asyncio.run(_serve(host, sock, token=token, mqtt=args.mqtt, stop=stop,
+                           mqtt_node=getattr(args, "mqtt_node", "chair")))
     except KeyboardInterrupt:
         pass
     finally:
@@ -134,7 +135,8 @@ def _mqtt_bridge() -> Any:
 
 
 async def _serve(host: Host, sock: socket.socket, *, token: str | None,
-                 mqtt: str | None, stop: threading.Event | None) -> None:
+                 mqtt: str | None, stop: threading.Event | None,
+                 mqtt_node: str = "chair") -> None:
     """Serve until a signal (or `stop`), then stop serving (the caller parks the chair)."""
     from aiohttp import web
 
@@ -148,7 +150,7 @@ async def _serve(host: Host, sock: socket.socket, *, token: str | None,
     await web.SockSite(runner, sock).start()
     tasks: list[asyncio.Task[Any]] = []
     if mqtt:
-        bridge = _mqtt_bridge()(host, mqtt, token=token)
+        bridge = _mqtt_bridge()(host, mqtt, token=token, node_id=mqtt_node)
         tasks.append(asyncio.create_task(bridge.run(), name="mqtt"))
         tasks[-1].add_done_callback(_report)
     if stop is not None:

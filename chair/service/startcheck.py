@@ -1,7 +1,8 @@
 """A `StartRequest` checked as `chair run` checks its options, before anything is sent: the
 program by name, intensity, minutes, cautions (a refusing one too), --firm-legs with
-neuropathy, the shoulder line for a chair without force sensing. Each refusal is a
-`ServiceError` carrying chair.errors' own message.
+neuropathy, the shoulder line for a chair without force sensing; and the acknowledgement of
+the program's cautions (`check_acknowledged`). Each refusal is a `ServiceError` carrying
+chair.errors' own message.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from chair.caps import Caps
 from chair.cautions import render_cautions
@@ -19,6 +22,14 @@ from chair.program import Program, load_program
 from chair.runner import RunOptions, caps_builder
 from chair.service.api import ErrorCode, ServiceError, StartRequest
 from chair.shoulder import ShoulderChoice, choose
+
+#: How long a remembered acknowledgement of a program's cautions lets MQTT start it (Home
+#: Assistant cannot show the cautions; the page and the API acknowledge at every start).
+#: A month: the person in the chair, or their conditions, change; the cautions must be read
+#: again on the page at least that often, never accepted once for ever.
+ACK_MAX_AGE = timedelta(days=30)
+#: Who may start on a remembered acknowledgement instead of acknowledging now.
+REMEMBERED_BY = ("mqtt",)
 
 #: A program's name as programs.list gives it (never a path).
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -81,6 +92,40 @@ def prepare(request: StartRequest, info: DeviceInfo, port: str
     except (UsageError, ProgramError) as exc:
         raise invalid(str(exc)) from None
     return program, options, caps_for
+
+
+def check_acknowledged(request: StartRequest, program: Program, text: str,
+                       record: dict[str, Any] | None, now: datetime) -> None:
+    """NOT_ACKNOWLEDGED (its data: the program, its cautions and the `text` to read) unless
+    `request` acknowledges now, or comes from MQTT with `record` (the Store's remembered
+    acknowledgement of this very text) younger than ACK_MAX_AGE."""
+    if request.acknowledged is True:
+        return
+    data = {"program": program.name, "cautions": list(program.cautions), "text": text}
+    if request.by not in REMEMBERED_BY:
+        raise ServiceError(ErrorCode.NOT_ACKNOWLEDGED,
+                           f"acknowledge the cautions of {program.name} at every start (read "
+                           "them, then start with acknowledged: true)", data)
+    if record is None:
+        raise ServiceError(ErrorCode.NOT_ACKNOWLEDGED,
+                           f"the cautions of {program.name} were never acknowledged (or have "
+                           "changed since): acknowledge them on the page", data)
+    if not ack_fresh(record, now):
+        raise ServiceError(ErrorCode.NOT_ACKNOWLEDGED,
+                           f"the cautions of {program.name} were last acknowledged on "
+                           f"{record.get('at')} (by {record.get('by')}), more than "
+                           f"{ACK_MAX_AGE.days} days ago: acknowledge them again on the page",
+                           data)
+
+
+def ack_fresh(record: dict[str, Any] | None, now: datetime) -> bool:
+    """True when `record` (Store.acknowledged) is younger than ACK_MAX_AGE at `now` (an
+    aware datetime); an unreadable time counts as too old."""
+    try:
+        at = datetime.fromisoformat(str((record or {}).get("at")))
+        return timedelta(0) <= now - at < ACK_MAX_AGE
+    except (TypeError, ValueError):
+        return False
 
 
 def cautions_text(program: Program) -> str:

@@ -25,6 +25,12 @@ ID_RE = re.compile(r"^\d{8}-\d{6}-[a-z0-9][a-z0-9_-]{0,63}$")
 ACKS = "acknowledged.json"
 #: How much of a trace's end is read for its end record (the last line, bytes).
 TAIL_BYTES = 1 << 14
+#: A start refused before anything moved (listed with outcome "refused", not as a session
+#: that ran): a ``refused`` event with one of these triggers among the last records...
+STARTING = ("start", "connect")
+REFUSED_WITHIN = 8
+#: ...or an end whose reason says so (chair.runner: a shoulder line refused at connect).
+REFUSED_BEFORE = "refused before anything moved"
 
 
 def default_dir() -> Path:
@@ -104,7 +110,8 @@ class Store:
     def sessions(self, active: str | None = None) -> list[dict[str, Any]]:
         """Every session, newest first: id, program, title, started, by, outcome, reason,
         seconds, active. `active` is the id of the session running now (outcome None);
-        a trace that cannot be read, or has no end record, is listed as "damaged"."""
+        a trace that cannot be read, or has no end record, is listed as "damaged"; a start
+        refused before anything moved as "refused" (its reason; seconds None)."""
         try:
             names = sorted((p.stem for p in self.dir.glob("*.jsonl") if ID_RE.match(p.stem)),
                            reverse=True)
@@ -117,7 +124,7 @@ class Store:
         entry: dict[str, Any] = {"id": session_id, "program": None, "title": None,
                                  "started": None, "by": None, "active": active,
                                  "outcome": None, "reason": "", "seconds": None}
-        head, end = _head_and_end(self.trace_file(session_id))
+        head, end, refused = _head_and_end(self.trace_file(session_id))
         if head is not None:
             entry.update(program=head.get("program"), title=head.get("title"),
                          started=head.get("started"), by=head.get("by"))
@@ -128,7 +135,11 @@ class Store:
                          else "the trace has no end record: the host stopped mid-session")
             return entry
         seconds = end.get("t")
-        entry.update(outcome=outcome_of(end), reason=str(end.get("reason", "")),
+        reason = str(end.get("reason", ""))
+        if refused is not None or reason.startswith(REFUSED_BEFORE):  # nothing moved
+            entry.update(outcome="refused", reason=refused or reason, seconds=None)
+            return entry
+        entry.update(outcome=outcome_of(end), reason=reason,
                      seconds=seconds if isinstance(seconds, int | float) else None)
         return entry
 
@@ -162,8 +173,11 @@ class Store:
         return data if isinstance(data, dict) else {}
 
 
-def _head_and_end(path: Path) -> tuple[dict | None, dict | None]:
-    """The trace's header and end records (None for one missing or unreadable)."""
+def _head_and_end(path: Path) -> tuple[dict | None, dict | None, str | None]:
+    """The trace's header and end records (None for one missing or unreadable), and why
+    the session was refused before anything moved (None: it was not): the `why` of a
+    ``refused`` event of the start or the connect (chair.controller, chair.runner), which
+    come just before the end."""
     try:
         with open(path, "rb") as file:
             first = file.readline(TAIL_BYTES)
@@ -171,10 +185,15 @@ def _head_and_end(path: Path) -> tuple[dict | None, dict | None]:
             file.seek(max(0, size - TAIL_BYTES))
             tail = file.read().splitlines()
     except OSError:
-        return None, None
+        return None, None, None
     head = _record(first, "header")
     end = _record(tail[-1], "end") if tail else None
-    return head, end
+    refused = None
+    for line in tail[-REFUSED_WITHIN:]:
+        event = _record(line, "event")
+        if event and event.get("event") == "refused" and event.get("trigger") in STARTING:
+            refused = str(event.get("why", "")) or "refused"
+    return head, end, refused
 
 
 def _record(line: bytes, kind: str) -> dict | None:

@@ -4,6 +4,11 @@ host, a session that advances on a thread at `period_s`, and a record of every c
 
 End-to-end tests use the real `chair serve`; this one checks that a front end turns each
 request into the right `Host` call and each snapshot into the right output.
+
+Cautions follow the host's rule (chair.service.startcheck.check_acknowledged): a start
+acknowledges them (`acknowledged=True`), or comes from MQTT (`by="mqtt"`) for a program in
+`acknowledged`, the programs with a remembered acknowledgement young enough (a test adds to
+it as a start on the page would); else NOT_ACKNOWLEDGED with the cautions in `data`.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ class FakeHost:
     def __init__(self, *, seconds: float = 60.0, period_s: float = 0.05,
                  step_s: float = 1.0, data_dir: Path | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
-        self.acknowledged: set[str] = set()
+        self.acknowledged: set[str] = set()  # remembered, and young enough for MQTT
+        self.acknowledged_by: dict[str, str] = {}  # program -> who acknowledged it last
         self._seconds, self._period, self._step = seconds, period_s, step_s
         self._lock = threading.Lock()
         self._subscribers: list[Callable[[dict[str, Any]], None]] = []
@@ -59,7 +65,10 @@ class FakeHost:
         return {"programs": [{"name": "lumbar", "title": "Lower back: warm and loosen",
                               "purpose": "Relaxes the lower back.", "seconds": self._seconds,
                               "zones": ["lumbar"], "cautions": ["Stop if it hurts."],
-                              "acknowledged": "lumbar" in self.acknowledged}],
+                              "acknowledged": "lumbar" in self.acknowledged,
+                              "acknowledged_at": "2026-11-30T12:00:00+00:00"
+                              if "lumbar" in self.acknowledged_by else None,
+                              "acknowledged_by": self.acknowledged_by.get("lumbar")}],
                 "red_flags": {"urgent": ["sciatica in both legs"], "doctor": ["fever"]},
                 "conditions": [{"name": "herniated-disc", "text": "a herniated disc",
                                 "refuse": False, "changes": "gentler"}],
@@ -90,10 +99,16 @@ class FakeHost:
                 raise ServiceError(ErrorCode.BUSY, "a session is running: stop it first")
             if self._faults:
                 raise ServiceError(ErrorCode.LATCHED, "the chair has latched faults: reset")
-            if not request.acknowledged and request.program not in self.acknowledged:
+            remembered = request.by == "mqtt" and request.program in self.acknowledged
+            if request.acknowledged is not True and not remembered:
                 raise ServiceError(ErrorCode.NOT_ACKNOWLEDGED,
-                                   "acknowledge the program's cautions first")
-            self.acknowledged.add(request.program)
+                                   "acknowledge the program's cautions first",
+                                   {"program": request.program,
+                                    "cautions": ["Stop if it hurts."],
+                                    "text": "Stop if it hurts."})
+            if request.acknowledged is True:
+                self.acknowledged.add(request.program)
+                self.acknowledged_by[request.program] = request.by
             self._count += 1
             self._session = {"id": f"fake-{self._count}", "program": request.program,
                              "title": "Lower back: warm and loosen", "by": request.by,

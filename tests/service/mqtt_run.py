@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chair.service.api import Host
-from chair.service.mqtt import MqttBridge
+from chair.service.mqtt import MqttBridge, NodeTaken
 from tests.service.broker import WAIT_S, Broker, Watcher
 
 BASE = "chair/chair"
@@ -35,7 +35,7 @@ def running_bridge(host: Host, broker: Broker, *, threads: int | None = None,
         await bridge.run()
 
     def thread_main() -> None:
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, NodeTaken):  # NodeTaken: bridge.refused
             asyncio.run(main())
 
     thread = threading.Thread(target=thread_main, daemon=True, name="mqtt-bridge")
@@ -44,7 +44,8 @@ def running_bridge(host: Host, broker: Broker, *, threads: int | None = None,
     try:
         yield bridge
     finally:
-        holder["loop"].call_soon_threadsafe(holder["task"].cancel)
+        with contextlib.suppress(RuntimeError):  # the loop has ended (bridge.refused)
+            holder["loop"].call_soon_threadsafe(holder["task"].cancel)
         thread.join(WAIT_S)
         assert not thread.is_alive(), "the bridge did not stop when cancelled"
 

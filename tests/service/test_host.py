@@ -162,7 +162,9 @@ def test_nobody_seated_is_refused_with_the_controller_s_reason(tmp_path) -> None
         assert not host.status()["occupied"]
         error = errors(lambda: start(host))
         assert error.code is ErrorCode.REFUSED and "nobody is seated" in error.message
-        assert host.sessions()[0]["outcome"] == "fault"
+        listed = host.sessions()[0]  # listed as refused, not as a session that ran (B4)
+        assert (listed["outcome"], listed["seconds"]) == ("refused", None)
+        assert "nobody is seated" in listed["reason"]
         assert host.status()["state"] == "idle"
     finally:
         host.close()

@@ -11,10 +11,11 @@ from chair.service.api import ErrorCode, ServiceError
 from chair.service.store import Store, default_dir, outcome_of
 
 
-def _trace(path, *, end: dict | None, **header) -> None:
+def _trace(path, *, end: dict | None, events: tuple[dict, ...] = (), **header) -> None:
     lines = [{"type": "header", "program": "lumbar", "title": "Lower back", "by": "web",
               "started": "2026-11-30T21:45:03+00:00", **header},
-             {"type": "event", "t": 0.0, "event": "cautions", "acknowledged": True}]
+             {"type": "event", "t": 0.0, "event": "cautions", "acknowledged": True},
+             *events]
     if end is not None:
         lines.append({"type": "end", **end})
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
@@ -49,6 +50,41 @@ def test_the_list_is_newest_first_and_a_damaged_trace_is_said(tmp_path) -> None:
     assert [s["outcome"] for s in listed] == ["damaged", "damaged", "stopped", "completed"]
     assert listed[3]["seconds"] == 220.5 and listed[3]["by"] == "web"
     assert listed[3]["started"].startswith("2026-11-30")
+
+
+NOBODY = "nobody is seated: the chair starts only with a person in it"
+
+
+def test_a_start_refused_before_anything_moved_is_listed_as_refused(tmp_path) -> None:
+    """Not as a session that ran (issue 13, B4): outcome "refused", the reason, no seconds."""
+    store = Store(tmp_path)
+    _trace(tmp_path / "20261130-100000-lumbar.jsonl",  # the controller refused the start
+           events=({"type": "event", "t": 0.138, "event": "state", "source": "connecting",
+                    "dest": "idle", "trigger": "connected"},
+                   {"type": "event", "t": 0.144, "event": "refused", "trigger": "start",
+                    "state": "idle", "why": NOBODY}),
+           end={"t": 0.144, "state": "idle", "reason": NOBODY})
+    cap = "the chair's table has no cap for lumbar"
+    _trace(tmp_path / "20261130-110000-lumbar.jsonl", incomplete=True,  # refused at connect
+           events=({"type": "event", "t": 0.2, "event": "refused", "trigger": "connect",
+                    "state": "connecting", "why": cap},
+                   {"type": "event", "t": 0.2, "event": "state", "source": "connecting",
+                    "dest": "disconnected", "trigger": "disconnect"}),
+           end={"t": 0.2, "state": "disconnected", "reason": cap})
+    shoulder = "refused before anything moved: --height CM: give the person's height"
+    _trace(tmp_path / "20261130-120000-lumbar.jsonl",
+           end={"t": 0.3, "state": "idle", "reason": shoulder})
+    _trace(tmp_path / "20261130-130000-lumbar.jsonl",  # a reset refused mid-session: ran
+           events=({"type": "event", "t": 40.0, "event": "refused", "trigger": "reset",
+                    "state": "fault", "why": "F05"},),
+           end={"t": 41.0, "state": "fault", "reason": "device F05 overpressure"})
+    listed = {s["id"][:15]: s for s in store.sessions()}
+    for key, reason in (("20261130-100000", NOBODY), ("20261130-110000", cap),
+                        ("20261130-120000", shoulder)):
+        assert (listed[key]["outcome"], listed[key]["reason"], listed[key]["seconds"]) == \
+            ("refused", reason, None), listed[key]
+    assert listed["20261130-130000"]["outcome"] == "fault"
+    assert listed["20261130-130000"]["seconds"] == 41.0
 
 
 @pytest.mark.parametrize(("end", "outcome"), [

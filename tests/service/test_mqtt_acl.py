@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from chair.service.mqtt_discovery import mqtt_token
 from tests.service.broker import Broker, Watcher, mosquitto_or_skip
 from tests.service.fake_host import FakeHost
 from tests.service.mqtt_run import BASE, answer, running_bridge
@@ -63,14 +64,15 @@ def test_the_documented_acls_keep_other_clients_out(secured: Broker, monkeypatch
         with running_bridge(host, secured, token=TOKEN):
             ha.wait_for(f"{BASE}/availability", "online")
             ha.wait(lambda: ha.last("homeassistant/button/chair/start/config"), "the configs")
-            assert TOKEN in ha.last("homeassistant/button/chair/start/config")
+            config = ha.last("homeassistant/button/chair/start/config")
+            assert mqtt_token(TOKEN) in config and TOKEN not in config
 
-            intruder.publish(f"{BASE}/command/start", f'{{"token": "{TOKEN}"}}')
+            intruder.publish(f"{BASE}/command/start", f'{{"token": "{mqtt_token(TOKEN)}"}}')
             ha.publish(f"{BASE}/command/stop", "PRESS")  # no token: refused, and answered
             assert answer(ha, "stop")["error"] == "UNAUTHORIZED"
             assert host.calls == []  # the intruder's start never reached the bridge
 
-            ha.publish(f"{BASE}/command/start", f'{{"token": "{TOKEN}"}}')
+            ha.publish(f"{BASE}/command/start", f'{{"token": "{mqtt_token(TOKEN)}"}}')
             ha.wait_for(f"{BASE}/state", "running")
         assert [name for name, _ in host.calls] == ["start"]
         assert intruder.messages == []  # read nothing: no config, no token, no state

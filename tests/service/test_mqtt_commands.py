@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from chair.service.api import ErrorCode, StartRequest
+from chair.service.mqtt_discovery import mqtt_token
 from tests.service.broker import WAIT_S, Broker, Watcher, broker
 from tests.service.fake_host import FakeHost
 from tests.service.mqtt_run import BASE, answer, last_seq, running_bridge
@@ -200,8 +201,20 @@ def test_the_token_is_required_on_every_command(broker: Broker, host: FakeHost,
             watcher.client.subscribe(topic, 1)
             configs[object_id] = json.loads(watcher.wait(lambda t=topic: watcher.last(t),
                                                          topic))
+        # the retained configs, readable by any client allowed on homeassistant/#, carry
+        # the MQTT token derived from T, never T, which also opens the web API
+        assert all(TOKEN not in json.dumps(config) for config in configs.values())
+        derived = mqtt_token(TOKEN)
+        assert derived != TOKEN and len(derived) == 32
+        for name in ("start", "stop", "estop", "reset"):
+            assert json.loads(configs[name]["payload_press"])["token"] == derived
+        for name, value in (("intensity", 2), ("program", "lumbar")):
+            sent = json.loads(render(configs[name]["command_template"], value))
+            assert sent == {"token": derived, "value": value}
+        # T itself (the web token) is refused over MQTT
         refused_payloads = ["PRESS", "", json.dumps({"token": "wrong"}), json.dumps({}),
-                            json.dumps({"token": TOKEN[:-1]}), json.dumps(["x"])]
+                            json.dumps({"token": TOKEN[:-1]}), json.dumps(["x"]),
+                            json.dumps({"token": TOKEN})]
         for name in ("start", "stop", "estop", "reset"):
             for payload in refused_payloads:
                 if not payload:
@@ -210,7 +223,7 @@ def test_the_token_is_required_on_every_command(broker: Broker, host: FakeHost,
                 watcher.publish(f"{COMMAND}/{name}", payload)
                 got = answer(watcher, name, seq)
                 assert got["error"] in ("UNAUTHORIZED", "INVALID"), (name, payload, got)
-                assert TOKEN not in json.dumps(got)
+                assert TOKEN not in json.dumps(got) and derived not in json.dumps(got)
         seq = last_seq(watcher)
         watcher.publish(f"{BASE}/intensity/set", "2")
         assert answer(watcher, "intensity", seq)["error"] == "UNAUTHORIZED"
@@ -230,5 +243,7 @@ def test_the_token_is_required_on_every_command(broker: Broker, host: FakeHost,
         watcher.wait_for(f"{BASE}/state", "estop")
         watcher.publish(f"{COMMAND}/reset", configs["reset"]["payload_press"])
         watcher.wait_for(f"{BASE}/state", "idle")
-    assert [name for name, _ in host.calls] == ["start", "estop", "reset"]
+        watcher.publish(f"{COMMAND}/start", json.dumps({"token": derived}))  # by hand
+        watcher.wait_for(f"{BASE}/state", "running")
+    assert [name for name, _ in host.calls] == ["start", "estop", "reset", "start"]
     assert starts(host)[0].intensity == 2

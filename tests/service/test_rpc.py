@@ -339,3 +339,15 @@ def test_arbitrary_json_never_crashes_the_dispatcher(rpc, message) -> None:
 def test_arbitrary_bytes_never_crash_the_dispatcher(rpc, data) -> None:
     reply = rpc.handle(data)
     assert reply is None or json.loads(reply)["jsonrpc"] == "2.0"
+
+
+def test_an_api_start_acknowledges_every_time(rpc, host) -> None:
+    """A start acknowledged before (on the page, say) does not let the API start without
+    acknowledging: only MQTT may rely on a remembered acknowledgement (safety S3)."""
+    result(rpc, "session.start", START)
+    result(rpc, "session.stop")
+    err = error(rpc, "session.start", {"program": "lumbar"})
+    assert err["code"] == ErrorCode.NOT_ACKNOWLEDGED
+    assert err["data"]["program"] == "lumbar" and err["data"]["cautions"]
+    listed = result(rpc, "programs.list")["programs"][0]
+    assert listed["acknowledged"] and listed["acknowledged_by"] == host.calls[0][1].by

@@ -179,6 +179,8 @@ def test_a_non_loopback_address_gets_a_generated_token_printed_once(monkeypatch)
     (["--http", "127.0.0.1:99999"], ["--http", "0 to 65535"]),
     (["--http", "::1:8080"], ["--http", "brackets"]),
     (["--mqtt", "broker"], ["--mqtt", "HOST:PORT"]),
+    (["--mqtt-node", "den/chair"], ["--mqtt-node", "letters, digits"]),
+    (["--mqtt-node", ""], ["--mqtt-node"]),
     (["--speed", "0"], ["--speed"]),
     (["--speed", "fast"], ["--speed"]),
     (["--token", "short"], ["--token", "8 characters"]),
@@ -226,8 +228,8 @@ def test_a_port_that_cannot_be_opened_is_a_link_error(capsys) -> None:
 
 def test_serve_is_in_the_parser() -> None:
     args = build_parser().parse_args(["serve"])
-    assert (args.port, args.http, args.mqtt, args.speed, args.token, args.data) == (
-        "sim://", "127.0.0.1:8080", None, 1.0, None, None)
+    assert (args.port, args.http, args.mqtt, args.speed, args.token, args.data,
+            args.mqtt_node) == ("sim://", "127.0.0.1:8080", None, 1.0, None, None, "chair")
     assert isinstance(args, argparse.Namespace)
 
 
@@ -238,8 +240,8 @@ def test_mqtt_runs_the_bridge_beside_the_server_and_cancels_it_on_stop(monkeypat
     running, cancelled = threading.Event(), threading.Event()
 
     class Bridge:
-        def __init__(self, host, broker: str, *, token: str | None) -> None:
-            made.append((host, broker, token))
+        def __init__(self, host, broker: str, *, token: str | None, node_id: str) -> None:
+            made.append((host, broker, token, node_id))
 
         async def run(self) -> None:
             running.set()
@@ -249,13 +251,15 @@ def test_mqtt_runs_the_bridge_beside_the_server_and_cancels_it_on_stop(monkeypat
                 cancelled.set()
                 raise
     monkeypatch.setattr(serve_cmd, "_mqtt_bridge", lambda: Bridge)
-    served = Served("--mqtt", "127.0.0.1:1883", "--token", "correct-horse")
+    served = Served("--mqtt", "127.0.0.1:1883", "--token", "correct-horse",
+                    "--mqtt-node", "den")
     try:
         served.address()
         assert running.wait(10)
         assert "MQTT broker 127.0.0.1:1883" in served.out.getvalue()
-        host, broker, token = made[0]
-        assert (host, broker, token) == (served.hosts[0], "127.0.0.1:1883", "correct-horse")
+        host, broker, token, node = made[0]
+        assert (host, broker, node) == (served.hosts[0], "127.0.0.1:1883", "den")
+        assert token is not None
     finally:
         assert served.stop() == Exit.STOPPED
     assert cancelled.is_set()
@@ -264,7 +268,7 @@ def test_mqtt_runs_the_bridge_beside_the_server_and_cancels_it_on_stop(monkeypat
 
 def test_a_bridge_that_fails_leaves_the_web_side_serving(monkeypatch, capsys) -> None:
     class Broken:
-        def __init__(self, host, broker: str, *, token: str | None) -> None:
+        def __init__(self, host, broker: str, **options) -> None:
             pass
 
         async def run(self) -> None:
