@@ -211,7 +211,7 @@ def test_two_pages_see_the_same_state(served, pages) -> None:
     start(one)
     expect(two.locator("#state")).to_have_attribute("data-state", "running")
     expect(two.locator("#start")).to_be_disabled()
-    expect(two.locator("#start-hint")).to_contain_text("A session is running")
+    expect(two.locator("#start-hint")).to_contain_text("Start again once this session has ended")
     two.click("#pause")
     expect(one.locator("#state")).to_have_attribute("data-state", "paused")
     one.click("#estop")
