@@ -188,7 +188,7 @@ class ChairLoop:
         watch, program = pending.watch, pending.program
         self._requests.clear()  # nothing asked before this session is about it
         if self._closing.is_set():  # close() asked its stop before the clear: ask again
-            self._requests.ask("stop", "close")
+            self._requests.ask("stop", self._close_by)
         try:
             trace = Trace(str(self.store.trace_file(pending.id)), program=program.name,
                           title=program.title, source=program.source, seed=self.options.seed,
