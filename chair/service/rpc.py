@@ -34,6 +34,9 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 
+#: The most requests one batch may hold; a larger batch is one INVALID_REQUEST error.
+MAX_BATCH = 32
+
 #: The params of `session.start`, in the order positional params take them:
 #: name -> (accepted JSON type, may be null, StartRequest field).
 START_PARAMS: dict[str, tuple[str, bool, str]] = {
@@ -171,6 +174,11 @@ def parse(text: str | bytes) -> Parsed:
     if isinstance(message, list):
         if not message:
             parsed.replies.append(error_reply(RpcError(INVALID_REQUEST, "an empty batch")))
+            return parsed
+        if len(message) > MAX_BATCH:
+            parsed.replies.append(error_reply(RpcError(
+                INVALID_REQUEST, f"a batch holds at most {MAX_BATCH} requests, not "
+                f"{len(message)}: send fewer at a time", {"max_batch": MAX_BATCH})))
             return parsed
         parsed.batch = True
     for item in message if parsed.batch else [message]:
