@@ -38,7 +38,7 @@ from chair.service.chairloop import Call, ChairLoop, Pending
 from chair.service.publish import Publisher
 from chair.service.sharedport import SharedPort
 from chair.service.snapshot import SessionWatch
-from chair.service.startcheck import cautions_text, prepare
+from chair.service.startcheck import api_words, cautions_text, prepare
 from chair.service.store import Store
 
 log = logging.getLogger(__name__)
@@ -385,7 +385,7 @@ def _not_started(pending: Pending) -> ServiceError:
     if outcome is not None and outcome.reason == "link":
         return ServiceError(ErrorCode.LINK, why)
     if outcome is not None and outcome.reason == "usage":
-        return ServiceError(ErrorCode.INVALID, why)
+        return ServiceError(ErrorCode.INVALID, api_words(why))
     if why.startswith("the device has latched faults"):
         return ServiceError(ErrorCode.LATCHED, why)
     return ServiceError(ErrorCode.REFUSED, why)
