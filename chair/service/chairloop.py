@@ -261,8 +261,12 @@ class ChairLoop:
         busy = pending is not None or self._pending is not None
         if controller is not None:
             state = (watch.view.state if watch is not None else "") or controller.state
+            reason = controller.reason
+            if watch is not None and state != controller.state and watch.state_reason:
+                reason = watch.state_reason  # a transition under way: the controller has
+                # not entered the state (nor taken its reason) yet
             return snapshot.build(
-                t=self._clock.now(), state=state, reason=controller.reason,
+                t=self._clock.now(), state=state, reason=reason,
                 status=controller.status or self._status, chair=controller.chair,
                 caps=controller.caps or self._caps, session=watch,
                 in_force=controller.in_force(), link_ok=self._link_ok, port=self._url,
