@@ -35,9 +35,9 @@ EXIT_MEANINGS: dict[Exit, str] = {
                 "its limits table lacks a cap the host needs (refused at connect: nothing "
                 "moved), or a conformance check failed (the trace or report says which)",
     Exit.LINK: "link error: the port could not be opened, went silent or vanished",
-    Exit.STOPPED: "stopped by the user (Ctrl-C parks the chair; a second Ctrl-C stops it at "
-                  "once), or the cautions were not acknowledged before a real-time run: "
-                  "nothing moved",
+    Exit.STOPPED: "stopped by the user (Ctrl-C or SIGTERM parks the chair, in `chair run` "
+                  "and `chair serve`; a second one stops it at once), or the cautions were "
+                  "not acknowledged before a real-time run: nothing moved",
 }
 
 

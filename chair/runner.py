@@ -39,6 +39,12 @@ EXIT = {"completed": Exit.OK, "fault": Exit.FAULT, "link": Exit.LINK, "usage": E
         "stopped": Exit.STOPPED, "declined": Exit.STOPPED}
 #: The end reason of a run whose cautions were not acknowledged (the port never opened).
 DECLINED = "the cautions were not acknowledged: nothing moved"
+#: The reasons of a stop (park) and of a stop at once asked by a user (Ctrl-C, the page, the
+#: API), and by `chair serve` itself when it was stopped by a signal (Request.by "signal").
+STOPPED = "stopped by the user"
+STOPPED_AT_ONCE = "stopped at once by the user"
+STOPPED_BY_SIGNAL = "chair serve is stopping (signal): parking the chair"
+STOPPED_AT_ONCE_BY_SIGNAL = "stopped at once: chair serve was stopped again (signal)"
 #: After the run: keep reading and supervising the chair until it is confirmed in its safe
 #: state (the trace then ends on the safe state reached, not only commanded), for at most
 #: this long; a chair not confirmed safe by then is a fault (exit 3). Enough for the dump
@@ -348,7 +354,7 @@ def _drive(controller: Controller, options: RunOptions, requests: Requests) -> O
                              lambda n=handled: requests.count > n)
     with contextlib.suppress(KeyboardInterrupt):
         _settle(controller, lambda: requests.count > handled)
-    if controller.state == "idle" and controller.reason == "stopped by the user":
+    if controller.state == "idle" and controller.reason in (STOPPED, STOPPED_BY_SIGNAL):
         return Outcome("stopped", controller.state, controller.reason)
     if controller.state == "idle" and controller.completed:
         return Outcome("completed", controller.state, controller.reason)
@@ -369,7 +375,8 @@ def _act(controller: Controller, request: Request) -> None:
         return  # parking already, or past it: nothing to stop
     _user(controller, request)
     if request.action == "stop":
-        controller.fire("stop", reason="stopped by the user")
+        controller.fire("stop", reason=STOPPED_BY_SIGNAL if request.by == "signal"
+                        else STOPPED)
     else:
         controller.fire(request.action)
 
@@ -379,12 +386,13 @@ def _stop_now(controller: Controller, request: Request, give_up: Callable[[], bo
     """Stop at once: the emergency stop, then read the chair until it is confirmed at rest
     (or not, or until `give_up`: another Ctrl-C)."""
     _user(controller, request)
-    if not controller.fire("estop", reason="stopped at once by the user"):
+    reason = STOPPED_AT_ONCE_BY_SIGNAL if request.by == "signal" else STOPPED_AT_ONCE
+    if not controller.fire("estop", reason=reason):
         controller.link.estop()  # whatever the machine says: the byte goes out
     with contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C: leave at once
         # read the chair until it is confirmed at rest (or not)
         _settle(controller, give_up)
-    return Outcome("stopped", controller.state, "stopped at once by the user")
+    return Outcome("stopped", controller.state, reason)
 
 
 def _finish(controller: Controller, trace: Trace) -> None:

@@ -128,8 +128,9 @@ class Host(Protocol):
 
 # chair.service.host.ChairHost(options: ServeOptions) implements Host, with
 #   open() -> None   connect to the chair (raises LinkError, UsageError) and start the
-#                    chair thread; close() -> None: park the chair (a session running is
-#                    stopped and settled), stop the thread, close the port; idempotent.
+#                    chair thread; close(by="close") -> None: park the chair (a session
+#                    running is stopped and settled; `by` "signal" when chair serve was
+#                    stopped by one), stop the thread, close the port; idempotent.
 # chair.service.mqtt.MqttBridge(host: Host, broker: str, *, token: str | None) bridges a
 #   Host to an MQTT broker ("HOST:PORT") for Home Assistant: `await bridge.run()` until
 #   cancelled (reconnecting when the broker goes away).

@@ -188,7 +188,7 @@ class ChairLoop:
         watch, program = pending.watch, pending.program
         self._requests.clear()  # nothing asked before this session is about it
         if self._closing.is_set():  # close() asked its stop before the clear: ask again
-            self._requests.ask("stop", "close")
+            self._requests.ask("stop", self._close_by)
         try:
             trace = Trace(str(self.store.trace_file(pending.id)), program=program.name,
                           title=program.title, source=program.source, seed=self.options.seed,
@@ -261,8 +261,12 @@ class ChairLoop:
         busy = pending is not None or self._pending is not None
         if controller is not None:
             state = (watch.view.state if watch is not None else "") or controller.state
+            reason = controller.reason
+            if watch is not None and state != controller.state and watch.state_reason:
+                reason = watch.state_reason  # a transition under way: the controller has
+                # not entered the state (nor taken its reason) yet
             return snapshot.build(
-                t=self._clock.now(), state=state, reason=controller.reason,
+                t=self._clock.now(), state=state, reason=reason,
                 status=controller.status or self._status, chair=controller.chair,
                 caps=controller.caps or self._caps, session=watch,
                 in_force=controller.in_force(), link_ok=self._link_ok, port=self._url,

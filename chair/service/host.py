@@ -45,7 +45,13 @@ from chair.service.chairloop import Call, ChairLoop, Pending
 from chair.service.publish import Publisher
 from chair.service.sharedport import SharedPort
 from chair.service.snapshot import SessionWatch
-from chair.service.startcheck import ack_fresh, cautions_text, check_acknowledged, prepare
+from chair.service.startcheck import (
+    ack_fresh,
+    api_words,
+    cautions_text,
+    check_acknowledged,
+    prepare,
+)
 from chair.service.store import Store
 
 log = logging.getLogger(__name__)
@@ -87,6 +93,7 @@ class ChairHost(ChairLoop):
         self._thread: threading.Thread | None = None
         self._port: SharedPort | None = None
         self._closed = False
+        self._close_by = "close"
         self._url = options.port
         self.info: DeviceInfo | None = None
 
@@ -133,17 +140,21 @@ class ChairHost(ChairLoop):
         except (KeyError, ChairError):
             return None
 
-    def close(self) -> None:
+    def close(self, by: str = "close") -> None:
         """Park the chair (a session running is stopped, parked and settled, its trace
-        ended), stop the chair thread, close the port. Idempotent."""
+        ended; the trace's `user` event says `by`: "close", or "signal" when `chair serve`
+        was stopped by one), stop the chair thread, close the port. No session starts once
+        it is called; the emergency stop (`estop`) still works until it returns.
+        Idempotent."""
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            self._close_by = by
         thread = self._thread
         if thread is not None:
             self._closing.set()
-            self._requests.ask("stop", "close")
+            self._requests.ask("stop", by)
             speed = getattr(self._clock, "speed", 1.0)
             thread.join(CLOSE_S / speed + 5.0)
             if thread.is_alive():  # not parked in time: stop everything at once
@@ -369,6 +380,9 @@ class ChairHost(ChairLoop):
 
     def _need_thread(self) -> None:
         thread = self._thread
+        if self._closing.is_set() and thread is not None and thread.is_alive():
+            raise ServiceError(ErrorCode.LINK, "chair serve is stopping: the chair parks "
+                               "and no session starts now")
         if thread is None or not thread.is_alive() or self._closing.is_set():
             raise ServiceError(ErrorCode.LINK, "the chair is not held: chair serve is not "
                                f"running or has stopped ({self._reason or 'closed'})")
@@ -381,7 +395,7 @@ def _not_started(pending: Pending) -> ServiceError:
     if outcome is not None and outcome.reason == "link":
         return ServiceError(ErrorCode.LINK, why)
     if outcome is not None and outcome.reason == "usage":
-        return ServiceError(ErrorCode.INVALID, why)
+        return ServiceError(ErrorCode.INVALID, api_words(why))
     if why.startswith("the device has latched faults"):
         return ServiceError(ErrorCode.LATCHED, why)
     return ServiceError(ErrorCode.REFUSED, why)

@@ -11,7 +11,10 @@ Methods (docs/api.md says the same, with examples): see `METHODS`. Errors are JS
 objects ``{"code", "message", "data"}``: -32700 parse error, -32600 invalid request, -32601
 method not found, -32602 invalid params (the message names the param and what is wrong),
 -32603 internal error (generic message; the exception is logged), and our
-`chair.service.api.ErrorCode`s with the `ServiceError`'s message and data.
+`chair.service.api.ErrorCode`s with the `ServiceError`'s message and data (a message of
+`chair run` naming its flags names session.start's params instead: startcheck.api_words).
+An object with a duplicate key and a batch of more than `MAX_BATCH` are -32600; a number of
+more than `MAX_DIGITS` digits is -32700.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 
 from chair.errors import ChairError, LinkError, ProgramError, UsageError
 from chair.service.api import ErrorCode, Host, ServiceError, StartRequest
+from chair.service.startcheck import api_words
 
 log = logging.getLogger("chair.service.rpc")
 
@@ -33,6 +37,11 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+
+#: The most requests one batch may hold; a larger batch is one INVALID_REQUEST error.
+MAX_BATCH = 32
+#: The most digits a JSON integer may have (an id, a param); a longer one is a parse error.
+MAX_DIGITS = 100
 
 #: The params of `session.start`, in the order positional params take them:
 #: name -> (accepted JSON type, may be null, StartRequest field).
@@ -132,6 +141,27 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+class _DuplicateKey(ValueError):
+    """An object with a key twice: which value is meant is unknown (INVALID_REQUEST)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _DuplicateKey(f"an object has the key {key!r} twice (duplicate key "
+                                f"{key!r}): give each key once")
+        result[key] = value
+    return result
+
+
+def _short_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_DIGITS:
+        raise ValueError(f"a number of {digits} digits is too long (at most {MAX_DIGITS})")
+    return int(text)
+
+
 def _valid_id(value: Any) -> bool:
     if isinstance(value, bool):
         return False
@@ -164,13 +194,22 @@ def parse(text: str | bytes) -> Parsed:
     try:
         if isinstance(text, bytes | bytearray):
             text = bytes(text).decode("utf-8")
-        message = json.loads(text, parse_constant=_no_constants)
+        message = json.loads(text, parse_constant=_no_constants, parse_int=_short_int,
+                             object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        parsed.replies.append(error_reply(RpcError(INVALID_REQUEST, str(exc))))
+        return parsed
     except (ValueError, RecursionError, TypeError) as exc:
         parsed.replies.append(error_reply(RpcError(PARSE_ERROR, f"parse error: {exc}")))
         return parsed
     if isinstance(message, list):
         if not message:
             parsed.replies.append(error_reply(RpcError(INVALID_REQUEST, "an empty batch")))
+            return parsed
+        if len(message) > MAX_BATCH:
+            parsed.replies.append(error_reply(RpcError(
+                INVALID_REQUEST, f"a batch holds at most {MAX_BATCH} requests, not "
+                f"{len(message)}: send fewer at a time", {"max_batch": MAX_BATCH})))
             return parsed
         parsed.batch = True
     for item in message if parsed.batch else [message]:
@@ -201,7 +240,8 @@ def _check_type(method: str, name: str, value: Any, kind: str, nullable: bool) -
         "list of strings": isinstance(value, list) and all(isinstance(v, str) for v in value),
     }[kind]
     if not ok:
-        raise RpcError(INVALID_PARAMS, f"{method}: param {name!r} must be a {kind}"
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise RpcError(INVALID_PARAMS, f"{method}: param {name!r} must be {article} {kind}"
                        f"{' or null' if nullable else ''}, not {json.dumps(value)[:40]}",
                        {"param": name, "expected": kind})
     if kind == "integer":
@@ -300,7 +340,7 @@ class Dispatcher:
             raise RpcError(int(exc.code), exc.message, exc.data) from exc
         except LinkError as exc:
             raise RpcError(int(ErrorCode.LINK), str(exc)) from exc
-        except (UsageError, ProgramError) as exc:
-            raise RpcError(int(ErrorCode.INVALID), str(exc)) from exc
+        except (UsageError, ProgramError) as exc:  # chair run's flags named as params
+            raise RpcError(int(ErrorCode.INVALID), api_words(str(exc))) from exc
         except ChairError as exc:
             raise RpcError(int(ErrorCode.REFUSED), str(exc)) from exc

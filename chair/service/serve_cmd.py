@@ -96,8 +96,9 @@ def cmd_serve(args: argparse.Namespace, *, make_host: Callable[[ServeOptions], A
         host.open()  # LinkError (exit 4) when the port cannot be opened
         opened = True
         _announce(out, host, options, http_url(bound, port, token), generated, args.mqtt)
-        asyncio.run(_serve(host, sock, token=token, mqtt=args.mqtt, stop=stop,
+        asyncio.run(_serve(host, sock, token=token, mqtt=args.mqtt, stop=stop, out=out,
                            mqtt_node=getattr(args, "mqtt_node", "chair")))
+        opened = False  # parked by _serve
     except KeyboardInterrupt:
         pass
     finally:
@@ -136,14 +137,25 @@ def _mqtt_bridge() -> Any:
 
 async def _serve(host: Host, sock: socket.socket, *, token: str | None,
                  mqtt: str | None, stop: threading.Event | None,
-                 mqtt_node: str = "chair") -> None:
-    """Serve until a signal (or `stop`), then stop serving (the caller parks the chair)."""
+                 out: TextIO | None = None, mqtt_node: str = "chair") -> None:
+    """Serve until a signal (or `stop`), then park the chair (`host.close`) while the page,
+    the API and the MQTT bridge still serve (no session starts; the emergency stop works),
+    then stop serving. A second signal during the park stops the chair at once."""
     from aiohttp import web
 
     from chair.service.web import make_app
 
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
+    signals: list[int] = []  # one entry per SIGINT or SIGTERM received
+
+    def on_signal() -> None:
+        signals.append(1)
+        if len(signals) == 1:
+            done.set()
+        else:  # a second one: stop at once, as `chair run`'s second Ctrl-C does
+            loop.run_in_executor(None, _stop_at_once, host)
+
     runner = web.AppRunner(make_app(host, token=token), access_log=None,
                            shutdown_timeout=SHUTDOWN_S)
     await runner.setup()
@@ -156,9 +168,12 @@ async def _serve(host: Host, sock: socket.socket, *, token: str | None,
     if stop is not None:
         tasks.append(asyncio.create_task(asyncio.to_thread(stop.wait)))
         tasks[-1].add_done_callback(lambda _: done.set())
-    with _signals(loop, done.set):
+    with _signals(loop, on_signal):
         try:
             await done.wait()
+            if out is not None:
+                print("chair serve: stopping: parking the chair", file=out, flush=True)
+            await asyncio.to_thread(_park, host, "signal" if signals else "close")
         finally:
             if stop is not None:
                 stop.set()
@@ -166,6 +181,20 @@ async def _serve(host: Host, sock: socket.socket, *, token: str | None,
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await runner.cleanup()
+
+
+def _park(host: Host, by: str) -> None:
+    """Park the chair: `host.close(by)` (ChairHost.close, in a worker thread)."""
+    host.close(by)  # type: ignore[attr-defined]
+
+
+def _stop_at_once(host: Host) -> None:
+    """The emergency stop for a second signal (the device's stop byte, the trace's end)."""
+    try:
+        host.estop(by="signal")
+    except Exception as exc:  # the byte may not have gone out: say so, go on
+        log.error("the emergency stop failed: %s", exc)
+        print(f"chair serve: the emergency stop failed: {exc}", file=sys.stderr)
 
 
 def _report(task: asyncio.Task[Any]) -> None:

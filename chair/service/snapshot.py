@@ -36,6 +36,9 @@ class SessionWatch:
         self.shoulder_mm: float | None = None
         self.t = 0.0  # the trace time of the newest record
         self.reached: str = ""  # the furthest state reached: "" , scanning or running
+        #: The reason the newest state record gave ("" when none): the snapshot's reason
+        #: while the controller has not entered that state (nor taken its reason) yet.
+        self.state_reason = ""
         self._on_state = on_state
 
     def __call__(self, record: Record) -> None:
@@ -46,6 +49,7 @@ class SessionWatch:
             self.landmarks = dict(record.get("landmarks") or {})
             self.shoulder_mm = record.get("shoulder_mm")
         if record["type"] == "event" and record["event"] == "state":
+            self.state_reason = str(record.get("reason") or "")
             if record["dest"] in ("scanning", "running"):
                 self.reached = record["dest"]
             self._on_state()

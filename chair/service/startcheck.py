@@ -18,7 +18,7 @@ from chair.caps import Caps
 from chair.cautions import render_cautions
 from chair.errors import ProgramError, UsageError
 from chair.link import DeviceInfo
-from chair.program import Program, load_program
+from chair.program import Program, list_programs, load_program
 from chair.runner import RunOptions, caps_builder
 from chair.service.api import ErrorCode, ServiceError, StartRequest
 from chair.shoulder import ShoulderChoice, choose
@@ -34,22 +34,40 @@ REMEMBERED_BY = ("mqtt",)
 #: A program's name as programs.list gives it (never a path).
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 WHO_RE = re.compile(r"^[A-Za-z0-9_.:@ -]{1,40}$")
+#: `chair run`'s flags in its messages -> session.start's params (docs/api.md).
+FLAG_PARAMS = {"--intensity": "intensity", "--minutes": "minutes", "--caution": "cautions",
+               "--shoulder-mm": "shoulder_mm", "--firm-legs": "firm_legs",
+               "--height": "height"}
+_FLAG_RE = re.compile("|".join(rf"{re.escape(flag)}(?![\w-])" for flag in FLAG_PARAMS))
+
+
+def api_words(message: str) -> str:
+    """`message` (chair run's, naming its flags) with session.start's param names instead:
+    "--intensity 0: choose 1 (gentlest) to 5" -> "intensity 0: choose 1 (gentlest) to 5"."""
+    return _FLAG_RE.sub(lambda match: FLAG_PARAMS[match.group(0)], message)
 
 
 def invalid(message: str) -> ServiceError:
-    return ServiceError(ErrorCode.INVALID, message)
+    return ServiceError(ErrorCode.INVALID, api_words(message))
+
+
+def _no_program(name: object) -> ServiceError:
+    names = ", ".join(program.name for program in list_programs())
+    return ServiceError(ErrorCode.NOT_FOUND, f"no program {name!r}; the programs are "
+                        f"{names} (programs.list)")
 
 
 def find_program(name: object) -> Program:
-    """The program called `name`: NOT_FOUND when there is none, INVALID when it is broken."""
+    """The program called `name` (a name only, looked up as `chair run` looks a name up:
+    programs/ in the server's working directory, then the programs shipped): NOT_FOUND,
+    naming the programs there are, when there is none; INVALID when it is broken."""
     if not isinstance(name, str) or not NAME_RE.match(name):
-        raise ServiceError(ErrorCode.NOT_FOUND, f"no program {name!r}: name one from "
-                           "programs.list")
+        raise _no_program(name)
     try:
         return load_program(name)
     except ProgramError as exc:
         if str(exc).startswith(f"no program named '{name}'"):
-            raise ServiceError(ErrorCode.NOT_FOUND, str(exc)) from None
+            raise _no_program(name) from None
         raise invalid(str(exc)) from None
 
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from chair.clock import wall_now
+from chair.errors import UsageError
 from chair.service.api import ErrorCode, ServiceError
 
 #: A session id: date, time, program name, and a count when the second is taken.
@@ -31,6 +34,10 @@ STARTING = ("start", "connect")
 REFUSED_WITHIN = 8
 #: ...or an end whose reason says so (chair.runner: a shoulder line refused at connect).
 REFUSED_BEFORE = "refused before anything moved"
+
+
+#: The longest a plot may take to draw, seconds.
+PLOT_TIMEOUT_S = 120.0
 
 
 def default_dir() -> Path:
@@ -60,6 +67,7 @@ class Store:
     def __init__(self, directory: Path | None = None) -> None:
         self.dir = Path(directory) if directory is not None else default_dir()
         self._lock = threading.Lock()
+        self._plot_locks: dict[str, threading.Lock] = {}  # one per session id
 
     def ensure(self) -> None:
         """Make the directory; UsageError-free: OSError says why it cannot be made."""
@@ -97,14 +105,17 @@ class Store:
     def plot_path(self, session_id: str) -> Path:
         """The session's plot (PNG), drawn with chair.plot the first time and kept beside
         its trace (drawn again only when the trace has grown since). NOT_FOUND for an
-        unknown id; UsageError when matplotlib is missing or the trace cannot be drawn."""
+        unknown id; UsageError when matplotlib is missing or the trace cannot be drawn.
+
+        Drawn by `draw_plot` in a process of its own; requests for the same plot arriving
+        together wait for one drawing (a lock per id), others wait for nothing."""
         trace = self.trace_path(session_id)
         png = trace.with_suffix(".png")
         with self._lock:
+            lock = self._plot_locks.setdefault(session_id, threading.Lock())
+        with lock:
             if not png.is_file() or png.stat().st_mtime_ns < trace.stat().st_mtime_ns:
-                from chair.plot import plot_trace
-
-                plot_trace(str(trace), str(png))
+                draw_plot(trace, png)
         return png
 
     def sessions(self, active: str | None = None) -> list[dict[str, Any]]:
@@ -171,6 +182,25 @@ class Store:
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
+
+
+def draw_plot(trace: Path, png: Path) -> None:
+    """Draw `trace` into `png` with `chair plot` in a child process (matplotlib's CPU work
+    never holds this process's GIL), written beside it first and then moved into place.
+    UsageError with chair plot's own message when it fails or takes over PLOT_TIMEOUT_S."""
+    drawing = png.with_name(f".{png.stem}.drawing.png")
+    argv = [sys.executable, "-m", "chair.cli", "plot", str(trace), "-o", str(drawing)]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=PLOT_TIMEOUT_S,
+                              stdin=subprocess.DEVNULL, check=False)
+        if done.returncode != 0:
+            lines = (done.stderr or done.stdout).strip().splitlines() or ["it failed"]
+            raise UsageError(lines[-1].removeprefix("chair plot: ").removeprefix("chair: "))
+        os.replace(drawing, png)
+    except subprocess.TimeoutExpired as exc:
+        raise UsageError(f"drawing it took over {PLOT_TIMEOUT_S:g} s") from exc
+    finally:
+        drawing.unlink(missing_ok=True)
 
 
 def _head_and_end(path: Path) -> tuple[dict | None, dict | None, str | None]:

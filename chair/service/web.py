@@ -54,8 +54,8 @@ STATIC = Path(__file__).resolve().parent / "static"
 QUEUE_SNAPSHOTS = 4
 #: A websocket that answers no ping for this long is closed, seconds.
 HEARTBEAT_S = 10.0
-#: Messages one client may have waiting for their replies; more are refused at once (an
-#: emergency stop never is).
+#: Requests one client may have waiting for their replies (each request of a batch counts);
+#: more are refused at once (an emergency stop never is).
 MAX_PENDING = 32
 TOO_MANY = RpcError(int(ErrorCode.REFUSED), f"too many requests waiting for their replies "
                     f"(at most {MAX_PENDING}): wait for them first")
@@ -283,6 +283,7 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
         "token_required": request.app[TOKEN_KEY] is not None})
     in_order = asyncio.Lock()  # one client's calls reach the host in the order sent
     tasks: set[asyncio.Task[None]] = set()
+    waiting = [0]  # requests of this connection waiting for their replies
     pump = asyncio.create_task(feed.pump(ws))
     request.app[SOCKETS_KEY].add(ws)
     try:
@@ -290,7 +291,7 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
             if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                 break
             parsed = parse(message.data)
-            if len(tasks) >= MAX_PENDING and not any(
+            if waiting[0] + len(parsed.calls) > MAX_PENDING and not any(
                     call.method == "chair.estop" for _, call in parsed.calls):
                 await _send(ws, parsed.reply({slot: error_reply(TOO_MANY, call.id)
                                               for slot, call in parsed.calls
@@ -298,7 +299,10 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
                 continue
             task = asyncio.create_task(_answer(request, ws, dispatcher, in_order, parsed))
             tasks.add(task)
+            count = len(parsed.calls)
+            waiting[0] += count
             task.add_done_callback(tasks.discard)
+            task.add_done_callback(lambda _, n=count: _done(waiting, n))
     finally:
         request.app[SOCKETS_KEY].discard(ws)
         pump.cancel()
@@ -307,6 +311,10 @@ async def _websocket(request: web.Request) -> web.StreamResponse:
         leaving.add_done_callback(request.app[LEAVING_KEY].discard)
         await asyncio.shield(leaving)  # runs to its end even when this handler is cancelled
     return ws
+
+
+def _done(waiting: list[int], n: int) -> None:
+    waiting[0] -= n
 
 
 async def _leave(request: web.Request, feed: _Feed, tasks: set[asyncio.Task[None]]) -> None:
@@ -321,12 +329,15 @@ async def _leave(request: web.Request, feed: _Feed, tasks: set[asyncio.Task[None
 
 async def _answer(request: web.Request, ws: web.WebSocketResponse, dispatcher: Dispatcher,
                   in_order: asyncio.Lock, parsed: Parsed) -> None:
-    """Answer one message; `chair.estop` goes at once on its own workers, the rest in turn."""
+    """Answer one message; `chair.estop` goes at once on its own workers, the rest in turn.
+    Once the client has left, nothing more is done for it (but an emergency stop)."""
 
     async def one(call: Call) -> dict[str, Any] | None:
         if call.method == "chair.estop":
             return await blocking(request, dispatcher.call, call, estop=True)
         async with in_order:
+            if ws.closed:
+                return None
             return await blocking(request, dispatcher.call, call)
 
     results = await asyncio.gather(*(one(call) for _, call in parsed.calls))

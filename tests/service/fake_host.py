@@ -46,7 +46,7 @@ class FakeHost:
         self._thread = threading.Thread(target=self._run, daemon=True, name="fake-host")
         self._thread.start()
 
-    def close(self) -> None:
+    def close(self, by: str = "close") -> None:
         self._stop.set()
         self._thread.join(2.0)
 

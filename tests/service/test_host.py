@@ -113,9 +113,10 @@ def test_a_session_starts_runs_and_stops_as_chair_run_s(host, tmp_path) -> None:
     ({"minutes": 45}, ErrorCode.INVALID, "at most 30"),
     ({"cautions": ("hernia",)}, ErrorCode.INVALID, "unknown"),
     ({"cautions": ("thrombosis",)}, ErrorCode.INVALID, "do not use the chair"),
-    ({"firm_legs": True, "cautions": ("neuropathy",)}, ErrorCode.INVALID, "--firm-legs"),
+    ({"firm_legs": True, "cautions": ("neuropathy",)}, ErrorCode.INVALID,
+     "firm_legs with cautions neuropathy"),
     ({"height_cm": 180}, ErrorCode.INVALID, "senses force"),
-    ({"program": "nope"}, ErrorCode.NOT_FOUND, "no program named 'nope'"),
+    ({"program": "nope"}, ErrorCode.NOT_FOUND, "no program 'nope'; the programs are"),
     ({"program": "../lumbar.toml"}, ErrorCode.NOT_FOUND, "programs.list"),
 ])
 def test_a_start_is_checked_as_chair_run_checks_it(host, fields, code, said) -> None:
@@ -174,7 +175,8 @@ def test_a_chair_without_force_sensing_needs_the_shoulder_line(tmp_path) -> None
     host = make_host(tmp_path / "sessions", "sim://?chair=compact")
     try:
         error = errors(lambda: start(host, "lumbar"))
-        assert error.code is ErrorCode.INVALID and "--height CM" in error.message
+        assert error.code is ErrorCode.INVALID and "height CM" in error.message
+        assert "--height" not in error.message, "the API's param names, not the flags"
         session = start(host, "lumbar", height_cm=175)["session"]
         wait_for(lambda: host.status()["roller"]["shoulder_mm"], 20, "the shoulder line")
         host.stop()

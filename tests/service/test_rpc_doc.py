@@ -189,9 +189,12 @@ def test_the_documented_client_runs_against_the_fake_host(tmp_path) -> None:
 
 def test_the_documented_bounds_are_the_servers() -> None:
     from chair.service.api import SNAPSHOT_PERIOD_S
+    from chair.service.rpc import MAX_BATCH
     from chair.service.web import MAX_PENDING
 
     messages = section("Messages")
-    assert f"may have {MAX_PENDING} messages waiting" in messages
+    assert f"may have {MAX_PENDING} requests waiting" in messages
+    assert f"A batch holds at most {MAX_BATCH} requests" in messages
+    assert "1 MiB" in messages and "1009" in messages
     subscribe = section("`status.subscribe`", "###")
     assert f"every {SNAPSHOT_PERIOD_S:g} s ({1 / SNAPSHOT_PERIOD_S:g} Hz)" in subscribe

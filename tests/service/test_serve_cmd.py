@@ -33,9 +33,9 @@ class OpenHost(FakeHost):
     def open(self) -> None:
         self.opened = True
 
-    def close(self) -> None:
-        self.closed = True
-        super().close()
+    def close(self, by: str = "close") -> None:
+        self.closed, self.closed_by = True, by
+        super().close(by)
 
 
 class Out(io.StringIO):
