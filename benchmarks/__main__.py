@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
 from benchmarks import codec, fastforward, reactions, realtime, scaling, wire
-from benchmarks.common import Row, machine
+from benchmarks.common import Row, load_average, machine
 
 #: The groups, in the order they run and print.
 GROUPS = ("fastforward", "codec", "memory", "reactions", "realtime", "wire", "scaling")
@@ -44,9 +43,10 @@ def collect(quick: bool, only: tuple[str, ...] = GROUPS, progress=None) -> list[
 
 
 def table(rows: list[Row]) -> str:
-    """The rows as a fixed-width table, then each row's note."""
-    heads = ("figure", "target", "measured", "")
-    cells = [(r.figure, r.target, r.measured, r.verdict) for r in rows]
+    """The rows as a fixed-width table (with the load average each was measured at), then
+    each row's note."""
+    heads = ("figure", "target", "measured", "load", "")
+    cells = [(r.figure, r.target, r.measured, f"{r.load:.2f}", r.verdict) for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(heads)]
     line = "  ".join("-" * w for w in widths)
     out = ["  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)), line]
@@ -54,14 +54,6 @@ def table(rows: list[Row]) -> str:
             for cell in cells]
     notes = [f"  {r.key}: {r.note}" for r in rows if r.note]
     return "\n".join(out + (["", "notes:", *notes] if notes else []))
-
-
-def _load() -> float:
-    """The one-minute load average (other work competing for the cores), or -1."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return -1.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,11 +65,11 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"run only this group (repeatable): {', '.join(GROUPS)}")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    load_before = _load()
+    load_before = load_average()
     progress = None if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
     rows = collect(args.quick, tuple(args.only or GROUPS), progress)
     info = machine()
-    info["load_average"] = [load_before, _load()]  # other work on the machine, start and end
+    info["load_average"] = [load_before, load_average()]  # other work on the machine, start and end
     elapsed = time.perf_counter() - started
     if args.json:
         print(json.dumps({"machine": info, "quick": args.quick, "seconds": round(elapsed, 1),

@@ -9,15 +9,26 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def load_average() -> float:
+    """The one-minute load average now (other work competing for the cores), or -1."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return -1.0
+
+
 @dataclass
 class Row:
-    """One figure: what it is, what it must reach, what it reached."""
+    """One figure: what it is, what it must reach, what it reached.
+
+    `load`: the one-minute load average when the row was made (just after its measurement).
+    """
 
     key: str
     figure: str
@@ -27,6 +38,7 @@ class Row:
     unit: str
     ok: bool | None  # None: a reference figure with no target of its own
     note: str = ""
+    load: float = field(default_factory=load_average)
 
     @property
     def verdict(self) -> str:

@@ -15,7 +15,7 @@ from benchmarks.common import ROOT, Row, child_env, median, python, python_json
 
 PEAK_MB = 150.0
 GROWTH_MB_H = 1.0
-LINEAR_TOLERANCE = 0.15  # cost per simulated minute may vary this much across lengths
+LINEAR_TOLERANCE = 0.15  # cost per simulated second may vary this much across lengths
 PARALLEL_TARGET = 1.6  # throughput of 2 processes against 1, on 2 cores
 
 
@@ -56,23 +56,31 @@ def memory(quick: bool) -> list[Row]:
     ]
 
 
+#: The session timers of the scaling row: sciatica (a 14-minute program) cut at 1x, 2x
+#: and 4x of the shortest, one session each, so the length itself varies.
+LENGTHS_MIN = (3.5, 7.0, 14.0)
+
+
 def linearity(quick: bool) -> list[Row]:
-    lengths = (1, 2) if quick else (1, 2, 4, 8)
-    minutes = 0.5 if quick else 10.0
-    points = []
-    for count in lengths:
-        result = python_json("-m", "benchmarks.sessions", "--sessions", str(count),
+    lengths = (0.25, 0.5, 1.0) if quick else LENGTHS_MIN
+    reps = 1 if quick else 3
+    points = []  # (simulated s, median wall s)
+    for minutes in lengths:
+        result = python_json("-m", "benchmarks.sessions", "--sessions", str(reps),
                              "--minutes", f"{minutes:g}", "--warm")
-        points.append((result["sim_s"] / 60.0, result["wall_s"]))
-    costs = [wall / sim for sim, wall in points]  # wall seconds per simulated minute
+        sims = [sim for sim, _ in result["each"]]
+        points.append((median(sims), median([wall for _, wall in result["each"]])))
+    costs = [wall / sim for sim, wall in points]  # wall seconds per simulated second
     spread = max(costs) / min(costs) - 1.0
-    parts = "; ".join(f"{sim:.0f} min: {wall:.2f} s" for sim, wall in points)
-    return [Row("scaling.length", "scaling: wall time against simulated length",
-                f"linear (cost per minute within {LINEAR_TOLERANCE:.0%})",
-                f"{min(costs) * 1000:.0f}-{max(costs) * 1000:.0f} ms per simulated minute "
+    parts = "; ".join(f"{sim:.0f} s: {wall:.3f} s" for sim, wall in points)
+    return [Row("scaling.length", "scaling: one session at 1x, 2x, 4x its length",
+                f"flat (cost per simulated s within {LINEAR_TOLERANCE:.0%})",
+                f"{min(costs) * 1e6:,.0f}-{max(costs) * 1e6:,.0f} us per simulated s "
                 f"(spread {spread:.0%})", round(spread, 3), "spread", spread <= LINEAR_TOLERANCE,
-                f"{parts} (sessions of {minutes:g} min back to back, one process each, "
-                "imports done before the clock starts)")]
+                f"simulated s: wall s, {parts} (sciatica with --minutes "
+                f"{', '.join(f'{m:g}' for m in lengths)}, scan and park included; median of "
+                f"{reps} sessions each, one process per length, imports done before the clock "
+                "starts)")]
 
 
 def _cli_args(quick: bool) -> list[str]:

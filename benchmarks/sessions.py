@@ -2,7 +2,7 @@
 
 Worker: ``python -m benchmarks.sessions --sessions N [--minutes M] [--trace] [--warm]`` runs N
 sciatica sessions back to back in one process and prints one JSON line: simulated
-seconds, wall seconds, and the resident set sampled every simulated minute.
+seconds, wall seconds (in all and per session), and the resident set sampled every simulated minute.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ def back_to_back(sessions: int, minutes: float | None, trace: bool, warm: bool =
         run_session(minutes=0.1)
     probe = RssProbe()
     sim = wall = 0.0
+    each: list[tuple[float, float]] = []  # (simulated s, wall s) of every session
     with tempfile.TemporaryDirectory() as tmp:
         for n in range(sessions):
             path = os.path.join(tmp, f"s{n}.jsonl") if trace else None
@@ -73,10 +74,12 @@ def back_to_back(sessions: int, minutes: float | None, trace: bool, warm: bool =
                 raise RuntimeError(f"session {n} ended {reason}")
             sim += sim_s
             wall += wall_s
+            each.append((sim_s, wall_s))
             probe.offset = sim
             if path:
                 os.remove(path)
-    return {"sessions": sessions, "sim_s": sim, "wall_s": wall, "rss": probe.points,
+    return {"sessions": sessions, "sim_s": sim, "wall_s": wall, "each": each,
+            "rss": probe.points,
             "peak_rss_kb": peak_rss_kb()}
 
 

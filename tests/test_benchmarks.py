@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from benchmarks.__main__ import GROUPS, table
 from benchmarks.common import Row, child_env
+from benchmarks.realtime import _Echo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,11 +44,26 @@ def test_quick_run_reports_every_figure() -> None:
         assert row["figure"] and row["target"] and row["measured"], row
         assert row["verdict"] in ("PASS", "FAIL", "ref"), row
         assert isinstance(row["value"], int | float), row
+        assert isinstance(row["load"], float), row  # the load average beside every row
     printed = table([Row(**{k: v for k, v in row.items() if k != "verdict"}) for row in rows])
     lines = printed.splitlines()
     for row in rows:
         line = next(line for line in lines if line.startswith(row["figure"]))
         assert row["measured"] in line and line.rstrip().endswith(row["verdict"]), line
+        assert f" {row['load']:.2f} " in line, line
+    assert "best" not in json.dumps(rows)  # medians everywhere, never best of N
+
+
+def test_the_echo_baseline_is_the_kernels_own() -> None:
+    """The pty floor is the tty's ECHO: no thread or process of ours answers it."""
+    threads = threading.active_count()
+    echo = _Echo()
+    try:
+        took = [echo.round_trip() for _ in range(5)]
+        assert threading.active_count() == threads
+    finally:
+        echo.close()
+    assert all(0 < t < 2.0 for t in took), took
 
 
 def test_only_runs_the_groups_asked_for() -> None:
