@@ -1,5 +1,8 @@
 """The run's record: JSON Lines, flushed line by line (docs/trace.md is the contract).
 
+Lines are encoded by orjson (UTF-8 bytes, the shortest float that reads back the same) and
+written with one unbuffered write each, so every line is in the file once written.
+
 A header first, then samples, events and one end line. Listeners (the terminal display)
 receive the same records, so what a person sees and what a script reads never differ.
 """
@@ -12,6 +15,8 @@ import stat
 from collections.abc import Callable
 from typing import IO
 
+import orjson
+
 from chair import protocol as p
 from chair.chairinfo import REFERENCE, Chair
 from chair.errors import UsageError
@@ -19,15 +24,23 @@ from chair.errors import UsageError
 Record = dict
 Listener = Callable[[Record], None]
 
-#: One encoder for every line (`json.dumps` with separators builds a new one each call).
-#: JSON has no NaN or Infinity: a record holding one is refused, never written as `NaN`.
+#: The reference encoder: for what orjson cannot say (a type it does not know, an integer
+#: past 64 bits) and to check a line that holds ``null``, which is how orjson writes NaN and
+#: Infinity. JSON has neither: a record holding one is refused, never written.
 _encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
-def _line(record: Record) -> str:
-    """`record` as one JSON line; ValueError naming the record if a number is not finite."""
+def _line(record: Record) -> bytes:
+    """`record` as one JSON line (UTF-8, no newline); ValueError naming the record if a
+    number is not finite."""
     try:
-        return _encode(record)
+        try:
+            line = orjson.dumps(record)
+        except orjson.JSONEncodeError:
+            return _encode(record).encode()
+        if b"null" in line:  # a None, a string holding "null", or a NaN orjson wrote as null
+            _encode(record)
+        return line
     except ValueError as exc:
         raise ValueError(f"trace record {record.get('type')!r} at t={record.get('t')} holds "
                          f"a number that is not finite ({exc}); JSON has no NaN or "
@@ -83,7 +96,7 @@ class Trace:
     def __init__(self, path: str | None = None, **known: object) -> None:
         self.path = path
         self.known = known
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
         self.listeners: list[Listener] = []
         self.ended = False
         self._early: list[Record] | None = []
@@ -93,7 +106,7 @@ class Trace:
         if path:
             check_trace_path(path)
             try:
-                self._file = open(path, "w", encoding="utf-8", buffering=1)  # noqa: SIM115
+                self._file = open(path, "wb", buffering=0)  # noqa: SIM115
             except OSError as exc:
                 raise UsageError(f"--trace {path}: cannot write it ({exc.strerror}); choose a "
                                  "writable path") from exc
@@ -112,7 +125,7 @@ class Trace:
 
     def _write(self, record: Record) -> None:
         if self._file is not None:
-            self._file.write(_line(record) + "\n")
+            self._file.write(_line(record) + b"\n")
         for listener in self.listeners:
             listener(record)
 

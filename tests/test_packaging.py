@@ -4,7 +4,7 @@ Issue 9 item 16: `pip install .`, a wheel or pipx shipped no programs (`chair li
 nothing, `chair run lumbar` found none). The wheel is built from a copy of the sources (so
 no stale `build/` can hide a missing file), installed into a fresh virtual environment and
 run from another directory. The fresh environment borrows this one's installed dependencies
-(numpy, pyserial, transitions) through a .pth file; `chair` and `sim` come from the wheel
+(numpy, orjson, pyserial, transitions) through a .pth file; `chair` and `sim` come from the wheel
 alone, which the test checks.
 """
 
