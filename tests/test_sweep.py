@@ -130,3 +130,12 @@ def test_results_must_be_csv_or_parquet(tmp_path, capsys) -> None:
     except ImportError:
         assert main(["sweep", "lumbar", "-o", str(tmp_path / "r.parquet")]) == Exit.USAGE
         assert "pyarrow" in capsys.readouterr().err
+
+
+def test_a_progress_line_only_on_a_terminal(tmp_path, capsys, monkeypatch) -> None:
+    argv = ["sweep", "lumbar", "--faults", "pinch@5", "--jobs", "1"]
+    assert main([*argv, "-o", str(tmp_path / "a.csv")]) == Exit.OK
+    assert capsys.readouterr().err == ""  # piped: no progress line
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert main([*argv, "-o", str(tmp_path / "b.csv")]) == Exit.OK
+    assert "sweep: 1/1 sessions" in capsys.readouterr().err
