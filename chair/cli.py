@@ -268,6 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
     ports = sub.add_parser("ports", help="list serial ports, marking a likely chair bridge")
     ports.add_argument("--json", action="store_true")
     ports.set_defaults(func=_cmd_ports)
+
+    from chair.sweep.cli import add_parser as add_sweep
+
+    add_sweep(sub, _path)
     return parser
 
 

@@ -195,7 +195,8 @@ def _chair_commands(text: str, inline: bool) -> list[list[str]]:
 
 
 @pytest.mark.parametrize(("doc", "inline"), [("hobbyist.md", True), ("safety.md", True),
-                                             ("programs.md", False), ("trace.md", False)])
+                                             ("programs.md", False), ("trace.md", False),
+                                             ("sweeps.md", True)])
 def test_every_chair_command_in_a_document_parses(doc: str, inline: bool) -> None:
     """Commands a document shows are real commands with real options (not run: some need
     a real device)."""

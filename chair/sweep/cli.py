@@ -1,0 +1,122 @@
+"""`chair sweep`: the options turned into sessions, run on a local process pool, the rows
+written and summed up. Exit 0 when no session violates, Exit.FAULT naming them otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import multiprocessing
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from chair.errors import Exit, UsageError
+from chair.sweep import grid, results
+from chair.sweep.worker import Job, run_job
+
+
+def add_parser(sub, path_type) -> None:
+    """Add `chair sweep` to the CLI's subparsers."""
+    sweep = sub.add_parser("sweep", help="run programs across bodies, chairs and faults "
+                           "in parallel, fast-forwarded; one row per session (docs/sweeps.md)")
+    sweep.add_argument("programs", nargs="+", type=path_type, metavar="PROGRAM")
+    sweep.add_argument("--heights", default="175", metavar="A:B:STEP",
+                       help="body heights in cm, a range or a list (default 175)")
+    sweep.add_argument("--stiffness", default="1", metavar="A:B:STEP",
+                       help="tissue stiffness scales, a range or a list (default 1)")
+    sweep.add_argument("--models", default="reference", metavar="NAME,...",
+                       help="simulated chairs (`chair sim --list-chairs`; default reference)")
+    sweep.add_argument("--faults", default="none", metavar="SPEC",
+                       help=f"none (default), all (each fault at {grid.ALL_FAULTS_AT_S:g} s; "
+                            "all@S at S), or NAME@S,...; none,all for both")
+    sweep.add_argument("--seeds", type=int, default=1, metavar="N",
+                       help="sessions per combination, each with its own seed (default 1)")
+    sweep.add_argument("--seed", type=int, default=0, metavar="S",
+                       help="the sweep's seed, from which every session's is derived")
+    sweep.add_argument("--jobs", type=int, default=None, metavar="N",
+                       help="worker processes (default: all cores)")
+    sweep.add_argument("-o", "--output", required=True, type=path_type, metavar="RESULTS",
+                       help="results file: .csv, or .parquet (needs pyarrow)")
+    sweep.add_argument("--traces", type=path_type, default=None, metavar="DIR",
+                       help="keep every session's trace here (failing ones are always kept: "
+                            "here, or in RESULTS.traces/ beside the results)")
+    sweep.add_argument("--sim-options", default="", metavar="QUERY",
+                       help="extra sim:// options for every session, such as "
+                            "defect=NAME (for tests)")
+    sweep.set_defaults(func=command)
+
+
+def command(args: argparse.Namespace) -> int:
+    from chair.commands import simulated_chairs
+
+    results.check_output(args.output)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs {args.jobs}: give 1 or more worker processes")
+    sessions = grid.sessions(
+        list(args.programs), grid.parse_numbers("--heights", args.heights, grid.HEIGHT_CM),
+        grid.parse_numbers("--stiffness", args.stiffness, grid.STIFFNESS),
+        grid.parse_models(args.models, [c["name"] for c in simulated_chairs()]),
+        grid.parse_faults(args.faults), args.seeds, args.seed)
+    _check_programs(args.programs)
+    keep_dir = Path(args.traces) if args.traces else None
+    fail_dir = keep_dir or Path(args.output + ".traces")
+    with tempfile.TemporaryDirectory(prefix="chair-sweep-") as scratch:
+        where = keep_dir or Path(scratch)
+        where.mkdir(parents=True, exist_ok=True)
+        jobs = [Job(s, str(where / f"{s.name}.jsonl"), keep_dir is not None, args.sim_options)
+                for s in sessions]
+        rows = run_all(jobs, args.jobs or os.cpu_count() or 1)
+        if keep_dir is None:
+            _move_failing(rows, fail_dir)
+    results.write(args.output, rows)
+    print(results.summary(rows))
+    bad = [row["session"] for row in rows if row["violations"]]
+    if bad:
+        print(f"chair: {len(bad)} session(s) violate: {', '.join(bad)} (traces in "
+              f"{fail_dir})", file=sys.stderr)
+        return Exit.FAULT
+    return Exit.OK
+
+
+def _check_programs(programs: list[str]) -> None:
+    from chair.program import load_program
+
+    for name in programs:
+        load_program(name)  # ProgramError (exit 2) before any session runs
+
+
+def _move_failing(rows: list[dict], into: Path) -> None:
+    for row in rows:
+        if row["trace"]:
+            into.mkdir(parents=True, exist_ok=True)
+            target = into / Path(row["trace"]).name
+            Path(row["trace"]).replace(target)
+            row["trace"] = str(target)
+
+
+def run_all(jobs: list[Job], workers: int) -> list[dict]:
+    """Each job's row, in the jobs' order, run on `workers` processes (in this one for 1);
+    a progress line on stderr when it is a terminal."""
+    progress = sys.stderr.isatty()
+    rows: list[dict | None] = [None] * len(jobs)
+
+    def done(count: int) -> None:
+        if progress:
+            print(f"\rsweep: {count}/{len(jobs)} sessions", end="", file=sys.stderr,
+                  flush=True)
+
+    if workers == 1:
+        for i, job in enumerate(jobs):
+            rows[i] = run_job(job)
+            done(i + 1)
+    else:
+        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
+            for count, future in enumerate(concurrent.futures.as_completed(futures), 1):
+                rows[futures[future]] = future.result()
+                done(count)
+    if progress:
+        print(file=sys.stderr)
+    return [row for row in rows if row is not None]

@@ -1,0 +1,126 @@
+"""The sessions of a sweep: every combination of programs, heights, stiffnesses, chair
+models, faults and seeds, each with its own seed derived from its parameters.
+
+Ranges are `A:B:STEP` (B included) or comma lists; a bad one is a UsageError naming the
+option (exit 2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass
+
+from chair.errors import UsageError
+from chair.faults import FAULTS, parse_fault
+
+#: The simulated body's ranges (the sim:// handler checks the same, sim/body.py).
+HEIGHT_CM = (150.0, 210.0)
+STIFFNESS = (0.5, 2.0)
+#: When `--faults all` injects each fault, in simulated seconds after the port opens.
+ALL_FAULTS_AT_S = 20.0
+#: Most values one range may give (a typo such as 150:200:0.001 is refused, not run).
+MOST_VALUES = 1000
+
+
+@dataclass(frozen=True)
+class Session:
+    """One session of a sweep; `seed` is derived from the others (`derive_seed`)."""
+
+    program: str
+    height: float
+    stiffness: float
+    model: str
+    fault: str  # "" for none, else NAME@S
+    replica: int
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """A short unique name, used in the table, the report and trace file names."""
+        parts = [self.program.rsplit("/", 1)[-1].removesuffix(".toml"), f"h{self.height:g}",
+                 f"k{self.stiffness:g}", self.model]
+        if self.fault:
+            parts.append(self.fault)
+        if self.replica:
+            parts.append(f"r{self.replica}")
+        return "-".join(parts)
+
+
+def derive_seed(sweep_seed: int, program: str, height: float, stiffness: float, model: str,
+                fault: str, replica: int) -> int:
+    """A 31-bit seed from the sweep's seed and the session's parameters only (never its
+    order in the sweep or the worker that runs it)."""
+    key = f"{sweep_seed}|{program}|{height:g}|{stiffness:g}|{model}|{fault}|{replica}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") >> 1
+
+
+def parse_numbers(option: str, text: str, bounds: tuple[float, float]) -> list[float]:
+    """`A:B:STEP` (B included when the steps reach it) or `A,B,...`: the values, each within
+    `bounds`. UsageError naming `option` otherwise."""
+    low, high = bounds
+    usage = (f"{option} {text!r}: give START:STOP:STEP (such as 150:200:5) or a list "
+             f"(such as 160,175), each from {low:g} to {high:g}")
+    try:
+        if ":" in text:
+            parts = [float(part) for part in text.split(":")]
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, step = parts
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = int((stop - start) / step + 1e-9) + 1
+            if count > MOST_VALUES:
+                raise UsageError(f"{usage}; this gives {count} values, at most "
+                                 f"{MOST_VALUES}")
+            values = [round(start + i * step, 6) for i in range(count)]
+        else:
+            values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise UsageError(usage) from None
+    if not values or any(not low <= v <= high for v in values):  # also catches NaN
+        raise UsageError(usage)
+    return list(dict.fromkeys(values))
+
+
+def parse_faults(text: str) -> list[str]:
+    """`none`, `all` (every fault at ALL_FAULTS_AT_S; `all@S` at S) or `NAME@S,...`; each
+    entry is one session's fault ("" for none). UsageError naming --faults otherwise."""
+    out: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if part == "none":
+            out.append("")
+        elif part == "all" or part.startswith("all@"):
+            at = part.partition("@")[2] or f"{ALL_FAULTS_AT_S:g}"
+            out.extend(f"{name}@{at}" for name in FAULTS)
+        else:
+            out.append(part)
+    for spec in out:
+        if spec:
+            try:
+                parse_fault(spec)
+            except ValueError as exc:
+                raise UsageError(f"--faults {spec}: {exc}; or give none or all") from None
+    return list(dict.fromkeys(out))
+
+
+def parse_models(text: str, known: list[str]) -> list[str]:
+    """Chair description names, each one of `known`; UsageError naming --models otherwise."""
+    models = [m.strip() for m in text.split(",")]
+    bad = [m for m in models if m not in known]
+    if bad:
+        raise UsageError(f"--models {bad[0]!r} is not a simulated chair; known: "
+                         f"{', '.join(known)}")
+    return list(dict.fromkeys(models))
+
+
+def sessions(programs: list[str], heights: list[float], stiffnesses: list[float],
+             models: list[str], faults: list[str], replicas: int,
+             sweep_seed: int) -> list[Session]:
+    """Every combination, in a fixed order (programs, heights, stiffnesses, models, faults,
+    replicas)."""
+    if replicas < 1:
+        raise UsageError(f"--seeds {replicas}: give 1 or more sessions per combination")
+    return [Session(prog, h, k, m, f, r, derive_seed(sweep_seed, prog, h, k, m, f, r))
+            for prog, h, k, m, f, r in itertools.product(
+                programs, heights, stiffnesses, models, faults, range(replicas))]

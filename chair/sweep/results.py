@@ -1,0 +1,71 @@
+"""The rows of a sweep written as CSV (or Parquet, with pyarrow), and its summary table.
+
+Columns: the parameters first (session, program, height, stiffness, model, fault, replica,
+seed), then outcome, exit_code, detail, every `kpa.ZONE` and `cap.ZONE` seen (sorted),
+heat_c, heat_cap, safe_s, violations (joined with "; ") and trace.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+
+from chair.errors import UsageError
+
+FIRST = ["session", "program", "height", "stiffness", "model", "fault", "replica", "seed",
+         "outcome", "exit_code", "detail"]
+LAST = ["heat_c", "heat_cap", "safe_s", "violations", "trace"]
+
+
+def check_output(path: str) -> None:
+    """UsageError (-o) for a name that is neither .csv nor .parquet, or .parquet without
+    pyarrow; before any session runs."""
+    if path.endswith(".parquet"):
+        if importlib.util.find_spec("pyarrow") is None:
+            raise UsageError(f"-o {path}: Parquet needs the pyarrow package (pip install "
+                             "pyarrow), which is not installed; or write .csv")
+    elif not path.endswith(".csv"):
+        raise UsageError(f"-o {path}: write results to a .csv (or .parquet) file")
+
+
+def columns(rows: list[dict]) -> list[str]:
+    zones = sorted({key for row in rows for key in row if key.startswith(("kpa.", "cap."))})
+    return FIRST + zones + LAST
+
+
+def flat(row: dict) -> dict:
+    return {**row, "violations": "; ".join(row["violations"])}
+
+
+def write(path: str, rows: list[dict]) -> None:
+    """Write `rows` to `path` (.csv, or .parquet: see check_output)."""
+    names = columns(rows)
+    flat_rows = [flat(row) for row in rows]
+    if path.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({n: [r.get(n) for r in flat_rows] for n in names}), path)
+        return
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=names, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(flat_rows)
+
+
+def summary(rows: list[dict]) -> str:
+    """A table a line per session (worst kPa against the cap, heat, time to safe, verdict)
+    and a closing count."""
+    lines = [f"{'session':<48} {'outcome':<9} {'exit':>4} {'worst kPa/cap':>16} "
+             f"{'heat °C':>8} {'safe s':>7}  verdict"]
+    for row in rows:
+        worst = max(((row[k], k[4:]) for k in row if k.startswith("kpa.")), default=None)
+        kpa = f"{worst[0]:g}/{row.get('cap.' + worst[1], 0):g} {worst[1]}" if worst else "-"
+        heat = "-" if row["heat_c"] is None else f"{row['heat_c']:g}"
+        safe = "-" if row["safe_s"] is None else f"{row['safe_s']:g}"
+        verdict = "VIOLATES: " + "; ".join(row["violations"]) if row["violations"] else "ok"
+        lines.append(f"{row['session']:<48} {row['outcome']:<9} {row['exit_code']:>4} "
+                     f"{kpa:>16} {heat:>8} {safe:>7}  {verdict}")
+    bad = sum(bool(row["violations"]) for row in rows)
+    lines.append(f"{len(rows)} sessions, {bad} violating")
+    return "\n".join(lines)

@@ -1,0 +1,141 @@
+"""`chair sweep`: the grid, the seeds, the rows whatever the number of jobs, and a planted
+violation that makes the sweep fail naming the session."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from chair.cli import main
+from chair.errors import Exit, UsageError
+from chair.faults import FAULTS
+from chair.sweep import grid
+from chair.sweep.worker import read_trace
+
+SMALL = ["sweep", "lumbar", "--heights", "160,190", "--faults", "none,pinch@20"]
+
+
+def rows(path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_ranges_include_their_stop_and_lists_keep_their_order() -> None:
+    assert grid.parse_numbers("--heights", "150:200:10", grid.HEIGHT_CM) == \
+        [150, 160, 170, 180, 190, 200]
+    assert grid.parse_numbers("--heights", "150:200:15", grid.HEIGHT_CM) == [150, 165, 180, 195]
+    assert grid.parse_numbers("--stiffness", "0.5:1:0.1", grid.STIFFNESS)[-1] == 1.0
+    assert grid.parse_numbers("--stiffness", "1.5,0.5,1.5", grid.STIFFNESS) == [1.5, 0.5]
+
+
+@pytest.mark.parametrize("text", ["100:200:10", "150:200:0", "200:150:5", "150:200",
+                                  "a,b", "", "nan", "150:200:0.0001"])
+def test_a_bad_range_is_a_usage_error_naming_the_option(text: str) -> None:
+    with pytest.raises(UsageError, match="--heights"):
+        grid.parse_numbers("--heights", text, grid.HEIGHT_CM)
+
+
+def test_faults_none_all_and_names() -> None:
+    assert grid.parse_faults("none") == [""]
+    assert grid.parse_faults("all") == [f"{n}@{grid.ALL_FAULTS_AT_S:g}" for n in FAULTS]
+    assert grid.parse_faults("none,pinch@5,all@3")[:3] == ["", "pinch@5", "pump-stuck-on@3"]
+    for bad in ("bogus@3", "pinch", "pinch@-1"):
+        with pytest.raises(UsageError, match="--faults"):
+            grid.parse_faults(bad)
+    with pytest.raises(UsageError, match="--models"):
+        grid.parse_models("reference,nope", ["reference", "compact"])
+
+
+def test_a_sessions_seed_comes_from_its_parameters_not_its_place() -> None:
+    one = grid.sessions(["lumbar"], [160, 190], [1.0], ["reference"], ["", "pinch@20"], 2, 7)
+    other = grid.sessions(["lumbar"], [190, 160], [1.0], ["reference"], ["pinch@20", ""], 2, 7)
+    assert {s.name: s.seed for s in one} == {s.name: s.seed for s in other}
+    assert len({s.seed for s in one}) == len(one)  # each session its own seed
+    again = grid.sessions(["lumbar"], [160, 190], [1.0], ["reference"], ["", "pinch@20"], 2, 8)
+    assert all(a.seed != b.seed for a, b in zip(one, again, strict=True))
+    assert grid.derive_seed(7, "lumbar", 160, 1.0, "reference", "", 0) == one[0].seed
+    with pytest.raises(UsageError, match="--seeds"):
+        grid.sessions(["lumbar"], [160], [1.0], ["reference"], [""], 0, 7)
+
+
+def test_one_job_and_two_give_the_same_rows(tmp_path, capsys) -> None:
+    assert main([*SMALL, "--jobs", "1", "-o", str(tmp_path / "one.csv")]) == Exit.OK
+    table = capsys.readouterr().out
+    assert main([*SMALL, "--jobs", "2", "-o", str(tmp_path / "two.csv")]) == Exit.OK
+    one, two = rows(tmp_path / "one.csv"), rows(tmp_path / "two.csv")
+    assert one == two and len(one) == 4
+    assert "4 sessions, 0 violating" in table
+    by = {(r["height"], r["fault"]): r for r in one}
+    faulted = by[("160.0", "pinch@20")]
+    assert faulted["outcome"] == "fault" and faulted["exit_code"] == "3"
+    assert 0 < float(faulted["safe_s"]) < 5 and faulted["violations"] == ""
+    calm = by[("190.0", "")]
+    assert calm["outcome"] == "completed" and calm["safe_s"] == ""
+    assert 0 < float(calm["kpa.lumbar"]) <= float(calm["cap.lumbar"])
+    assert 0 < float(calm["heat_c"]) <= float(calm["heat_cap"])
+    assert not (tmp_path / "one.csv.traces").exists()  # nothing failed, nothing asked
+
+
+def test_traces_are_kept_on_request(tmp_path) -> None:
+    out = tmp_path / "r.csv"
+    assert main(["sweep", "lumbar", "--faults", "pinch@5", "--jobs", "1", "-o", str(out),
+                 "--traces", str(tmp_path / "t")]) == Exit.OK
+    (row,) = rows(out)
+    assert row["trace"] == str(tmp_path / "t" / "lumbar-h175-k1-reference-pinch@5.jsonl")
+    assert read_trace(row["trace"])["violations"] == []
+
+
+def test_a_planted_violation_fails_the_sweep_and_names_the_session(tmp_path, capsys) -> None:
+    """corrupt-limits: the device's lumbar cap pushed 10 kPa past the table its CRC covers;
+    the session never reaches a confirmed safe state (the host refuses the chair)."""
+    out = tmp_path / "r.csv"
+    code = main(["sweep", "lumbar", "--heights", "170", "--jobs", "1", "-o", str(out),
+                 "--sim-options", "defect=corrupt-limits"])
+    assert code == Exit.FAULT
+    err = capsys.readouterr().err
+    assert "1 session(s) violate: lumbar-h170-k1-reference" in err
+    (row,) = rows(out)
+    assert "safe state" in row["violations"]
+    assert row["trace"].startswith(str(out) + ".traces")  # kept beside the results
+
+
+def test_a_sample_over_its_cap_is_a_violation(tmp_path) -> None:
+    trace = tmp_path / "t.jsonl"
+    trace.write_text(
+        '{"type":"header","limits":{"airbag_kpa_max":{"lumbar":28.0},"heat_c_max":43.0}}\n'
+        '{"type":"sample","t":1,"airbags":{"lumbar":28.5},"heat_c":{"seat":44.0}}\n'
+        '{"type":"sample","t":2,"airbags":{"lumbar":3},"heat_c":{"seat":150.0}}\n'
+        '{"type":"event","t":2,"event":"fault","detail":"x"}\n'
+        '{"type":"event","t":2.5,"event":"safe","confirmed":true}\n')
+    row = read_trace(str(trace))
+    assert row["kpa.lumbar"] == 28.5 and row["heat_c"] == 44.0  # 150: a failed thermistor
+    assert row["safe_s"] == 0.5
+    assert [v.split()[0] for v in row["violations"]] == ["airbag", "heat"]
+
+
+@pytest.mark.parametrize("argv", [["--heights", "140"], ["--stiffness", "3"],
+                                  ["--models", "nope"], ["--faults", "bogus@1"],
+                                  ["--jobs", "0"], ["--seeds", "0"]])
+def test_bad_options_are_usage_errors(tmp_path, capsys, argv) -> None:
+    assert main(["sweep", "lumbar", *argv, "-o", str(tmp_path / "r.csv")]) == Exit.USAGE
+    assert argv[0] in capsys.readouterr().err
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_results_must_be_csv_or_parquet(tmp_path, capsys) -> None:
+    assert main(["sweep", "lumbar", "-o", str(tmp_path / "r.txt")]) == Exit.USAGE
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        assert main(["sweep", "lumbar", "-o", str(tmp_path / "r.parquet")]) == Exit.USAGE
+        assert "pyarrow" in capsys.readouterr().err
+
+
+def test_a_progress_line_only_on_a_terminal(tmp_path, capsys, monkeypatch) -> None:
+    argv = ["sweep", "lumbar", "--faults", "pinch@5", "--jobs", "1"]
+    assert main([*argv, "-o", str(tmp_path / "a.csv")]) == Exit.OK
+    assert capsys.readouterr().err == ""  # piped: no progress line
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert main([*argv, "-o", str(tmp_path / "b.csv")]) == Exit.OK
+    assert "sweep: 1/1 sessions" in capsys.readouterr().err
