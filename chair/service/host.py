@@ -21,32 +21,23 @@ from typing import Any
 
 from chair import __version__
 from chair import protocol as p
-from chair.caps import CAUTIONS, Caps, make_caps
-from chair.cautions import (
-    GENERAL,
-    GUIDANCE,
-    RED_FLAGS_DOCTOR,
-    RED_FLAGS_URGENT,
-    changes,
-    on_page,
-)
+from chair.caps import Caps, make_caps
 from chair.clock import MonotonicClock, wall_now
 from chair.controller import Controller
 from chair.errors import ChairError, LinkError, UsageError
 from chair.interrupts import Requests
 from chair.link import DeviceInfo, Link
 from chair.ports import PORT_ERRORS, SIM_SCHEME, open_port
-from chair.program import list_programs
 from chair.reset import fresh_status, send_reset
 from chair.runurls import sim_url
 from chair.scanpark import PARK_TIMEOUT_S
+from chair.service import catalog
 from chair.service.api import ErrorCode, ServeOptions, ServiceError, StartRequest
 from chair.service.chairloop import Call, ChairLoop, Pending
 from chair.service.publish import Publisher
 from chair.service.sharedport import SharedPort
 from chair.service.snapshot import SessionWatch
 from chair.service.startcheck import (
-    ack_fresh,
     api_words,
     cautions_text,
     check_acknowledged,
@@ -182,33 +173,10 @@ class ChairHost(ChairLoop):
                 "data_dir": str(self.store.dir), "token_required": False}
 
     def chair_info(self) -> dict[str, Any]:
-        info = self._need_info()
-        chair, caps = info.chair, self._caps
-        return {**chair.header(), "firmware": info.banner.firmware,
-                "protocol": info.banner.proto, "limits": dict(info.limits),
-                "caps": {"airbag_kpa": dict(caps.airbag_kpa) if caps else {},
-                         "heat_c": {h: caps.heat_target_c or caps.heat_c_max
-                                    for h in chair.heaters} if caps else {}}}
+        return catalog.chair_described(self._need_info(), self._caps)
 
     def programs(self) -> dict[str, Any]:
-        listed = []
-        for program in list_programs():
-            acknowledged = self.store.acknowledged(program.name, cautions_text(program))
-            listed.append({"name": program.name, "title": program.title,
-                           "purpose": program.purpose, "seconds": program.seconds,
-                           "zones": list(dict.fromkeys(s.zone for s in program.steps)),
-                           "cautions": list(program.cautions),
-                           # MQTT may start it now (startcheck.check_acknowledged)
-                           "acknowledged": ack_fresh(acknowledged, wall_now()),
-                           "acknowledged_at": (acknowledged or {}).get("at"),
-                           "acknowledged_by": (acknowledged or {}).get("by")})
-        return _in_page_words({"programs": listed,
-                "red_flags": {"urgent": list(RED_FLAGS_URGENT),
-                              "doctor": list(RED_FLAGS_DOCTOR)},
-                "conditions": [{"name": name, "text": c.text, "refuse": c.refuse,
-                                "changes": "" if c.refuse else changes(c)}
-                               for name, c in CAUTIONS.items()],
-                "always": list(GENERAL), "guidance": list(GUIDANCE)})
+        return catalog.programs_listed(self.store)
 
     def status(self) -> dict[str, Any]:
         with self._lock:
@@ -399,17 +367,3 @@ def _not_started(pending: Pending) -> ServiceError:
     if why.startswith("the device has latched faults"):
         return ServiceError(ErrorCode.LATCHED, why)
     return ServiceError(ErrorCode.REFUSED, why)
-
-
-def _in_page_words(listed: dict[str, Any]) -> dict[str, Any]:
-    """`programs()`'s texts as the page shows them (chair.cautions.on_page: no Ctrl-C, no
-    command-line options); the red flags have none."""
-    for program in listed["programs"]:
-        program["purpose"] = on_page(program["purpose"])
-        program["cautions"] = [on_page(text) for text in program["cautions"]]
-    for condition in listed["conditions"]:
-        condition["text"], condition["changes"] = (on_page(condition["text"]),
-                                                   on_page(condition["changes"]))
-    listed["always"] = [on_page(text) for text in listed["always"]]
-    listed["guidance"] = [on_page(text) for text in listed["guidance"]]
-    return listed
