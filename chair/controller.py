@@ -133,7 +133,7 @@ class Controller(ScanAndPark):
         self._step_index: int | None = None
         self._vetoed = False
         #: A session began and the chair is not yet confirmed in its safe state: the
-        #: supervisor keeps checking every report, also once idle (runner `_settle`).
+        #: supervisor keeps checking every report, also once idle (chair.settle).
         self.unconfirmed = False
         self.reported_since_stop = False  # a status report came after the last STOP
         self._vented = False  # parking: every airbag read vented, the STOP went out

@@ -20,7 +20,7 @@ from chair import protocol as p
 from chair.caps import CAUTIONS, check_program, make_caps
 from chair.cautions import RED_FLAGS, Answer
 from chair.clock import Clock, MonotonicClock
-from chair.controller import PARK_MM, TICK_S, Controller
+from chair.controller import TICK_S, Controller
 from chair.errors import ChairRefused, Exit, LinkError, ProgramError, Stalled, UsageError
 from chair.interrupts import Request, Requests
 from chair.limits import DEVICE
@@ -31,6 +31,8 @@ from chair.runurls import FAULTY_SCHEME as FAULTY_SCHEME
 from chair.runurls import check_faults as check_faults
 from chair.runurls import link_fault_url as link_fault_url
 from chair.runurls import sim_url as sim_url
+from chair.settle import SETTLE_S as SETTLE_S  # importable from here, as before
+from chair.settle import settle
 from chair.shoulder import ShoulderChoice, choose
 from chair.trace import Listener, Trace, check_trace_path
 
@@ -45,11 +47,6 @@ STOPPED = "stopped by the user"
 STOPPED_AT_ONCE = "stopped at once by the user"
 STOPPED_BY_SIGNAL = "chair serve is stopping (signal): parking the chair"
 STOPPED_AT_ONCE_BY_SIGNAL = "stopped at once: chair serve was stopped again (signal)"
-#: After the run: keep reading and supervising the chair until it is confirmed in its safe
-#: state (the trace then ends on the safe state reached, not only commanded), for at most
-#: this long; a chair not confirmed safe by then is a fault (exit 3). Enough for the dump
-#: path alone to vent a bag from its cap (about 3 s; sim/physics.py DUMP_TAU_S).
-SETTLE_S = 5.0
 
 
 @dataclass
@@ -256,71 +253,6 @@ def _link_lost(controller: Controller, why: str) -> Outcome:
     return Outcome("link", controller.state, controller.reason)
 
 
-def _settle(controller: Controller, give_up: Callable[[], bool] = lambda: False) -> None:
-    """Keep reading and supervising the chair after the run until it is confirmed in its
-    safe state (`Supervisor.unsafe`: device not running, bags vented, heaters off and
-    cooling, roller at rest, and home after parking), at most `SETTLE_S`. A check that
-    fails meanwhile is a fault; so is a chair not confirmed safe in time (the reason says
-    what was not safe). Asks for a status (`?`) when none came for 150 ms (a restarted
-    device sends no reports). Stops at once, unconfirmed, when `give_up()` says so (another
-    Ctrl-C)."""
-    if controller.reason.startswith("link lost") or not controller.unconfirmed:
-        return
-    clock = controller.clock
-    deadline = clock.now() + SETTLE_S
-    next_tick = clock.now()
-    seen, quiet = controller.status, 0
-    while controller.state in ("idle", "fault", "estop") and not give_up():
-        why = _not_yet_safe(controller)
-        if why is None or clock.now() >= deadline:
-            _confirm(controller, why)
-            return
-        controller.tick()
-        if controller.status is seen:
-            quiet += 1
-            if quiet >= 3:
-                quiet = 0
-                controller.link.request_status()
-        else:
-            seen, quiet = controller.status, 0
-        next_tick += TICK_S
-        clock.sleep_until(next_tick)
-
-
-def _not_yet_safe(controller: Controller) -> str | None:
-    """What keeps the chair from its confirmed safe state, judged on a report that came
-    after the last STOP (None: it is there)."""
-    if not controller.reported_since_stop:
-        return "no status report since the stop"
-    home = PARK_MM if controller.state == "idle" else None  # no motion after a fault
-    return controller.supervisor.unsafe(controller.status, home, controller.clock.now())
-
-
-def _confirm(controller: Controller, why: str | None) -> None:
-    """Record the safe state confirmed, or fault (exit 3) on a chair not confirmed safe.
-
-    A zone whose pressure reading is not trusted (an air fault: `Supervisor.distrusted`) is
-    never confirmed vented: `unsafe` holds the settling until its worst-case vent time has
-    passed since the STOP, and the `safe` event then says `confirmed` false, `vented_by`
-    "time", with the zones and why (a bound inferred, not a reading seen)."""
-    controller.unconfirmed = False
-    by_time = controller.supervisor.vented_by_time() if why is None else {}
-    if why is None and not by_time:
-        controller.trace.event(controller.t, "safe", confirmed=True)
-        return
-    fields: dict[str, object] = {}
-    if by_time:
-        why = (f"airbag {', '.join(sorted(by_time))}: the reading is not trusted "
-               f"({'; '.join(sorted(set(by_time.values())))}); vented by time only")
-        fields = {"vented_by": "time", "zones": sorted(by_time)}
-    detail = f"the safe state was not confirmed within {SETTLE_S:g} s: {why}"
-    controller.trace.event(controller.t, "safe", confirmed=False, why=why, **fields)
-    if controller.state == "idle":
-        controller.fire("fault", reason=detail, source="supervisor")
-    else:  # already stopped by a fault: say that it is not confirmed safe either
-        controller.reason = f"{controller.reason}; {detail}"
-
-
 def _drive(controller: Controller, options: RunOptions, requests: Requests) -> Outcome:
     clock = controller.clock
     handled = 0  # Ctrl-Cs acted on (counted by `requests`, or raised by a listener)
@@ -353,7 +285,7 @@ def _drive(controller: Controller, options: RunOptions, requests: Requests) -> O
             return _stop_now(controller, Request("stop-now"),
                              lambda n=handled: requests.count > n)
     with contextlib.suppress(KeyboardInterrupt):
-        _settle(controller, lambda: requests.count > handled)
+        settle(controller, lambda: requests.count > handled)
     if controller.state == "idle" and controller.reason in (STOPPED, STOPPED_BY_SIGNAL):
         return Outcome("stopped", controller.state, controller.reason)
     if controller.state == "idle" and controller.completed:
@@ -391,7 +323,7 @@ def _stop_now(controller: Controller, request: Request, give_up: Callable[[], bo
         controller.link.estop()  # whatever the machine says: the byte goes out
     with contextlib.suppress(KeyboardInterrupt):  # a third Ctrl-C: leave at once
         # read the chair until it is confirmed at rest (or not)
-        _settle(controller, give_up)
+        settle(controller, give_up)
     return Outcome("stopped", controller.state, reason)
 
 

@@ -79,7 +79,7 @@ def safe_vent_s(cap_kpa: float) -> float:
 
 
 #: The longest for any chair: from the highest cap the rules allow any zone (40 kPa),
-#: about 4.4 s; chair.runner's SETTLE_S must leave room for it.
+#: about 4.4 s; chair.settle's SETTLE_S must leave room for it.
 SAFE_VENT_S = safe_vent_s(AIRBAG_KPA_RULE_MAX)
 
 
