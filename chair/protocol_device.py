@@ -18,8 +18,7 @@ from chair.protocol_wire import (
     _checked,
     _crc_hqx,
     _framed,
-    _printable,
-    _split_crc,
+    _unframed,
     crc16,
 )
 
@@ -408,12 +407,9 @@ def parse_device_line(line: bytes) -> DeviceMessage | BadLine:
             return _status_from(status.groups())
         except ValueError:
             pass  # the generic path below says why, in its own words
-    where = _printable(line)
-    if where:
-        return BadLine(ErrorCode.BAD_BYTE, where)
-    split = _split_crc(line)
-    if isinstance(split, str):
-        return BadLine(ErrorCode.BAD_CRC, split)
+    split = _unframed(line)
+    if isinstance(split, BadLine):
+        return split
     payload, has_crc = split
     if not has_crc:
         return BadLine(ErrorCode.NEED_CRC, f"device line without crc: {payload[:24]!r}")

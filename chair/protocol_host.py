@@ -15,8 +15,7 @@ from chair.protocol_wire import (
     ErrorCode,
     _checked,
     _framed,
-    _printable,
-    _split_crc,
+    _unframed,
 )
 
 
@@ -220,12 +219,9 @@ def _parse_arg(text: str, kind: type) -> object:
 
 def parse_host_line(line: bytes) -> Frame | BadLine:
     """Parse one host line (without its terminator). Never raises."""
-    where = _printable(line)
-    if where:
-        return BadLine(ErrorCode.BAD_BYTE, where)
-    split = _split_crc(line)
-    if isinstance(split, str):
-        return BadLine(ErrorCode.BAD_CRC, split)
+    split = _unframed(line)
+    if isinstance(split, BadLine):
+        return split
     payload, has_crc = split
     tokens = payload.split()
     seq = None

@@ -168,3 +168,15 @@ def _split_crc(line: bytes) -> tuple[str, bool] | str:
     if crc != int(tail, 16):
         return f"crc {tail.decode('ascii')} does not match {crc:04X}"
     return payload.decode("ascii"), True
+
+
+def _unframed(line: bytes) -> tuple[str, bool] | BadLine:
+    """(payload, has_crc) of one line of either side, or the BadLine that says why not: a
+    byte that is not printable ASCII (E09), then a malformed or wrong CRC (E01)."""
+    where = _printable(line)
+    if where:
+        return BadLine(ErrorCode.BAD_BYTE, where)
+    split = _split_crc(line)
+    if isinstance(split, str):
+        return BadLine(ErrorCode.BAD_CRC, split)
+    return split
