@@ -201,6 +201,8 @@ class Plant:
         self._thermistor_fault: str | None = None
         self._stuck_pressure = np.zeros(n_zones)
         self._refresh()
+        #: sim.truth.Peaks observing every step, or None (the default: no cost)
+        self.peaks = None
 
     # --- array inputs: assignment copies into the plant's own arrays, item writes go through
     @property
@@ -284,6 +286,8 @@ class Plant:
 
         self._row = (self._row + 1) % NOISE_ROWS
         self._refresh()
+        if self.peaks is not None:
+            self.peaks.observe(self)
 
     def _heat_with_cutoff(self, relays: np.ndarray, dt: float) -> np.ndarray:
         """The surfaces after `dt` s when a cut-off opens or is open: each heater's path is
