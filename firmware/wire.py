@@ -157,8 +157,10 @@ class Wire:
         if verb == "SYNC":
             if seq is None:
                 self.refuse(None, codes.E_BAD_ARGS, "SYNC needs a sequence number")
-            elif self.expected_seq == codec.seq_after(seq) and seq in self.replies:
-                self.send(self.replies[seq])  # a resent SYNC with nothing since: a duplicate
+            elif self.order == [seq] and self.expected_seq == codec.seq_after(seq):
+                # the reply memory holds this SYNC's `ok` alone: a resend with nothing
+                # sequenced since, a duplicate (a line numbered seq since is not a SYNC)
+                self.send(self.replies[seq])
             else:
                 self.remember(seq, self.run(verb, args, seq, now))
             return

@@ -390,6 +390,18 @@ def test_the_check_catches_a_held_bag_on_a_device_without_the_limit() -> None:
     assert p.FaultCode.AIR_HOLD in device.dev.faults
 
 
+def test_a_sync_numbered_as_the_last_line_clears_every_setpoint() -> None:
+    """Hypothesis's find (the script's SYNC drew the number of the AIR before it): the
+    device answered that line's remembered `ok` and ran nothing, so the setpoint outlived
+    the lease the model shadows. Fixed in firmware/wire.py (tests/sim/test_device.py)."""
+    device = TwoChannel(seed=0)
+    seq = device.dev.expected_seq
+    device.send(seq, "AIR", ["shoulders", "0.001", "1"])
+    device.send(seq, "SYNC", [])
+    device.check()
+    assert device.dev.setpoints() == {}
+
+
 def test_just_above_every_cap_is_refused() -> None:
     """The sharpest edge, deterministically: each argument at its cap + 0.001 (or + 1)."""
     device = TwoChannel(seed=0)

@@ -402,6 +402,33 @@ def test_duplicates_replay_and_never_execute_twice_across_the_wrap() -> None:
     assert b.cmd(air(), seq=3).detail == "expect=1"
 
 
+def test_a_sync_numbered_as_the_last_command_is_executed_not_a_duplicate() -> None:
+    """Only a resent SYNC with nothing sequenced since is a duplicate (docs/protocol.md,
+    SYNC). Found by tests/test_two_channel.py's hypothesis run: a SYNC numbered as the
+    last sequenced line was answered with that line's remembered `ok`, so the host was
+    told its session started while the bag kept inflating on the old setpoint."""
+    b = Bench()
+    seq = b.next_seq()
+    assert isinstance(b.cmd(air(), seq=seq), p.Ok)
+    assert b.dev.air_target[LUMBAR] == 20.0
+    reply = b.cmd(p.Sync(), seq=seq)
+    assert isinstance(reply, p.Ok) and reply.seq == seq
+    assert b.dev.air_target[LUMBAR] == 0.0 and b.dev.setpoints() == {}
+    assert b.dev.expected_seq == p.seq_after(seq)
+    # and that SYNC resent at once is the duplicate: answered, not run again
+    assert isinstance(b.cmd(air(), seq=p.seq_after(seq)), p.Ok)
+    assert b.cmd(p.Sync(), seq=p.seq_after(seq)).seq == p.seq_after(seq)
+    assert b.dev.setpoints() == {}
+    sync = p.encode_command(p.Sync(), 7)
+    b.raw(sync)
+    assert isinstance(b.cmd(air(), seq=8), p.Ok)
+    b.dev.receive(b"")
+    before = b.dev.setpoints()
+    assert before
+    b.raw(sync)  # SYNC 7 again, but AIR 8 came since: executed
+    assert b.dev.setpoints() == {}
+
+
 def test_duplicates_older_than_memory_are_gaps() -> None:
     b = Bench()
     for _ in range(40):
