@@ -201,7 +201,10 @@ def test_the_emergency_stop_latches_then_reset_and_start_again(served, pages) ->
     page.click("#reset")
     expect(page.locator("#state")).to_have_attribute("data-state", "idle")
     expect(page.locator("#faults")).to_be_hidden()
-    page.click("#start")                                # still acknowledged on this page
+    expect(page.locator("#ack")).not_to_be_checked()    # every start is acknowledged anew
+    expect(page.locator("#start")).to_be_disabled()
+    page.check("#ack")
+    page.click("#start")
     expect(page.locator("#state")).to_have_attribute("data-state", "running")
 
 

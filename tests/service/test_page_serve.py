@@ -172,6 +172,8 @@ def walk(chromium, phone: Page, tmp_path: Path, errors: list[str]) -> None:
     expect(phone.locator("#reset")).to_be_enabled(timeout=20_000)
     phone.click("#reset")
     expect(phone.locator("#state")).to_have_attribute("data-state", "idle", timeout=20_000)
+    expect(phone.locator("#start")).to_be_disabled()           # each start: a fresh tick
+    phone.check("#ack")
     expect(phone.locator("#start")).to_be_enabled()
     phone.click("#start")
     expect(phone.locator("#state")).to_have_attribute(

@@ -99,7 +99,7 @@ $("start").addEventListener("click", () => {
   const { params } = choice();
   say($("start-msg"), "");
   rpc.call("session.start", params).then(() => {
-    started(params.program);
+    started();
     say($("start-msg"), "Started.", "ok");
     if (window.matchMedia("(max-width: 899px)").matches) {
       $("now").scrollIntoView({ behavior: "smooth", block: "start" });

@@ -7,7 +7,6 @@ import { $, el, fill } from "./dom.js";
 
 let programs = [];
 let conditions = [];
-const acknowledgedHere = new Set();   // programs whose cautions were ticked on this page
 
 function minutesOf(seconds) {
   return `about ${Math.max(1, Math.round(seconds / 60))} min`;
@@ -56,7 +55,7 @@ export function renderPicker(list, onChange, preferred) {
   $("guidance-title").hidden = !(list.guidance || []).length;
   for (const input of $("choose").querySelectorAll("input[name=program]")) {
     input.addEventListener("change", () => {
-      $("ack").checked = acknowledgedHere.has(selected());
+      $("ack").checked = false;   // another program's cautions: read them and tick again
       onChange();
     });
   }
@@ -75,9 +74,10 @@ function chosenConditions() {
   return [...document.querySelectorAll("input[name=condition]:checked")].map((i) => i.value);
 }
 
-// Called once a start was accepted: the page keeps the acknowledgement for that program.
-export function started(program) {
-  acknowledgedHere.add(program);
+// Called once a start was accepted: the next start needs a fresh tick (every start is
+// acknowledged by whoever presses it: docs/api.md, session.start).
+export function started() {
+  $("ack").checked = false;
 }
 
 export function choice() {
