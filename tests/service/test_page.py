@@ -272,6 +272,22 @@ def test_a_do_not_use_condition_is_explained_and_blocks_the_start(served, pages)
     expect(page.locator("#start")).to_be_enabled()
 
 
+def test_only_the_chosen_programs_cautions_are_listed(served, pages) -> None:
+    """Every program with all its cautions made the phone page about 9,000 px tall: the
+    chosen program's cautions are shown (before its start), the others' only once chosen."""
+    _, url = served
+    page = pages(url, PHONE)
+    lumbar = page.locator(".program", has=page.locator("input[value=lumbar]"))
+    feet = page.locator(".program", has=page.locator("input[value=feet]"))
+    page.check("input[name=program][value=lumbar]")
+    expect(lumbar.locator(".cautions")).to_be_visible()
+    expect(feet.locator(".cautions")).to_be_hidden()
+    expect(feet.locator(".program-title")).to_be_visible()
+    page.check("input[name=program][value=feet]")
+    expect(feet.locator(".cautions")).to_be_visible()
+    expect(lumbar.locator(".cautions")).to_be_hidden()
+
+
 @pytest.mark.parametrize("viewport", [PHONE, {"width": 360, "height": 740}, DESKTOP])
 def test_the_emergency_stop_is_on_screen_at_every_scroll_position(served, pages,
                                                                   viewport) -> None:
