@@ -59,6 +59,7 @@ def run_job(job: Job) -> dict:
     s = job.session
     faults = (s.fault,) if s.fault else ()
     truth = job.trace + ".truth.json"
+    Path(truth).unlink(missing_ok=True)  # never another run's: written when the port closes
     url = session_url(s, job.sim_options, truth)
     try:
         program = load_program(s.program)
