@@ -231,10 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_baud(reset, "of --port")
     reset.set_defaults(func=_cmd_reset)
 
-    plot = sub.add_parser("plot", help="draw a trace as one figure (needs the plot extra)")
-    plot.add_argument("trace", type=_path, help="a JSON Lines trace from `chair run --trace`")
+    plot = sub.add_parser("plot", help="draw a trace, or a sweep's results, as one figure "
+                          "(needs the plot extra)")
+    plot.add_argument("trace", type=_path, metavar="TRACE|RESULTS",
+                      help="a JSON Lines trace from `chair run --trace`, or a sweep's results "
+                           "(.csv or .parquet from `chair sweep -o`: worst pressure by body "
+                           "height and zone against the caps)")
     plot.add_argument("-o", "--output", default=None, type=_path,
-                      help="image file to write, .png, .svg or .pdf (default: the trace's "
+                      help="image file to write, .png, .svg or .pdf (default: the input's "
                            "name ending in .png, beside it; never over a file chair plot "
                            "did not draw)")
     plot.set_defaults(func=_cmd_plot)

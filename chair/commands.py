@@ -235,13 +235,15 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 def _cmd_plot(args: argparse.Namespace) -> int:
     from chair.plot import plot_trace
     from chair.plot_files import check_output, default_output
+    from chair.sweep.plot import kind, plot_results
     from chair.trace_check import check_trace_input
 
     check_trace_input(args.trace)  # a directory, FIFO or device: refused before anything
+    draw = plot_trace if kind(args.trace) == "trace" else plot_results
     output = args.output or default_output(args.trace)
     check_output(args.trace, output, chosen=args.output is not None)
     replaced = os.path.exists(output)
-    plot_trace(args.trace, output)
+    draw(args.trace, output)
     print(f"wrote {output}" + (" (replacing the file that was there)" if replaced else ""))
     return 0
 

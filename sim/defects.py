@@ -34,12 +34,18 @@ DEFECTS: dict[str, str] = {
     "reset-resumes": "RESET restarts the foot rollers that a latched fault stopped",
     "reset-while-faulted": "RESET clears faults whose condition is still present",
 }
+#: How far past its cap `air-over-cap` fills a bag (a share of the cap; under the plant's
+#: relief valve, sim.plant_figures.RELIEF_KPA, for every zone of the reference chair).
+OVER_CAP_SCALE = 1.2
 #: Defects of rules the wire cannot show (a loose thermistor, a held or unvented bag need
 #: the plant): for tests that show the other channel catches what the device then misses.
 RULE_DEFECTS: dict[str, str] = {
     "no-heat-follow": "a powered heater whose reading does not follow is not a fault",
     "no-air-hold": "airbags may be held inflated for any time and any share of a window",
     "no-vent-check": "a bag told to vent that does not lose its pressure is not a fault",
+    "air-over-cap": f"the regulator fills every bag given a target to {OVER_CAP_SCALE:g} "
+                    "times its zone's cap and checks over-pressure there; the limits table "
+                    "(and the AIR command's check) keep the true caps",
 }
 #: The entry `corrupt-limits` changes, and by how much.
 CORRUPT_ENTRY = ("airbag_kpa_max.lumbar", 10.0)
@@ -162,6 +168,24 @@ class _NoVentWatch(AirWatch):
         return ""
 
 
+class _OverCapAir(Air):
+    """The table's caps refuse an AIR command past them; the regulator aims at, and the
+    over-pressure check reads against, each cap times OVER_CAP_SCALE."""
+
+    def __init__(self, fw):
+        super().__init__(fw)
+        self.table_caps = self.caps
+        self.caps = [cap * OVER_CAP_SCALE for cap in self.caps]
+        self.min_cap = min(self.caps) if self.n else INF
+
+    def command(self, zone, kpa, lease_ms, now):
+        if zone in self.fw.zones:
+            z = self.fw.zones.index(zone)
+            self.fw.limits.check_cap("AIR", "kpa", kpa, 0, self.table_caps[z], zone)
+            kpa = self.caps[z] if kpa > 0 else kpa
+        super().command(zone, kpa, lease_ms, now)
+
+
 #: The part each defect replaces.
 _PARTS: dict[str, tuple[str, type]] = {
     "no-deadman": ("leases_class", _NoDeadmanLeases),
@@ -180,6 +204,7 @@ _PARTS: dict[str, tuple[str, type]] = {
     "no-heat-follow": ("heat_class", _NoHeatFollow),
     "no-air-hold": ("watch_class", _NoHoldWatch),
     "no-vent-check": ("watch_class", _NoVentWatch),
+    "air-over-cap": ("air_class", _OverCapAir),
 }
 
 
@@ -201,8 +226,9 @@ def firmware_class(defects: frozenset[str]) -> type[Firmware]:
     parts = {attr: classes[0] if len(classes) == 1 else type("_".join(
         c.__name__ for c in classes), tuple(classes), {}) for attr, classes in chosen.items()}
     watch = parts.pop("watch_class", None)
-    if watch is not None:
-        parts["air_class"] = type("_AirWith" + watch.__name__, (Air,), {"watch_class": watch})
+    if watch is not None:  # (on the air_class of another defect, if any)
+        base = parts.get("air_class", Air)
+        parts["air_class"] = type("_AirWith" + watch.__name__, (base,), {"watch_class": watch})
     if not parts:
         return Firmware
     return type("Firmware_" + "_".join(sorted(defects)).replace("-", "_"), (Firmware,), parts)

@@ -25,6 +25,10 @@ URL options (all optional, repeat ``fault`` and ``defect`` as needed)::
                       Node.js, `npm ci`; sim/remote.py) instead of in this process
     chair=reference   the chair description (a JSON file in firmware/chairs: reference,
                       compact, ...); the plant and the firmware are built from the same one
+    truth=PATH        attach `sim.truth.Peaks` to the plant and write its `as_dict()` as
+                      JSON to PATH when the port closes: the plant's true worst bag kPa,
+                      heater surface °C and roller force by landmark over every step (a
+                      power-cycle restarts the firmware, not the plant: the peaks span it)
 
 The device (firmware and plant) is created when the port opens; its banner is the first
 thing to read. The port exposes `.clock` and `.device` (the latter for tests only).
@@ -38,6 +42,7 @@ the device in real time by waiting on the clock.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -50,10 +55,11 @@ from firmware import chairs
 from sim.body import HEIGHT_CM_RANGE, STIFFNESS_RANGE, Body
 from sim.device import DEFECTS, RULE_DEFECTS, Device
 from sim.physics import Plant
+from sim.truth import Peaks
 from sim.virtual_port import BadURL, VirtualPort, query_pairs
 
 OPTIONS = ("height", "stiffness", "seated", "seed", "ambient", "clock", "speed", "fault",
-           "defect", "quiet", "proto", "micropython", "chair")
+           "defect", "quiet", "proto", "micropython", "chair", "truth")
 _REPEATABLE = ("fault", "defect")
 _BOOL = {"1": True, "0": False, "true": True, "false": False, "yes": True, "no": False}
 
@@ -94,7 +100,7 @@ def parse_url(url: str) -> dict:
     options: dict = {"height": 175.0, "stiffness": 1.0, "seated": True, "seed": 0,
                      "ambient": 24.0, "clock": "real", "speed": 1.0, "fault": [], "defect": [],
                      "quiet": True, "proto": p.PROTOCOL_VERSION, "micropython": False,
-                     "chair": "reference"}
+                     "chair": "reference", "truth": ""}
     seen: set[str] = set()
     for name, value in pairs:
         if name not in OPTIONS:
@@ -127,6 +133,10 @@ def parse_url(url: str) -> dict:
                 raise _bad(name, value, "a chair description in firmware/chairs: "
                            + ", ".join(names))
             options[name] = value
+        elif name == "truth":
+            if not value:
+                raise _bad(name, value, "a file path to write the plant's peaks to")
+            options[name] = value
         elif name == "clock":
             if value not in ("real", "virtual"):
                 raise _bad(name, value, "real or virtual")
@@ -155,6 +165,7 @@ class Serial(VirtualPort):
     def __init__(self, *args, **kwargs) -> None:
         self.clock: MonotonicClock | VirtualClock | None = None
         self.device: Device | None = None
+        self._truth: tuple[str, Peaks] | None = None  # truth=PATH: where and what to write
         self._rx = bytearray()
         self._pulled_at = float("nan")  # the clock time the device was last advanced to
         self._lock = threading.RLock()
@@ -181,6 +192,9 @@ class Serial(VirtualPort):
         device = Device(clock, plant, defects=frozenset(options["defect"]), chair=description,
                         quiet=options["quiet"], proto=options["proto"],
                         micropython=options["micropython"])
+        if options["truth"]:
+            plant.peaks = Peaks(plant)
+            self._truth = (options["truth"], plant.peaks)
         start = clock.now()
         for name, seconds in options["fault"]:
             device.schedule(name, start + seconds)
@@ -194,6 +208,10 @@ class Serial(VirtualPort):
         self.is_open = False
         if self.device is not None:
             self.device.close()  # the firmware's interpreter, when it runs in one
+        if self._truth is not None:
+            path, peaks = self._truth
+            self._truth = None
+            Path(path).write_text(json.dumps(peaks.as_dict(), sort_keys=True), encoding="utf-8")
 
     def _reconfigure_port(self) -> None:
         if not isinstance(self._baudrate, int) or not 0 < self._baudrate < 2 ** 32:

@@ -21,13 +21,13 @@ from chair.cli import main
 from chair.clock import VirtualClock
 from chair.faults import FAULTS
 from chair.limits import ZONES
+from chair.safety import AIR_MARGIN_KPA  # regulation overshoot tolerated above the host cap
 from chair.trace import read_trace
 from sim import physics
 from sim.body import Body
 from sim.device import Device
 from sim.physics import Plant
 
-AIR_MARGIN_KPA = 1.0  # regulation overshoot tolerated above the host cap (safety.AIR_MARGIN_KPA)
 VENTED_KPA = 1.0
 #: Faults whose readings cannot show the truth: checked on the plant instead.
 SENSOR_FAULTS = {"pressure-sensor-stuck"}

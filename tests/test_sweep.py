@@ -1,17 +1,22 @@
-"""`chair sweep`: the grid, the seeds, the rows whatever the number of jobs, and a planted
-violation that makes the sweep fail naming the session."""
+"""`chair sweep`: the grid, the seeds, the rows whatever the number of jobs, the plant's
+truth beside the trace, and planted violations that make the sweep fail naming the
+sessions."""
 
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
+import serial
 
 from chair.cli import main
 from chair.errors import Exit, UsageError
 from chair.faults import FAULTS
+from chair.program import load_program
+from chair.safety import AIR_MARGIN_KPA
 from chair.sweep import grid
-from chair.sweep.worker import read_trace
+from chair.sweep.worker import read_trace, read_truth
 
 SMALL = ["sweep", "lumbar", "--heights", "160,190", "--faults", "none,pinch@20"]
 
@@ -74,7 +79,12 @@ def test_one_job_and_two_give_the_same_rows(tmp_path, capsys) -> None:
     assert calm["outcome"] == "completed" and calm["safe_s"] == ""
     assert 0 < float(calm["kpa.lumbar"]) <= float(calm["cap.lumbar"])
     assert 0 < float(calm["heat_c"]) <= float(calm["heat_cap"])
+    # the plant's truth: near what the trace sampled, within the caps, force by landmark
+    assert abs(float(calm["true_kpa.lumbar"]) - float(calm["kpa.lumbar"])) < 0.5
+    assert 0 < float(calm["true_heat_c"]) <= float(calm["heat_cap"])
+    assert float(calm["force_n.l5"]) > 0 and float(calm["force_n.sacrum"]) > 0
     assert not (tmp_path / "one.csv.traces").exists()  # nothing failed, nothing asked
+    assert not list(tmp_path.glob("**/*.truth.json"))  # read and deleted
 
 
 def test_traces_are_kept_on_request(tmp_path) -> None:
@@ -100,6 +110,81 @@ def test_a_planted_violation_fails_the_sweep_and_names_the_session(tmp_path, cap
     assert row["trace"].startswith(str(out) + ".traces")  # kept beside the results
 
 
+def test_a_planted_unsafe_chair_fails_the_sweep_on_trace_and_truth(tmp_path, capsys) -> None:
+    """air-over-cap: the firmware fills a bag past its cap (its table still reports the true
+    one), so the host's checks are the only channel left: it latches a fault on a sample
+    over the cap, and the rows show the sampled and the true pressure over it."""
+    out = tmp_path / "r.csv"
+    code = main(["sweep", "lumbar", "--heights", "160,190", "--jobs", "1", "-o", str(out),
+                 "--sim-options", "defect=air-over-cap"])
+    assert code == Exit.FAULT
+    err = capsys.readouterr().err
+    assert ("2 session(s) violate: lumbar-h160-k1-reference, lumbar-h190-k1-reference"
+            in err)
+    for row in rows(out):
+        cap = float(row["cap.lumbar"])
+        assert float(row["kpa.lumbar"]) > cap
+        assert float(row["true_kpa.lumbar"]) > cap + AIR_MARGIN_KPA
+        assert "airbag lumbar" in row["violations"]
+        assert "true airbag lumbar" in row["violations"]
+        assert row["outcome"] == "fault" and "above the cap" in row["detail"]  # host caught
+
+
+def test_a_stuck_sensor_hides_the_truth_that_the_row_shows(tmp_path) -> None:
+    """pressure-sensor-stuck as the lumbar bag starts filling: the reading freezes low, the
+    bag fills on until the device's rise check; the true peak is well above the sampled."""
+    out = tmp_path / "r.csv"
+    assert main(["sweep", "lumbar", "--faults", "pressure-sensor-stuck@93.5", "--jobs", "1",
+                 "-o", str(out)]) == Exit.OK
+    (row,) = rows(out)
+    assert float(row["true_kpa.lumbar"]) > float(row["kpa.lumbar"]) + 3.0
+    assert row["outcome"] == "fault" and row["violations"] == ""
+
+
+def test_the_truth_file_is_judged_against_the_caps_and_deleted(tmp_path) -> None:
+    path = tmp_path / "t.truth.json"
+    peaks = {"bag_kpa": {"lumbar": 28.0 + AIR_MARGIN_KPA + 0.01, "seat": 28.9},
+             "surface_c": {"lumbar": 43.2, "seat": 40.0}, "force_n": {"l5": 61.0}}
+    path.write_text(json.dumps(peaks))
+    row = {"cap.lumbar": 28.0, "cap.seat": 28.0, "heat_cap": 43.0, "violations": []}
+    out = read_truth(str(path), row)
+    assert out == {"true_kpa.lumbar": 29.01, "true_kpa.seat": 28.9, "true_heat_c": 43.2,
+                   "force_n.l5": 61.0}
+    assert [v.split()[:3] for v in row["violations"]] == [["true", "airbag", "lumbar"],
+                                                          ["true", "heat", "43.2"]]
+    assert not path.exists()
+    assert read_truth(str(path), row) == {}  # no file: the port never opened
+
+
+def test_the_sim_url_writes_the_peaks_when_it_closes_across_a_power_cycle(tmp_path) -> None:
+    path = tmp_path / "peaks.json"
+    serial.protocol_handler_packages.append("sim")
+    port = serial.serial_for_url(f"sim://?clock=virtual&truth={path}&fault=power-cycle@1")
+    plant, kept = port.device.plant, port.device.plant.peaks
+    port.clock.sleep_until(0.5)
+    port.read(10000)
+    plant.bag_kpa[:] = 5.0  # a bag the (idle, venting) firmware did not fill: truth only
+    port.clock.sleep_until(2.0)
+    port.read(10000)  # the firmware rebooted at 1 s; the plant and its peaks go on
+    assert port.device.plant is plant and plant.peaks is kept
+    assert not path.exists()
+    port.close()
+    peaks = json.loads(path.read_text())
+    assert peaks == kept.as_dict() and 2.0 < min(peaks["bag_kpa"].values()) <= 5.0
+    with pytest.raises(ValueError, match="truth"):
+        serial.serial_for_url("sim://?clock=virtual&truth=")
+
+
+def test_a_fault_past_the_programs_end_is_a_usage_error_and_mid_is_its_half() -> None:
+    length = load_program("lumbar").seconds
+    placed = grid.sessions(["lumbar"], [175], [1.0], ["reference"],
+                           grid.parse_faults("all@mid"), 1, 0)
+    assert {s.fault for s in placed} == {f"{n}@{length / 2:g}" for n in FAULTS}
+    with pytest.raises(UsageError, match=rf"--faults pinch@{length + 1:g}.*lumbar"):
+        grid.sessions(["lumbar"], [175], [1.0], ["reference"], [f"pinch@{length + 1:g}"],
+                      1, 0)
+
+
 def test_a_sample_over_its_cap_is_a_violation(tmp_path) -> None:
     trace = tmp_path / "t.jsonl"
     trace.write_text(
@@ -116,6 +201,7 @@ def test_a_sample_over_its_cap_is_a_violation(tmp_path) -> None:
 
 @pytest.mark.parametrize("argv", [["--heights", "140"], ["--stiffness", "3"],
                                   ["--models", "nope"], ["--faults", "bogus@1"],
+                                  ["--faults", "all@100000"],
                                   ["--jobs", "0"], ["--seeds", "0"]])
 def test_bad_options_are_usage_errors(tmp_path, capsys, argv) -> None:
     assert main(["sweep", "lumbar", *argv, "-o", str(tmp_path / "r.csv")]) == Exit.USAGE

@@ -29,7 +29,8 @@ def add_parser(sub, path_type) -> None:
                        help="simulated chairs (`chair sim --list-chairs`; default reference)")
     sweep.add_argument("--faults", default="none", metavar="SPEC",
                        help=f"none (default), all (each fault at {grid.ALL_FAULTS_AT_S:g} s; "
-                            "all@S at S), or NAME@S,...; none,all for both")
+                            "all@S at S; all@mid at half each program's length), or "
+                            "NAME@S,...; none,all for both")
     sweep.add_argument("--seeds", type=int, default=1, metavar="N",
                        help="sessions per combination, each with its own seed (default 1)")
     sweep.add_argument("--seed", type=int, default=0, metavar="S",

@@ -2,7 +2,9 @@
 models, faults and seeds, each with its own seed derived from its parameters.
 
 Ranges are `A:B:STEP` (B included) or comma lists; a bad one is a UsageError naming the
-option (exit 2).
+option (exit 2). A fault's time is in simulated seconds after the port opens: `NAME@S`,
+or `NAME@mid` (from `all@mid`), half the program's length; a time past the program's length
+is a UsageError naming the fault and the program.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ HEIGHT_CM = (150.0, 210.0)
 STIFFNESS = (0.5, 2.0)
 #: When `--faults all` injects each fault, in simulated seconds after the port opens.
 ALL_FAULTS_AT_S = 20.0
+#: The time of `all@mid`: each program's own, half its length.
+MID = "mid"
 #: Most values one range may give (a typo such as 150:200:0.001 is refused, not run).
 MOST_VALUES = 1000
 
@@ -84,7 +88,8 @@ def parse_numbers(option: str, text: str, bounds: tuple[float, float]) -> list[f
 
 
 def parse_faults(text: str) -> list[str]:
-    """`none`, `all` (every fault at ALL_FAULTS_AT_S; `all@S` at S) or `NAME@S,...`; each
+    """`none`, `all` (every fault at ALL_FAULTS_AT_S; `all@S` at S; `all@mid` at half each
+    program's length, left as `NAME@mid` for `sessions` to place) or `NAME@S,...`; each
     entry is one session's fault ("" for none). UsageError naming --faults otherwise."""
     out: list[str] = []
     for part in (p.strip() for p in text.split(",")):
@@ -98,7 +103,7 @@ def parse_faults(text: str) -> list[str]:
     for spec in out:
         if spec:
             try:
-                parse_fault(spec)
+                parse_fault(spec.replace(f"@{MID}", "@0"))
             except ValueError as exc:
                 raise UsageError(f"--faults {spec}: {exc}; or give none or all") from None
     return list(dict.fromkeys(out))
@@ -114,13 +119,33 @@ def parse_models(text: str, known: list[str]) -> list[str]:
     return list(dict.fromkeys(models))
 
 
+def place_faults(program: str, faults: list[str]) -> list[str]:
+    """`faults` (of parse_faults) for `program`: `NAME@mid` at half its length; UsageError
+    (--faults, naming the fault and the program) for a time past its length. Loads the
+    program (ProgramError, exit 2, when it cannot)."""
+    from chair.program import load_program
+
+    length = load_program(program).seconds
+    placed = []
+    for spec in faults:
+        name, _, at = spec.partition("@")
+        if at == MID:
+            spec = f"{name}@{round(length / 2, 3):g}"
+        elif spec and float(at) > length:
+            raise UsageError(f"--faults {spec}: {float(at):g} s is past the end of {program}, "
+                             f"a program of {length:g} s; give a time within it (or all@mid)")
+        placed.append(spec)
+    return list(dict.fromkeys(placed))
+
+
 def sessions(programs: list[str], heights: list[float], stiffnesses: list[float],
              models: list[str], faults: list[str], replicas: int,
              sweep_seed: int) -> list[Session]:
     """Every combination, in a fixed order (programs, heights, stiffnesses, models, faults,
-    replicas)."""
+    replicas); each program's faults placed by `place_faults`."""
     if replicas < 1:
         raise UsageError(f"--seeds {replicas}: give 1 or more sessions per combination")
     return [Session(prog, h, k, m, f, r, derive_seed(sweep_seed, prog, h, k, m, f, r))
-            for prog, h, k, m, f, r in itertools.product(
-                programs, heights, stiffnesses, models, faults, range(replicas))]
+            for prog in programs
+            for h, k, m, f, r in itertools.product(
+                heights, stiffnesses, models, place_faults(prog, faults), range(replicas))]

@@ -1,8 +1,9 @@
 """The rows of a sweep written as CSV (or Parquet, with pyarrow), and its summary table.
 
 Columns: the parameters first (session, program, height, stiffness, model, fault, replica,
-seed), then outcome, exit_code, detail, every `kpa.ZONE` and `cap.ZONE` seen (sorted),
-heat_c, heat_cap, safe_s, violations (joined with "; ") and trace.
+seed), then outcome, exit_code, detail, every `kpa.ZONE`, `cap.ZONE` and `true_kpa.ZONE`
+seen (sorted), heat_c, heat_cap, true_heat_c, every `force_n.LANDMARK` seen (sorted),
+safe_s, violations (joined with "; ") and trace.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from chair.errors import UsageError
 
 FIRST = ["session", "program", "height", "stiffness", "model", "fault", "replica", "seed",
          "outcome", "exit_code", "detail"]
-LAST = ["heat_c", "heat_cap", "safe_s", "violations", "trace"]
+HEAT = ["heat_c", "heat_cap", "true_heat_c"]
+LAST = ["safe_s", "violations", "trace"]
 
 
 def check_output(path: str) -> None:
@@ -29,8 +31,11 @@ def check_output(path: str) -> None:
 
 
 def columns(rows: list[dict]) -> list[str]:
-    zones = sorted({key for row in rows for key in row if key.startswith(("kpa.", "cap."))})
-    return FIRST + zones + LAST
+    """The columns of `rows`, in the order of the module docstring."""
+    keys = {key for row in rows for key in row}
+    zones = sorted(k for k in keys if k.startswith(("kpa.", "cap.", "true_kpa.")))
+    marks = sorted(k for k in keys if k.startswith("force_n."))
+    return FIRST + zones + HEAT + marks + LAST
 
 
 def flat(row: dict) -> dict:
@@ -54,18 +59,20 @@ def write(path: str, rows: list[dict]) -> None:
 
 
 def summary(rows: list[dict]) -> str:
-    """A table a line per session (worst kPa against the cap, heat, time to safe, verdict)
-    and a closing count."""
+    """A table a line per session (worst sampled kPa against the cap, the worst true kPa of
+    that zone, heat, time to safe, verdict) and a closing count."""
     lines = [f"{'session':<48} {'outcome':<9} {'exit':>4} {'worst kPa/cap':>16} "
-             f"{'heat °C':>8} {'safe s':>7}  verdict"]
+             f"{'true':>6} {'heat °C':>8} {'safe s':>7}  verdict"]
     for row in rows:
         worst = max(((row[k], k[4:]) for k in row if k.startswith("kpa.")), default=None)
         kpa = f"{worst[0]:g}/{row.get('cap.' + worst[1], 0):g} {worst[1]}" if worst else "-"
+        true = row.get(f"true_kpa.{worst[1]}") if worst else None
+        true = "-" if true is None else f"{true:g}"
         heat = "-" if row["heat_c"] is None else f"{row['heat_c']:g}"
         safe = "-" if row["safe_s"] is None else f"{row['safe_s']:g}"
         verdict = "VIOLATES: " + "; ".join(row["violations"]) if row["violations"] else "ok"
         lines.append(f"{row['session']:<48} {row['outcome']:<9} {row['exit_code']:>4} "
-                     f"{kpa:>16} {heat:>8} {safe:>7}  {verdict}")
+                     f"{kpa:>16} {true:>6} {heat:>8} {safe:>7}  {verdict}")
     bad = sum(bool(row["violations"]) for row in rows)
     lines.append(f"{len(rows)} sessions, {bad} violating")
     return "\n".join(lines)

@@ -6,6 +6,9 @@ A row (a dict, the same whatever the worker): the session's parameters, `outcome
 `exit_code` (chair.runner.EXIT), `kpa.ZONE` the worst airbag pressure sampled (kPa) with
 `cap.ZONE` the session's cap, `heat_c` the worst heater temperature with `heat_cap`,
 `safe_s` the seconds from the first fault event to the safe event (None without a fault),
+the plant's truth (`sim.truth.Peaks`, asked for with the sim:// option `truth=PATH`):
+`true_kpa.ZONE` the worst true bag pressure (kPa), `true_heat_c` the worst true heater
+surface (°C), `force_n.LANDMARK` the worst true roller force (N) on the body by landmark,
 `violations` (a list of strings; empty when the session is safe) and `trace` (the path
 kept, or "").
 """
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from chair.errors import ChairError, UsageError
 from chair.limits import DEVICE
+from chair.safety import AIR_MARGIN_KPA
 from chair.sweep.grid import Session
 
 
@@ -34,11 +38,13 @@ class Job:
     sim_options: str = ""  # extra sim:// query options, such as defect=NAME (for tests)
 
 
-def session_url(session: Session, sim_options: str = "") -> str:
-    """The sim:// URL of `session` (its body and chair; the run adds its seed, clock and
-    fault)."""
+def session_url(session: Session, sim_options: str = "", truth: str = "") -> str:
+    """The sim:// URL of `session` (its body and chair, and `truth=PATH` when `truth` is
+    given; the run adds its seed, clock and fault)."""
     query = [("height", f"{session.height:g}"), ("stiffness", f"{session.stiffness:g}"),
              ("chair", session.model)]
+    if truth:
+        query.append(("truth", truth))
     query += urllib.parse.parse_qsl(sim_options, keep_blank_values=True)
     return "sim://?" + urllib.parse.urlencode(query, safe="@")
 
@@ -52,7 +58,9 @@ def run_job(job: Job) -> dict:
 
     s = job.session
     faults = (s.fault,) if s.fault else ()
-    url = session_url(s, job.sim_options)
+    truth = job.trace + ".truth.json"
+    Path(truth).unlink(missing_ok=True)  # never another run's: written when the port closes
+    url = session_url(s, job.sim_options, truth)
     try:
         program = load_program(s.program)
         try:
@@ -72,6 +80,7 @@ def run_job(job: Job) -> dict:
     row = {**{k: v for k, v in asdict(s).items()}, "session": s.name, "outcome": reason,
            "exit_code": code, "detail": detail}
     row.update(read_trace(job.trace))
+    row.update(read_truth(truth, row))
     if reason == "error":
         row["violations"].append(f"error: {detail}")
     if row["violations"] or job.keep:
@@ -80,6 +89,37 @@ def run_job(job: Job) -> dict:
         row["trace"] = ""
         Path(job.trace).unlink(missing_ok=True)
     return row
+
+
+def read_truth(path: str, row: dict) -> dict:
+    """The plant's truth from the `truth=PATH` file at `path` (deleted once read), judged
+    against the caps `row` holds (`cap.ZONE`, `heat_cap`); appends to `row["violations"]`.
+
+    Violations: a true bag over its cap by more than chair.safety.AIR_MARGIN_KPA (the
+    regulation overshoot the controller tolerates before it latches a fault), a true heater
+    surface over its cap. No file (the port never opened): no truth columns."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            peaks = json.load(handle)
+    except OSError:
+        return {}
+    finally:
+        Path(path).unlink(missing_ok=True)
+    bags, surfaces = peaks["bag_kpa"], peaks["surface_c"]
+    out: dict = {f"true_kpa.{z}": round(v, 2) for z, v in sorted(bags.items())}
+    out["true_heat_c"] = round(max(surfaces.values()), 2) if surfaces else None
+    out.update({f"force_n.{m}": round(v, 1) for m, v in sorted(peaks["force_n"].items())})
+    for zone, worst in sorted(bags.items()):
+        cap = row.get(f"cap.{zone}")
+        if cap is not None and worst > cap + AIR_MARGIN_KPA:
+            row["violations"].append(f"true airbag {zone} {worst:.2f} kPa over its cap {cap:g}"
+                                     f" + {AIR_MARGIN_KPA:g}")
+    heat_cap = row.get("heat_cap")
+    if out["true_heat_c"] is not None and heat_cap is not None and \
+            out["true_heat_c"] > heat_cap:
+        row["violations"].append(f"true heat {out['true_heat_c']:g} °C over its cap "
+                                 f"{heat_cap:g}")
+    return out
 
 
 def read_trace(path: str) -> dict:

@@ -202,6 +202,23 @@ def test_without_the_limit_the_bag_stays_held() -> None:
     assert hold_bag(b, 60.0) > 50.0 and not b.dev.faults
 
 
+def test_the_over_cap_defect_fills_past_the_device_cap_unnoticed() -> None:
+    """sim defect air-over-cap: a target well under the cap, renewed; the device fills the
+    bag past its own cap (the table still says the true one) and latches nothing: only the
+    host's checks are left (tests/test_sweep.py shows the host catching it)."""
+    from sim.defects import OVER_CAP_SCALE
+
+    cap = DEV["airbag_kpa_max.lumbar"]
+    b = Bench(defects=("air-over-cap",))
+    assert isinstance(b.cmd(p.SetAir("lumbar", cap + 0.1, 2000)), p.Error)  # the table's cap
+    hold_bag(b, 8.0, kpa=10.0)
+    assert cap + 1.0 < _true_kpa(b) <= cap * OVER_CAP_SCALE + 0.5
+    assert not b.dev.faults, b.dev.latched
+    fair = Bench()
+    hold_bag(fair, 8.0, kpa=10.0)
+    assert _true_kpa(fair) < 11.5  # the same commands on a sound device: the target
+
+
 def test_short_breaks_do_not_beat_the_duty_limit() -> None:
     """Held just under the held limit, vented 1 s, again and again: the duty share."""
     b = Bench()
