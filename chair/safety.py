@@ -357,8 +357,11 @@ class Supervisor(HeatWatch):
 
     def _air_fault(self, zone: str, kpa: float, now: float) -> str | None:
         """Why airbag `zone` reading `kpa` is a fault now, or None."""
-        if kpa > self.caps.airbag_kpa[zone] + AIR_MARGIN_KPA:
-            return f"airbag {zone} at {kpa:.1f} kPa, above the cap {self.caps.airbag_kpa[zone]}"
+        ceiling = self.air_kpa(zone, 5)  # the cap, scaled by the user's intensity
+        if kpa > ceiling + AIR_MARGIN_KPA:
+            level = self.caps.level_max
+            return (f"airbag {zone} at {kpa:.1f} kPa, above the cap {ceiling:g}"
+                    + (f" of intensity {level}" if level < 5 else ""))
         target = self._air_target[zone]
         watch = self._air.get(zone)
         if watch is None:  # (not setdefault: that builds a _Watch on every report)

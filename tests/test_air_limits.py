@@ -140,3 +140,21 @@ def test_cycles_joining_across_short_steps_are_refused() -> None:
 def test_every_shipped_program_is_inside_the_program_hold_caps() -> None:
     for program in list_programs():
         check_program(program)
+
+
+def test_a_regulator_overfilling_a_gentle_session_is_caught_at_the_users_ceiling(
+        tmp_path: Path, bags: Bags) -> None:
+    """The firmware defect air-over-cap fills a bag past its target (to 1.2 x the device's
+    cap). At --intensity 2 the host stops it at 2/5 of the cap + the margin, not at the
+    chair's cap: before, lumbar reached 29.5 kPa (cap 28) before the host's fault."""
+    from chair.safety import AIR_MARGIN_KPA
+
+    code, records = run(tmp_path, "lumbar", "--intensity", "2", "--port",
+                        "sim://?defect=air-over-cap")
+    assert code == 3
+    header = next(r for r in records if r["type"] == "header")
+    ceiling = round(header["limits"]["airbag_kpa_max"]["lumbar"] * 2 / 5, 1)
+    faults = [r for r in records if r.get("event") == "fault"]
+    assert faults and "of intensity 2" in str(faults[0]), faults
+    lumbar = limits.ZONES.index("lumbar")
+    assert np.array(bags.kpa)[:, lumbar].max() < ceiling + AIR_MARGIN_KPA + 1.0

@@ -111,6 +111,23 @@ def test_overpressure_is_a_fault() -> None:
     assert Supervisor(make_caps(DEVICE)).check(status(air_kpa=tuple(air)), 1.0) is None
 
 
+def test_a_lower_intensity_lowers_the_pressure_the_supervisor_allows() -> None:
+    """The user's intensity is enforced on the readings too, not only on the targets: a
+    bag regulated past the targets of intensity 2 (the firmware defect air-over-cap filled
+    a level-2 bag to 29.5 kPa under a cap of 28) is a fault at 0.4 x cap + the margin."""
+    gentle = Supervisor(make_caps(DEVICE, intensity=2))
+    ceiling = gentle.air_kpa("lumbar", 5)
+    assert ceiling == round(gentle.caps.airbag_kpa["lumbar"] * 2 / 5, 1)
+    air = [0.0] * 6
+    air[ZONES.index("lumbar")] = ceiling + 1.5
+    why = gentle.check(status(air_kpa=tuple(air)), 1.0)
+    assert why is not None and "above the cap" in why and "intensity 2" in why, why
+    assert Supervisor(make_caps(DEVICE)).check(status(air_kpa=tuple(air)), 1.0) is None
+    air[ZONES.index("lumbar")] = ceiling + 0.5
+    assert Supervisor(make_caps(DEVICE, intensity=2)).check(
+        status(air_kpa=tuple(air)), 1.0) is None
+
+
 def test_airbag_that_does_not_inflate_is_a_fault() -> None:
     sup = Supervisor(make_caps(DEVICE))
     sup.commanded(p.SetAir("seat", 20.0, 1500), 0.0)
