@@ -33,6 +33,9 @@ DEFECTS: dict[str, str] = {
     "slow-deadman": "the dead-man trips after twice deadman_ms",
     "reset-resumes": "RESET restarts the foot rollers that a latched fault stopped",
     "reset-while-faulted": "RESET clears faults whose condition is still present",
+    "air-over-cap": "the regulator fills every bag given a target to 1.2 times its zone's "
+                    "cap and checks over-pressure there; the limits table (and the AIR "
+                    "command's check) keep the true caps",
 }
 #: How far past its cap `air-over-cap` fills a bag (a share of the cap; under the plant's
 #: relief valve, sim.plant_figures.RELIEF_KPA, for every zone of the reference chair).
@@ -43,9 +46,6 @@ RULE_DEFECTS: dict[str, str] = {
     "no-heat-follow": "a powered heater whose reading does not follow is not a fault",
     "no-air-hold": "airbags may be held inflated for any time and any share of a window",
     "no-vent-check": "a bag told to vent that does not lose its pressure is not a fault",
-    "air-over-cap": f"the regulator fills every bag given a target to {OVER_CAP_SCALE:g} "
-                    "times its zone's cap and checks over-pressure there; the limits table "
-                    "(and the AIR command's check) keep the true caps",
 }
 #: The entry `corrupt-limits` changes, and by how much.
 CORRUPT_ENTRY = ("airbag_kpa_max.lumbar", 10.0)

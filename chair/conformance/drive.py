@@ -180,8 +180,15 @@ def airbag(ses: Session, zone: str) -> str:
     start = clock.now()
     ses.send(p.SetAir(zone, target, ses.lease_ms))
 
+    def over(kpa: float) -> DriveFailed:
+        return ses.fail(f"{zone} regulated to {target:g} kPa (at most "
+                        f"{target + R.air_margin_kpa:g})", f"{kpa:.1f} kPa", "close the fill "
+                        "valve once the bag reaches its target: the regulator overfills")
+
     def filled(s: p.StatusReport) -> bool:
         kpa = ses.air(s, zone)
+        if kpa > target + R.air_margin_kpa:
+            raise over(kpa)
         if kpa < 0.2 * target and clock.now() - start > R.air_rise_s:
             raise ses.fail(f"{zone} inflating (20 % of {target:g} kPa within "
                            f"{R.air_rise_s:g} s)", f"{kpa:.1f} kPa", "open that zone's "
@@ -197,6 +204,8 @@ def airbag(ses: Session, zone: str) -> str:
 
     def held(s: p.StatusReport) -> bool:
         kpa = ses.air(s, zone)
+        if kpa > target + R.air_margin_kpa:
+            raise over(kpa)
         if kpa < R.drive_air_hold_band * target:
             raise ses.fail(f"{zone} held at {target:g} kPa for {hold_s:.1f} s (longer than "
                            "the inflation)", f"{kpa:.1f} kPa after "

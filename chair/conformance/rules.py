@@ -78,6 +78,8 @@ RULES: dict[str, Figure] = {
                              "the hold lasts as long as the inflation took, plus this"),
     "drive_air_hold_band": Figure(0.5, "of target", "checker",
                                   "a held bag stays above this share of its target"),
+    "air_margin_kpa": Figure(safety.AIR_MARGIN_KPA, "kPa", "chair.safety (chair run)",
+                             "a bag reading more than this above its target is over-filled"),
     "air_rise_s": Figure(safety.AIR_RISE_S, "s", "chair.safety (chair run)",
                          "a filling bag reaches 20 % of its target by then"),
     "air_vent_tau_s": Figure(safety.AIR_VENT_TAU_S, "s", "chair.safety (chair run)",

@@ -956,7 +956,8 @@ def test_every_defect_is_known() -> None:
     assert set(DEFECTS) == {"no-deadman", "ignore-crc", "no-estop-latch", "no-lease",
                             "dup-exec", "no-caps", "corrupt-limits", "no-need-crc",
                             "no-seq-check", "no-bad-frame-latch", "estop-queued",
-                            "slow-deadman", "reset-resumes", "reset-while-faulted"}
+                            "slow-deadman", "reset-resumes", "reset-while-faulted",
+                            "air-over-cap"}
     with pytest.raises(ValueError, match="no-deadman"):
         Bench(defects=("no-brakes",))
 
@@ -1050,13 +1051,20 @@ def probe_reset_refused(b: Bench) -> bool:
     return isinstance(reply, p.Error) and reply.code is E.RESET_REFUSED
 
 
+def probe_regulation(b: Bench) -> bool:
+    """A bag held at a target well under its cap stays within 1 kPa of it."""
+    b.cmd(air(10.0))
+    b.run(6.0, renew_ms=2000)
+    return b.plant.bag_kpa[LUMBAR] <= 11.0
+
+
 PROBES = {"no-deadman": probe_deadman, "ignore-crc": probe_crc,
           "no-estop-latch": probe_estop, "no-lease": probe_lease, "dup-exec": probe_dup,
           "no-caps": probe_caps, "corrupt-limits": probe_limits,
           "no-need-crc": probe_need_crc, "no-seq-check": probe_seq_gap,
           "no-bad-frame-latch": probe_bad_frame_latch, "estop-queued": probe_estop_first,
           "slow-deadman": probe_deadman_time, "reset-resumes": probe_reset_never_starts,
-          "reset-while-faulted": probe_reset_refused}
+          "reset-while-faulted": probe_reset_refused, "air-over-cap": probe_regulation}
 
 
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
