@@ -385,18 +385,43 @@ _STATUS_BYTES = re.compile(
     % (_D, _D, _V, _I, _I, _I, _D, _DS, _DS, _I, _D, _D, _V))
 
 
+class _Cache(dict):
+    """bytes -> value, computed by `convert` on a miss; cleared when `_CACHE_MAX` are held.
+
+    A status line repeats most of its fields from the line before (the same pressures,
+    temperatures, technique, ten times a second): a hit is one dict lookup instead of a
+    conversion. Only text the byte pattern has already checked goes in."""
+
+    def __init__(self, convert) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, key: bytes):
+        if len(self) >= _CACHE_MAX:
+            self.clear()
+        value = self[key] = self._convert(key)
+        return value
+
+
+_CACHE_MAX = 4096
+_WORDS = _Cache(bytes.decode)  # a state or a technique: bytes -> str
+_DECIMALS = _Cache(float)  # one decimal of the grammar: bytes -> float
+_LISTS = _Cache(lambda text: tuple(map(float, text.split(b","))) if text else ())
+
+
 def _status_from(groups: tuple[bytes, ...]) -> StatusReport:
-    """The report of a `_STATUS_BYTES` match; ValueError as `_parse_status_line` would."""
+    """The report of a `_STATUS_BYTES` match; ValueError as `_parse_status_line` would.
+
+    `t` changes every line, so it is converted afresh; the other fields come through
+    the caches."""
     (state, t, pos, tech, w, d, spd, force, air, heat, foot, back, leg, occ, pinch, flt,
      _) = groups
+    words, decimals, lists = _WORDS, _DECIMALS, _LISTS
     return StatusReport(
-        state=state.decode(), t=float(t), pos_mm=float(pos), technique=tech.decode(),
-        width=int(w), depth=int(d), speed=int(spd), force_n=float(force),
-        air_kpa=tuple(map(float, air.split(b","))) if air else (),
-        heat_c=tuple(map(float, heat.split(b","))) if heat else (), foot=int(foot),
-        back_pct=float(back), leg_pct=float(leg), occupied=occ == b"1", pinch=pinch == b"1",
-        faults=() if flt == b"-" else tuple(FaultCode.parse(f) for f in
-                                            flt.decode().split(",")))
+        words[state], float(t), decimals[pos], words[tech], int(w), int(d), int(spd),
+        decimals[force], lists[air], lists[heat], int(foot), decimals[back], decimals[leg],
+        occ == b"1", pinch == b"1",
+        () if flt == b"-" else tuple(FaultCode.parse(f) for f in flt.decode().split(",")))
 
 
 def parse_device_line(line: bytes) -> DeviceMessage | BadLine:
