@@ -406,6 +406,7 @@ class _Cache(dict):
 _CACHE_MAX = 4096
 _WORDS = _Cache(bytes.decode)  # a state or a technique: bytes -> str
 _DECIMALS = _Cache(float)  # one decimal of the grammar: bytes -> float
+_INTS = _Cache(int)  # one integer of the grammar: bytes -> int
 _LISTS = _Cache(lambda text: tuple(map(float, text.split(b","))) if text else ())
 
 
@@ -416,10 +417,10 @@ def _status_from(groups: tuple[bytes, ...]) -> StatusReport:
     the caches."""
     (state, t, pos, tech, w, d, spd, force, air, heat, foot, back, leg, occ, pinch, flt,
      _) = groups
-    words, decimals, lists = _WORDS, _DECIMALS, _LISTS
+    words, decimals, ints, lists = _WORDS, _DECIMALS, _INTS, _LISTS
     return StatusReport(
-        words[state], float(t), decimals[pos], words[tech], int(w), int(d), int(spd),
-        decimals[force], lists[air], lists[heat], int(foot), decimals[back], decimals[leg],
+        words[state], float(t), decimals[pos], words[tech], ints[w], ints[d], ints[spd],
+        decimals[force], lists[air], lists[heat], ints[foot], decimals[back], decimals[leg],
         occ == b"1", pinch == b"1",
         () if flt == b"-" else tuple(FaultCode.parse(f) for f in flt.decode().split(",")))
 

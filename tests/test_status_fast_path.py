@@ -103,10 +103,12 @@ def test_the_caches_stay_bounded() -> None:
     """Ten thousand different positions and pressures: each cache holds at most its bound."""
     for i in range(10_000):
         report = p.StatusReport(
-            state="Run", t=i / 10, pos_mm=i / 10, technique="roll", width=1, depth=1, speed=1,
+            state="Run", t=i / 10, pos_mm=i / 10, technique="roll", width=i, depth=1, speed=1,
             force_n=i / 10, air_kpa=(i / 10, 0.0), heat_c=(i / 10,), foot=0, back_pct=i / 10,
             leg_pct=0.0, occupied=True, pinch=False, faults=())
         parsed = pd.parse_device_line(p.encode_device(report)[:-1])
-        assert parsed.pos_mm == round(i / 10, 1) and parsed.air_kpa[0] == round(i / 10, 1)
+        assert parsed.width == i and parsed.pos_mm == round(i / 10, 1)
+        assert parsed.air_kpa[0] == round(i / 10, 1)
         assert len(pd._DECIMALS) <= pd._CACHE_MAX and len(pd._LISTS) <= pd._CACHE_MAX
+        assert len(pd._INTS) <= pd._CACHE_MAX
     assert len(pd._WORDS) <= pd._CACHE_MAX
