@@ -87,10 +87,11 @@ class Outcome:
 def run(program: Program, options: RunOptions) -> Outcome:
     """Run `program` to its end, a fault, or the user's stop; the trace is always ended.
 
-    The session's objects are freed before this returns: the controller and its state
-    machine, and the simulated firmware and its parts, are reference cycles that hold the
-    port's whole chair, which the cyclic collector would otherwise keep until its next full
-    pass, rare in allocation-light sessions (+0.4 MB a session in a process running many)."""
+    The session's objects are freed before this returns: a simulated chair's firmware and
+    its parts (each part keeps its firmware) are a reference cycle holding the plant, as
+    the controller and its state machine are another; the cyclic collector would keep them
+    until its next full pass, rare in allocation-light sessions (+0.4 MB a sciatica session
+    in a process that runs many: `chair sweep`'s workers, the benchmarks)."""
     try:
         return _session(program, options)
     finally:

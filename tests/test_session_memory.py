@@ -1,8 +1,9 @@
 """A session's objects are let go of when it ends, not at the cyclic collector's leisure.
 
-The controller is in a reference cycle with its state machine (transitions binds the
-model's triggers to the machine), and the firmware with its parts; through the link and
-the port they hold the whole simulated chair (firmware, plant arrays, buffers). Left to
+The simulated firmware is in a reference cycle with its parts (each part keeps its
+firmware), which holds the whole simulated chair (hardware layer, plant arrays, buffers);
+the controller is in another with its state machine (transitions binds the model's
+triggers to the machine). Left to
 the collector, a process running session after session (`chair sweep`'s workers, the
 benchmarks) kept every finished chair until a full collection, which allocation-light
 sessions rarely trigger: +0.38 MB per sciatica session, +1.6 MB per simulated hour.
