@@ -425,6 +425,11 @@ def _status_from(groups: tuple[bytes, ...]) -> StatusReport:
         () if flt == b"-" else tuple(FaultCode.parse(f) for f in flt.decode().split(",")))
 
 
+#: An ``ok`` with a sequence number and no data, CRC included: a third of a session's
+#: device lines (the fast path; the generic one gives the same `Ok`).
+_OK_BYTES = re.compile(rb"ok ([0-9]{1,5})\*([0-9A-F]{4})")
+
+
 def parse_device_line(line: bytes) -> DeviceMessage | BadLine:
     """Parse one device line (without its terminator). Never raises."""
     status = _STATUS_BYTES.fullmatch(line)
@@ -433,6 +438,11 @@ def parse_device_line(line: bytes) -> DeviceMessage | BadLine:
             return _status_from(status.groups())
         except ValueError:
             pass  # the generic path below says why, in its own words
+    ok = _OK_BYTES.fullmatch(line)
+    if ok is not None and _crc_hqx(line[:-5], CRC_INIT) == int(ok[2], 16):
+        seq = int(ok[1])
+        if seq < SEQ_MOD:
+            return Ok(seq)
     split = _unframed(line)
     if isinstance(split, BadLine):
         return split

@@ -20,13 +20,13 @@ from chair import protocol_device as pd
 
 
 def _general(line: bytes):
-    """`parse_device_line` with its status fast path switched off."""
-    fast = pd._STATUS_BYTES
+    """`parse_device_line` with its fast paths (status and ``ok``) switched off."""
+    fast = pd._STATUS_BYTES, pd._OK_BYTES
     try:
-        pd._STATUS_BYTES = re.compile(b"(?!)")  # never matches
+        pd._STATUS_BYTES = pd._OK_BYTES = re.compile(b"(?!)")  # never matches
         return pd.parse_device_line(line)
     finally:
-        pd._STATUS_BYTES = fast
+        pd._STATUS_BYTES, pd._OK_BYTES = fast
 
 
 _DIGITS = st.text("0123456789", min_size=1, max_size=10)
@@ -112,3 +112,33 @@ def test_the_caches_stay_bounded() -> None:
         assert len(pd._DECIMALS) <= pd._CACHE_MAX and len(pd._LISTS) <= pd._CACHE_MAX
         assert len(pd._INTS) <= pd._CACHE_MAX
     assert len(pd._WORDS) <= pd._CACHE_MAX
+
+
+@st.composite
+def _ok_lines(draw) -> bytes:
+    """An ``ok`` line: a sequence number in range or not, maybe data, any CRC."""
+    seq = draw(st.one_of(st.integers(0, 70_000).map(str), st.sampled_from(
+        ["-", "", "00042", "065535", "65535", "65536", "99999", "123456", "+1", "1 ", "x"])))
+    data = draw(st.sampled_from(["", " n=3 crc=ABCD", " ", " x", "*"]))
+    payload = draw(st.sampled_from(["ok ", "ok  ", "OK ", "ok", "okay "])).encode() + \
+        seq.encode() + data.encode()
+    crc = draw(st.sampled_from(["right", "wrong", "none", "lower"]))
+    if crc == "right":
+        return payload + b"*%04X" % p.crc16(payload)
+    if crc == "lower":
+        return payload + b"*%04x" % p.crc16(payload)
+    if crc == "wrong":
+        return payload + b"*%04X" % (p.crc16(payload) ^ 0x100)
+    return payload
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_ok_lines())
+def test_the_ok_fast_path_answers_as_the_generic_parser(line: bytes) -> None:
+    assert repr(pd.parse_device_line(line)) == repr(_general(line))
+
+
+def test_a_plain_ok_takes_the_fast_path() -> None:
+    line = p.encode_device(p.Ok(65535))[:-1]
+    assert pd._OK_BYTES.fullmatch(line) is not None
+    assert pd.parse_device_line(line) == p.Ok(65535)
