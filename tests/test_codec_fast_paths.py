@@ -14,7 +14,7 @@ import re
 import pytest
 
 from chair import protocol as p
-from chair import protocol_device as pd
+from chair import protocol_parse as pd
 
 
 def _one(x: float) -> str:
@@ -52,8 +52,8 @@ def _report(rng: random.Random) -> p.StatusReport:
 
 
 def _general_device_line(line: bytes):
-    """`parse_device_line` with its fast paths switched off (in the module that reads them:
-    `chair.protocol` only re-exports them)."""
+    """`parse_device_line` with its fast paths switched off (in the module that reads them,
+    chair/protocol_parse.py: `chair.protocol` only re-exports them)."""
     fast = pd._STATUS_BYTES, pd._OK_BYTES
     try:
         pd._STATUS_BYTES = pd._OK_BYTES = re.compile(b"(?!)")  # never matches

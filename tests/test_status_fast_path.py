@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chair import protocol as p
-from chair import protocol_device as pd
+from chair import protocol_parse as pd
 
 
 def _general(line: bytes):
