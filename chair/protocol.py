@@ -9,18 +9,17 @@ on wherever they appear: ``?`` (status) and the emergency stops, 0x9E in protoco
 line ends in ``*CRC`` and its first character says what it is (``o``k, ``e``rror, ``<``
 status, ``!`` fault, ``#`` banner, ``$`` limit, ``[`` info).
 
-The codec lives in four modules by part, all re-exported here (``from chair import protocol
+The codec lives in five modules by part, all re-exported here (``from chair import protocol
 as p``): chair/protocol_wire.py (constants, sequence numbers, the number grammar, CRC framing,
 error and fault codes), chair/protocol_host.py (host to device: commands, their encoding and
-parsing), chair/protocol_device.py (device to host: messages, their encoding and parsing) and
-chair/protocol_lines.py (the line splitters: `HostDecoder`, `DeviceDecoder`).
+parsing), chair/protocol_device.py (device to host: messages, their encoding and generic parsing),
+chair/protocol_parse.py (`parse_device_line`: fast paths for status lines and ``ok`` in
+front of the generic parser) and chair/protocol_lines.py (the line splitters:
+`HostDecoder`, `DeviceDecoder`).
 """
 
 from __future__ import annotations
 
-from chair.protocol_device import (
-    _STATUS_BYTES as _STATUS_BYTES,
-)
 from chair.protocol_device import (
     STATES,
     Banner,
@@ -32,7 +31,6 @@ from chair.protocol_device import (
     Ok,
     StatusReport,
     encode_device,
-    parse_device_line,
     table_crc,
 )
 from chair.protocol_host import (
@@ -66,6 +64,10 @@ from chair.protocol_lines import (
     DeviceDecoder,
     HostDecoder,
 )
+from chair.protocol_parse import (
+    _STATUS_BYTES as _STATUS_BYTES,
+)
+from chair.protocol_parse import parse_device_line
 from chair.protocol_wire import (
     CRC_INIT,
     DECIMAL_GRAMMAR,

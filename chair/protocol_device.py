@@ -1,4 +1,5 @@
-"""Device to host: the messages, their encoding and `parse_device_line` (see chair/protocol.py)."""
+"""Device to host: the messages, their encoding and their generic parsing (see
+chair/protocol.py; `parse_device_line`, with its fast paths, is in chair/protocol_parse.py)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,11 @@ from dataclasses import dataclass
 from chair.protocol_wire import (
     _FLOAT,
     _INT,
-    CRC_INIT,
     SEQ_MOD,
-    BadLine,
     ErrorCode,
     FaultCode,
     _checked,
-    _crc_hqx,
     _framed,
-    _unframed,
     crc16,
 )
 
@@ -370,50 +367,3 @@ def _parse_device_payload(text: str) -> DeviceMessage:
 
 
 _HEX4 = re.compile(r"[0-9A-F]{4}")
-_V = rb"([!-)+-~]*)"  # a value: printable, no space, no '*'
-# The grammar again, with possessive quantifiers (the same language; no backtracking)
-_DP = rb"-?+[0-9]{1,9}+(?:\.[0-9]{1,3}+)?+"
-_D = rb"(%s)" % _DP  # a decimal of the number grammar
-_I = rb"(-?+[0-9]{1,9}+)"  # an integer of the number grammar
-_DS = rb"((?:%s(?:,%s)*+)?+)" % (_DP, _DP)  # a list of decimals
-#: A whole status line as `encode_device` writes it, CRC included (the fast path). A match
-#: is printable, its numbers are in the grammar and its only '*' is the CRC's, so it parses
-#: as the generic path would.
-_STATUS_BYTES = re.compile(
-    rb"<(Idle|Run|Fault|Estop) t=%s pos=%s tech=%s w=%s d=%s spd=%s force=%s air=%s heat=%s "
-    rb"foot=%s back=%s leg=%s occ=([01]) pinch=([01]) flt=%s>\*([0-9A-F]{4})"
-    % (_D, _D, _V, _I, _I, _I, _D, _DS, _DS, _I, _D, _D, _V))
-
-
-def _status_from(groups: tuple[bytes, ...]) -> StatusReport:
-    """The report of a `_STATUS_BYTES` match; ValueError as `_parse_status_line` would."""
-    (state, t, pos, tech, w, d, spd, force, air, heat, foot, back, leg, occ, pinch, flt,
-     _) = groups
-    return StatusReport(
-        state=state.decode(), t=float(t), pos_mm=float(pos), technique=tech.decode(),
-        width=int(w), depth=int(d), speed=int(spd), force_n=float(force),
-        air_kpa=tuple(map(float, air.split(b","))) if air else (),
-        heat_c=tuple(map(float, heat.split(b","))) if heat else (), foot=int(foot),
-        back_pct=float(back), leg_pct=float(leg), occupied=occ == b"1", pinch=pinch == b"1",
-        faults=() if flt == b"-" else tuple(FaultCode.parse(f) for f in
-                                            flt.decode().split(",")))
-
-
-def parse_device_line(line: bytes) -> DeviceMessage | BadLine:
-    """Parse one device line (without its terminator). Never raises."""
-    status = _STATUS_BYTES.fullmatch(line)
-    if status is not None and _crc_hqx(line[:-5], CRC_INIT) == int(status[17], 16):
-        try:
-            return _status_from(status.groups())
-        except ValueError:
-            pass  # the generic path below says why, in its own words
-    split = _unframed(line)
-    if isinstance(split, BadLine):
-        return split
-    payload, has_crc = split
-    if not has_crc:
-        return BadLine(ErrorCode.NEED_CRC, f"device line without crc: {payload[:24]!r}")
-    try:
-        return _parse_device_payload(payload)
-    except (ValueError, KeyError, IndexError) as exc:
-        return BadLine(ErrorCode.BAD_ARGS, str(exc)[:80])

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from chair.protocol_device import parse_device_line
 from chair.protocol_host import RealTime, parse_host_line
+from chair.protocol_parse import parse_device_line
 from chair.protocol_wire import (
     ESTOP_BYTE,
     MAX_DEVICE_LINE,

@@ -14,6 +14,7 @@ import re
 import pytest
 
 from chair import protocol as p
+from chair import protocol_parse as pd
 
 
 def _one(x: float) -> str:
@@ -51,13 +52,14 @@ def _report(rng: random.Random) -> p.StatusReport:
 
 
 def _general_device_line(line: bytes):
-    """`parse_device_line` with its status fast path switched off."""
-    fast = p._STATUS_BYTES
+    """`parse_device_line` with its fast paths switched off (in the module that reads them,
+    chair/protocol_parse.py: `chair.protocol` only re-exports them)."""
+    fast = pd._STATUS_BYTES, pd._OK_BYTES
     try:
-        p._STATUS_BYTES = re.compile(b"(?!)")  # never matches
-        return p.parse_device_line(line)
+        pd._STATUS_BYTES = pd._OK_BYTES = re.compile(b"(?!)")  # never matches
+        return pd.parse_device_line(line)
     finally:
-        p._STATUS_BYTES = fast
+        pd._STATUS_BYTES, pd._OK_BYTES = fast
 
 
 def test_status_lines_are_formatted_as_before() -> None:
