@@ -20,9 +20,9 @@ leg_pct, pinch, occupied. Truth (tests, traces, status): carriage_mm, bag_kpa, s
 roller_force_n, body_kpa, pump_running, heaters_powered, cutoff_open. Outputs are sampled at
 the end of each step; published arrays are new objects every step (heaters_powered and
 heater_current_a, read-only, are shared by the steps with the same relays), so a kept
-reference keeps its values. A step's coefficients are kept per input combination (the
-valves, the relays and cut-offs) and reused while the inputs and dt stay: the same numbers,
-computed once (tests/sim/test_plant_cache.py).
+reference keeps its values. A step's coefficients are kept per step length and input
+combination (the valves, the relays and cut-offs): the same numbers, computed once for the
+few a session meets (tests/sim/test_plant_cache.py).
 
 Air: the pump feeds a manifold; each zone's fill valve joins its bag to the manifold and
 its vent valve joins it to the room. With the pump running and the dump valve closed the
@@ -86,6 +86,8 @@ from sim.plant_inputs import PlantInputs
 
 #: How near its cut-off a pad's bound may come before step() looks at every surface (°C).
 _MARGIN_C = 1e-3
+#: The most step lengths, and valve combinations by step length, kept (then forgotten).
+_KEPT = 256
 
 #: The reference chair's description: the plant's shape when none is given.
 REFERENCE = chairs.load("reference")
@@ -182,8 +184,8 @@ class Plant(PlantInputs, PlantFaults):
         self._noise_kpa = self._noise[:, :n_zones].copy()  # (rows, Z), then (rows, H)
         self._noise_c = self._noise[:, n_zones:].copy()
         self._row = 0
-        self._air_key: tuple | None = None  # the valves and dt of `_air_pair`
-        self._air_pair = (self._air_eq, self._air_decay)
+        self._decays: dict[float, tuple] = {}  # dt -> (air decay (6 Z,), heat decay)
+        self._air_pairs: dict[tuple, tuple] = {}  # see _air_now
         self._heat_cache: dict[tuple, tuple] = {}  # see _heat_now
 
         # state
@@ -230,11 +232,15 @@ class Plant(PlantInputs, PlantFaults):
             if dt == 0.0:
                 return
             raise ValueError(f"Plant.step: dt={dt!r} must be >= 0")
-        if dt != self._dt:
+        if dt != self._dt:  # (a session steps ~10 lengths, switching ~2,300 times)
             self._dt = dt
-            self._air_decay = np.exp(-self._air_rate * dt)
-            self._heat_decay = math.exp(-dt / HEAT_TAU_S)
-            self._air_key = None
+            decays = self._decays.get(dt)
+            if decays is None:
+                if len(self._decays) >= _KEPT:
+                    self._decays.clear()
+                decays = self._decays[dt] = (np.exp(-self._air_rate * dt),
+                                             math.exp(-dt / HEAT_TAU_S))
+            self._air_decay, self._heat_decay = decays
 
         # carriage: constant speed, clamped at the track ends (exact for any dt)
         drive = self.carriage_drive
@@ -282,18 +288,21 @@ class Plant(PlantInputs, PlantFaults):
             self.peaks.observe(self)
 
     def _air_now(self) -> tuple[np.ndarray, np.ndarray]:
-        """Each zone's (equilibrium kPa, decay over the present dt) for the valves now held:
-        the last pair again while the valves and dt stay as they were."""
+        """Each zone's (equilibrium kPa, decay over the present dt) for the valves now held,
+        kept per valve combination and dt."""
         pump = self.pump_on or self._pump_stuck
         key = (self._fill.tobytes(), self._vent.tobytes(), self.dump_open, pump,
-               self._vent_stuck)
-        if key != self._air_key:
+               self._vent_stuck, self._dt)
+        pair = self._air_pairs.get(key)
+        if pair is None:
             valves = self._fill * (4 if self.dump_open else 2 if pump else 0)
             valves += self._no_valves if self._vent_stuck else self._vent
             valves += self._zone_base
-            self._air_key = key
-            self._air_pair = (self._air_eq.take(valves), self._air_decay.take(valves))
-        return self._air_pair
+            if len(self._air_pairs) >= _KEPT:
+                self._air_pairs.clear()
+            pair = self._air_pairs[key] = (self._air_eq.take(valves),
+                                           self._air_decay.take(valves))
+        return pair
 
     def _heat_now(self) -> tuple:
         """For the relays, supply and cut-offs now: (powered (H,) bool, current (H,) A,

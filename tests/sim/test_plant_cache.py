@@ -22,7 +22,9 @@ class Uncached(Plant):
     """The plant with every cache dropped before each step (the reference)."""
 
     def step(self, dt: float) -> None:
-        self._air_key = None
+        self._dt = math.nan
+        self._decays.clear()
+        self._air_pairs.clear()
         self._heat_cache.clear()
         self._surface_bound = math.inf
         super().step(dt)
