@@ -269,6 +269,7 @@ class Plant(PlantInputs, PlantFaults):
             if heat[4] or bound >= CUTOFF_OPEN_C:
                 surface = self._heat_with_cutoff(heat[5], dt)
                 bound = float(surface.max())
+                heat = None  # (a cut-off may have switched: _refresh looks again)
         self._surface_bound = bound
         self._surface = surface
 
@@ -283,7 +284,7 @@ class Plant(PlantInputs, PlantFaults):
             self.leg_pct = 0.0 if leg < 0.0 else 100.0 if leg > 100.0 else leg
 
         self._row = (self._row + 1) % NOISE_ROWS
-        self._refresh()
+        self._refresh(heat)
         if self.peaks is not None:
             self.peaks.observe(self)
 
@@ -353,8 +354,9 @@ class Plant(PlantInputs, PlantFaults):
             surface[h] = temp
         return surface
 
-    def _refresh(self) -> None:
-        """Derive sensors and contact from the state, the inputs held and the faults."""
+    def _refresh(self, heat: tuple | None = None) -> None:
+        """Derive sensors and contact from the state, the inputs held and the faults
+        (`heat`: this step's `_heat_now()`, when no cut-off has switched since)."""
         pos = self.carriage_mm
         self.end_top = pos <= 0.0
         self.end_bottom = pos >= self.track_mm
@@ -379,7 +381,7 @@ class Plant(PlantInputs, PlantFaults):
 
         self.pump_running = pump = self.pump_on or self._pump_stuck
         self.pump_current_a = PUMP_CURRENT_A if pump else 0.0
-        self.heaters_powered, self.heater_current_a = self._heat_now()[:2]
+        self.heaters_powered, self.heater_current_a = (heat or self._heat_now())[:2]
 
         row = self._row
         if not self._pressure_stuck:
