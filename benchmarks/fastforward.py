@@ -10,7 +10,8 @@ from benchmarks.common import Row, median, python
 from benchmarks.sessions import PROGRAM, run_session
 from chair.trace import read_trace
 
-TARGET = 1000.0
+TARGET = 1500.0  # whole process, times real time (issue 14)
+IN_PROCESS_TARGET = 2500.0  # the same session in one process (issue 14)
 AIM = 10000.0
 
 
@@ -30,14 +31,15 @@ def _process(minutes: float | None, trace: str | None) -> float:
 
 
 def _row(key: str, figure: str, sim_s: float, walls: list[float], note: str = "",
-         reference: bool = False) -> Row:
-    """A fast-forward figure; `reference` rows explain the target row and have none."""
+         target: float | None = None) -> Row:
+    """A fast-forward figure against `target` (times real time); None: a reference row,
+    explaining the others, with no target of its own."""
     wall = median(walls)
     ratio = sim_s / wall
-    target = "(reference)" if reference else f">= {TARGET:,.0f}x (aim {AIM:,.0f}x)"
-    return Row(key, figure, target,
+    wanted = "(reference)" if target is None else f">= {target:,.0f}x (aim {AIM:,.0f}x)"
+    return Row(key, figure, wanted,
                f"{ratio:,.0f}x ({sim_s:.0f} s in {wall:.3f} s, median of {len(walls)})",
-               round(ratio, 1), "x real time", None if reference else ratio >= TARGET,
+               round(ratio, 1), "x real time", None if target is None else ratio >= target,
                note or f"runs from {sim_s / max(walls):,.0f}x to {sim_s / min(walls):,.0f}x")
 
 
@@ -59,10 +61,9 @@ def run(quick: bool) -> list[Row]:
         inproc.append(wall)
     return [
         _row("fastforward.process", "fast-forward: `chair run sciatica --fast`, whole process",
-             sim_s, plain),
+             sim_s, plain, target=TARGET),
         _row("fastforward.process_trace", "  the same with --trace FILE (JSON Lines)", sim_s,
-             traced, f"{samples} samples, {samples / sim_s:.1f} per simulated second",
-             reference=True),
+             traced, f"{samples} samples, {samples / sim_s:.1f} per simulated second"),
         _row("fastforward.in_process", "  the same session in-process (no interpreter start)",
-             sim_in, inproc, reference=True),
+             sim_in, inproc, target=IN_PROCESS_TARGET),
     ]

@@ -82,6 +82,8 @@ class Chair:
 
 
 def _named(names: tuple[str, ...], values: tuple[float, ...]) -> dict[str, float]:
+    if len(values) >= len(names):  # (every report of a well-formed device: ten a second)
+        return dict(zip(names, values, strict=False))
     return {name: values[i] for i, name in enumerate(names) if i < len(values)}
 
 

@@ -21,7 +21,9 @@ from chair.heatwatch import HEAT_OFF_RISE_S as HEAT_OFF_RISE_S
 from chair.heatwatch import HEAT_RATE_C_S as HEAT_RATE_C_S
 from chair.heatwatch import HEAT_RISE_S as HEAT_RISE_S
 from chair.heatwatch import HeatWatch, _Watch
-from chair.limits import AIRBAG_KPA_RULE_MAX, DEVICE, TECHNIQUES, cap
+from chair.limits import AIRBAG_KPA_RULE_MAX, DEVICE
+from chair.plausible import AIR_KPA_MIN as AIR_KPA_MIN
+from chair.plausible import Plausible, unreadable
 from chair.regions import (
     Region,
     depth_max_near,
@@ -56,9 +58,6 @@ REGION_TOLERANCE_MM = 10.0
 #: this many reports in a row (the command in transit, the device's next tick); one more
 #: is a fault (assumed: reports come every 100 ms, a command acts within one 10 ms tick).
 TRANSIT_REPORTS = 2
-#: A pressure reading below this (kPa, gauge) is implausible: a bag is never under vacuum
-#: (assumed; the simulated sensor's noise is under 0.05 kPa).
-AIR_KPA_MIN = -1.0
 #: The safe state confirmed by time, for a zone whose pressure reading is not trusted (an
 #: air fault latched: a stuck sensor may read vented over a full bag). From SAFE_VENT_FROM
 #: times the device's cap of the zone (a bag that over-pressured is above it), through the
@@ -83,63 +82,6 @@ def safe_vent_s(cap_kpa: float) -> float:
 SAFE_VENT_S = safe_vent_s(AIRBAG_KPA_RULE_MAX)
 
 
-def _unreadable(status: p.StatusReport, chair: Chair) -> str:
-    """Why `status` cannot be checked, or '': a reading missing (fewer pressures or
-    temperatures than the chair has zones and heaters), or nan or infinite. The codec
-    never decodes a non-finite number (docs/protocol.md §1.1); this is the second line."""
-    zones, heaters = chair.zones, chair.heaters
-    if len(status.air_kpa) != len(zones) or len(status.heat_c) != len(heaters):
-        return (f"device reported {len(status.air_kpa)} airbag pressures and "
-                f"{len(status.heat_c)} temperatures; the chair has {len(zones)} zones and "
-                f"{len(heaters)} heaters")
-    values = (status.t, status.pos_mm, status.force_n, status.back_pct, status.leg_pct,
-              *status.air_kpa, *status.heat_c)
-    if math.isfinite(sum(values)):  # nan or inf anywhere makes the sum so
-        return ""
-    named = {"t": status.t, "pos": status.pos_mm, "force": status.force_n,
-             "back": status.back_pct, "leg": status.leg_pct,
-             **{f"air.{z}": kpa for z, kpa in chair.air(status).items()},
-             **{f"heat.{h}": c for h, c in chair.heat(status).items()}}
-    bad = next((f"{name}={value}" for name, value in named.items()
-                if not math.isfinite(value)), "a reading")
-    return f"device reported {bad}, not a finite number"
-
-
-def _implausible(status: p.StatusReport, chair: Chair, limits: dict[str, float]) -> str:
-    """The first field of `status` outside its plausible range, as a reason, or ''.
-
-    Ranges: depth 0..roller_depth_max, width 0..roller_width_max, speed 0..roller_speed_max
-    and foot 0..foot_speed_max of the device's table; force 0..HOST roller_force_n_max;
-    backrest and leg rest 0..100 %; pressures from AIR_KPA_MIN; temperatures within the
-    thermistor's range; the carriage on the track (within REGION_TOLERANCE_MM of its ends).
-    A chair without foot rollers (no `foot` drive) reports foot 0.
-    """
-    def limit(name: str) -> float:
-        return limits.get(name, DEVICE[name])
-
-    slack = REGION_TOLERANCE_MM
-    track_mm = chair.track_mm
-    foot_max = limit("foot_speed_max") if "foot" in chair.axes else 0
-    ranges = (("depth", status.depth, 0, limit("roller_depth_max")),
-              ("width", status.width, 0, limit("roller_width_max")),
-              ("speed", status.speed, 0, limit("roller_speed_max")),
-              ("foot", status.foot, 0, foot_max),
-              ("force", status.force_n, 0.0, cap("roller_force_n_max")),
-              ("back", status.back_pct, 0.0, 100.0), ("leg", status.leg_pct, 0.0, 100.0),
-              ("pos", status.pos_mm, -slack, track_mm + slack),
-              *((f"air.{z}", kpa, AIR_KPA_MIN, math.inf)
-                for z, kpa in chair.air(status).items()),
-              *((f"heat.{h}", c, limit("thermistor_c_min"), limit("thermistor_c_max"))
-                for h, c in chair.heat(status).items()))
-    for name, value, low, high in ranges:
-        if not low <= value <= high:
-            return f"device reported {name}={value:g}, outside its plausible range " \
-                   f"{low:g}..{high:g}"
-    if status.technique not in TECHNIQUES:
-        return f"device reported technique {status.technique!r}, not a plausible one"
-    return ""
-
-
 class Supervisor(HeatWatch):
     """Clamps every setpoint to the caps and checks each status report against them.
 
@@ -153,6 +95,7 @@ class Supervisor(HeatWatch):
         self.caps = caps
         self.chair = chair
         self.limits = dict(chair.limits)
+        self._plausible = Plausible(chair, self.limits, REGION_TOLERANCE_MM)
         self.track_mm = chair.track_mm
         # what is in force at the device: the roller (technique, depth, speed) and the foot
         # rollers' speed (None: not commanded since connecting), and how many reports in a
@@ -256,10 +199,9 @@ class Supervisor(HeatWatch):
         Called on every report from the start of a session until the chair is confirmed
         in its safe state (`unsafe`), parking and the settling after it included.
         """
-        unreadable = _unreadable(status, self.chair) or \
-            _implausible(status, self.chair, self.limits)
-        if unreadable:  # nan compares false and a missing value is never compared: a pass
-            return unreadable
+        why = unreadable(status, self.chair) or self._plausible.check(status)
+        if why:  # nan compares false and a missing value is never compared: a pass
+            return why
         self._distrust(status)
         if status.faults:
             return "device fault " + ",".join(f.wire for f in status.faults)

@@ -18,8 +18,11 @@ Sensors (the firmware reads): encoder_mm, end_top, end_bottom, roller_current_a,
 pump_current_a, heater_current_a (H,), pressure_kpa (Z,), thermistor_c (H,), back_pct,
 leg_pct, pinch, occupied. Truth (tests, traces, status): carriage_mm, bag_kpa, surface_c,
 roller_force_n, body_kpa, pump_running, heaters_powered, cutoff_open. Outputs are sampled at
-the end of each step; published arrays are new objects every step, so a kept reference keeps its
-values.
+the end of each step; published arrays are new objects every step (heaters_powered and
+heater_current_a, read-only, are shared by the steps with the same relays), so a kept
+reference keeps its values. A step's coefficients are kept per step length and input
+combination (the valves, the relays and cut-offs): the same numbers, computed once for the
+few a session meets (tests/sim/test_plant_cache.py).
 
 Air: the pump feeds a manifold; each zone's fill valve joins its bag to the manifold and
 its vent valve joins it to the room. With the pump running and the dump valve closed the
@@ -45,9 +48,9 @@ import math
 
 import numpy as np
 
-from chair.faults import FAULTS, PLANT_FAULTS, valid_names
 from firmware import chairs
 from sim.body import Body
+from sim.plant_faults import PlantFaults
 from sim.plant_figures import (
     BACK_TRAVEL_S,
     BODY_COUPLING,
@@ -79,20 +82,19 @@ from sim.plant_figures import (
     TISSUE_N_PER_MM,
     VENT_TAU_S,
 )
+from sim.plant_inputs import PlantInputs
+
+#: How near its cut-off a pad's bound may come before step() looks at every surface (°C).
+_MARGIN_C = 1e-3
+#: The most step lengths, and valve combinations by step length, kept (then forgotten).
+_KEPT = 256
 
 #: The reference chair's description: the plant's shape when none is given.
 REFERENCE = chairs.load("reference")
 
 
 
-def _bool_array(value: object, n: int, name: str) -> np.ndarray:
-    array = np.asarray(value, dtype=bool)
-    if array.shape != (n,):
-        raise ValueError(f"Plant.{name}: expected {n} booleans, got shape {array.shape}")
-    return array
-
-
-class Plant:
+class Plant(PlantInputs, PlantFaults):
     """The chair's hardware and the person in it, advanced by `step(dt)`. `chair`: a
     description (firmware.chairs.load(name)), None the reference; ValueError if malformed."""
 
@@ -111,9 +113,7 @@ class Plant:
     occupied: bool
     carriage_mm: float
     bag_kpa: np.ndarray
-    surface_c: np.ndarray
     roller_force_n: float
-    body_kpa: np.ndarray
     pump_running: bool  # truth: the pump runs (pump_on, or stuck on)
     heaters_powered: np.ndarray  # truth: each heater element is powered
     active_faults: frozenset[str]
@@ -181,18 +181,24 @@ class Plant:
         rng = np.random.default_rng(seed)
         noise = rng.normal(0.0, NOISE_SIGMA, (NOISE_ROWS, n_zones + n_heaters))
         self._noise = np.clip(noise, -NOISE_MAX, NOISE_MAX)
+        self._noise_kpa = self._noise[:, :n_zones].copy()  # (rows, Z), then (rows, H)
+        self._noise_c = self._noise[:, n_zones:].copy()
         self._row = 0
+        self._decays: dict[float, tuple] = {}  # dt -> (air decay (6 Z,), heat decay)
+        self._air_pairs: dict[tuple, tuple] = {}  # see _air_now
+        self._heat_cache: dict[tuple, tuple] = {}  # see _heat_now
 
         # state
         self.carriage_mm = 0.0
         self.encoder_mm = 0.0
         self.bag_kpa = np.zeros(n_zones)
-        self.surface_c = np.full(n_heaters, self.ambient_c)
+        self._surface = np.full(n_heaters, self.ambient_c)
         self.back_pct = 0.0
         self.leg_pct = 0.0
         self.pump_running = False
         self.heaters_powered = self._no_heat.copy()
         self.cutoff_open = np.zeros(n_heaters, dtype=bool)  # truth: each pad's cut-off
+        self._surface_bound = self.ambient_c  # no surface above it (see step)
 
         # faults
         self.active_faults = frozenset()
@@ -204,33 +210,20 @@ class Plant:
         #: sim.truth.Peaks observing every step, or None (the default: no cost)
         self.peaks = None
 
-    # --- array inputs: assignment copies into the plant's own arrays, item writes go through
     @property
-    def fill_open(self) -> np.ndarray:
-        """Fill valves, bool (zones,) in the description's zone order."""
-        return self._fill
+    def surface_c(self) -> np.ndarray:
+        """Truth: each heater pad's surface temperature (°C), (heaters,)."""
+        return self._surface
 
-    @fill_open.setter
-    def fill_open(self, value: object) -> None:
-        self._fill[:] = _bool_array(value, self._n_zones, "fill_open")
-
-    @property
-    def vent_open(self) -> np.ndarray:
-        """Vent valves, bool (zones,) in the description's zone order."""
-        return self._vent
-
-    @vent_open.setter
-    def vent_open(self, value: object) -> None:
-        self._vent[:] = _bool_array(value, self._n_zones, "vent_open")
+    @surface_c.setter
+    def surface_c(self, value: np.ndarray) -> None:  # (tests: a surface heated from outside)
+        self._surface = np.asarray(value, dtype=float)
+        self._surface_bound = math.inf  # the next step looks at every surface again
 
     @property
-    def heater_on(self) -> np.ndarray:
-        """Heater relays, bool (heaters,) in the description's heater order."""
-        return self._heat
-
-    @heater_on.setter
-    def heater_on(self, value: object) -> None:
-        self._heat[:] = _bool_array(value, self._n_heaters, "heater_on")
+    def body_kpa(self) -> np.ndarray:
+        """Truth: the contact pressure on the body per zone (kPa), 0 with nobody seated."""
+        return self.bag_kpa * BODY_COUPLING if self.occupied else self.bag_kpa * 0.0
 
     # --- dynamics
     def step(self, dt: float) -> None:
@@ -239,10 +232,15 @@ class Plant:
             if dt == 0.0:
                 return
             raise ValueError(f"Plant.step: dt={dt!r} must be >= 0")
-        if dt != self._dt:
+        if dt != self._dt:  # (a session steps ~10 lengths, switching ~2,300 times)
             self._dt = dt
-            self._air_decay = np.exp(-self._air_rate * dt)
-            self._heat_decay = math.exp(-dt / HEAT_TAU_S)
+            decays = self._decays.get(dt)
+            if decays is None:
+                if len(self._decays) >= _KEPT:
+                    self._decays.clear()
+                decays = self._decays[dt] = (np.exp(-self._air_rate * dt),
+                                             math.exp(-dt / HEAT_TAU_S))
+            self._air_decay, self._heat_decay = decays
 
         # carriage: constant speed, clamped at the track ends (exact for any dt)
         drive = self.carriage_drive
@@ -254,25 +252,26 @@ class Plant:
 
         # airbags: p -> eq + (p - eq) exp(-k dt), then the relief valve. The path is
         # monotone, so clamping the end point is exact for any dt.
-        pump = self.pump_on or self._pump_stuck
-        valves = self._fill * (4 if self.dump_open else 2 if pump else 0)
-        valves += self._no_valves if self._vent_stuck else self._vent
-        valves += self._zone_base
-        eq = self._air_eq.take(valves)
-        bag = eq + (self.bag_kpa - eq) * self._air_decay.take(valves)
+        eq, decay = self._air_now()
+        bag = eq + (self.bag_kpa - eq) * decay
         np.minimum(bag, RELIEF_KPA, out=bag)
         self.bag_kpa = bag
 
         # heaters: first order toward ambient (+ rise when powered through the cut-off)
-        if not self.heater_supply:
-            relays = self._no_heat
-        else:
-            relays = self._all_heat if self._heater_welded else self._heat
-        target = (relays & ~self.cutoff_open) * HEAT_RISE_C + self.ambient_c
-        surface = target + (self.surface_c - target) * self._heat_decay
-        if self.cutoff_open.any() or surface.max() >= CUTOFF_OPEN_C:
-            surface = self._heat_with_cutoff(relays, dt)
-        self.surface_c = surface
+        heat = self._heat_now()
+        target = heat[2]
+        surface = target + (self._surface - target) * self._heat_decay
+        # (no surface can pass both where it was and where it heads: the bound spares the
+        # reduction while every pad stays clear of its cut-off)
+        bound = max(self._surface_bound, heat[3])
+        if heat[4] or bound >= CUTOFF_OPEN_C - _MARGIN_C:
+            bound = float(surface.max())
+            if heat[4] or bound >= CUTOFF_OPEN_C:
+                surface = self._heat_with_cutoff(heat[5], dt)
+                bound = float(surface.max())
+                heat = None  # (a cut-off may have switched: _refresh looks again)
+        self._surface_bound = bound
+        self._surface = surface
 
         # recline and leg rest: constant speed, clamped
         if self.back_drive:
@@ -285,9 +284,50 @@ class Plant:
             self.leg_pct = 0.0 if leg < 0.0 else 100.0 if leg > 100.0 else leg
 
         self._row = (self._row + 1) % NOISE_ROWS
-        self._refresh()
+        self._refresh(heat)
         if self.peaks is not None:
             self.peaks.observe(self)
+
+    def _air_now(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each zone's (equilibrium kPa, decay over the present dt) for the valves now held,
+        kept per valve combination and dt."""
+        pump = self.pump_on or self._pump_stuck
+        key = (self._fill.tobytes(), self._vent.tobytes(), self.dump_open, pump,
+               self._vent_stuck, self._dt)
+        pair = self._air_pairs.get(key)
+        if pair is None:
+            valves = self._fill * (4 if self.dump_open else 2 if pump else 0)
+            valves += self._no_valves if self._vent_stuck else self._vent
+            valves += self._zone_base
+            if len(self._air_pairs) >= _KEPT:
+                self._air_pairs.clear()
+            pair = self._air_pairs[key] = (self._air_eq.take(valves),
+                                           self._air_decay.take(valves))
+        return pair
+
+    def _heat_now(self) -> tuple:
+        """For the relays, supply and cut-offs now: (powered (H,) bool, current (H,) A,
+        target (H,) °C, the highest target, any cut-off open, the relays), read-only and
+        kept per combination (there are few)."""
+        key = (self._heat.tobytes(), self.cutoff_open.tobytes(), self.heater_supply,
+               self._heater_welded, HEAT_RISE_C, HEATER_CURRENT_A)  # (figures tests may patch)
+        found = self._heat_cache.get(key)
+        if found is None:
+            if not self.heater_supply:
+                relays = self._no_heat
+            else:
+                relays = self._all_heat if self._heater_welded else self._heat.copy()
+            powered = relays & ~self.cutoff_open
+            current = powered * HEATER_CURRENT_A
+            target = powered * HEAT_RISE_C + self.ambient_c
+            for array in (relays, powered, current, target):
+                array.flags.writeable = False
+            top = float(target.max()) if self._n_heaters else -math.inf
+            found = (powered, current, target, top, bool(self.cutoff_open.any()), relays)
+            if len(self._heat_cache) >= 64:
+                self._heat_cache.clear()
+            self._heat_cache[key] = found
+        return found
 
     def _heat_with_cutoff(self, relays: np.ndarray, dt: float) -> np.ndarray:
         """The surfaces after `dt` s when a cut-off opens or is open: each heater's path is
@@ -314,8 +354,9 @@ class Plant:
             surface[h] = temp
         return surface
 
-    def _refresh(self) -> None:
-        """Derive sensors and contact from the state, the inputs held and the faults."""
+    def _refresh(self, heat: tuple | None = None) -> None:
+        """Derive sensors and contact from the state, the inputs held and the faults
+        (`heat`: this step's `_heat_now()`, when no cut-off has switched since)."""
         pos = self.carriage_mm
         self.end_top = pos <= 0.0
         self.end_bottom = pos >= self.track_mm
@@ -337,68 +378,20 @@ class Plant:
                                    * (HEAD_MM_BASE + HEAD_MM_PER_DEPTH * self.depth))
         else:
             self.roller_force_n = 0.0
-        self.body_kpa = self.bag_kpa * BODY_COUPLING if occupied else self.bag_kpa * 0.0
 
         self.pump_running = pump = self.pump_on or self._pump_stuck
         self.pump_current_a = PUMP_CURRENT_A if pump else 0.0
-        if not self.heater_supply:
-            self.heaters_powered = self._no_heat
-        else:
-            relays = self._all_heat if self._heater_welded else self._heat
-            self.heaters_powered = relays & ~self.cutoff_open
-        self.heater_current_a = self.heaters_powered * HEATER_CURRENT_A
+        self.heaters_powered, self.heater_current_a = (heat or self._heat_now())[:2]
 
-        noise = self._noise[self._row]
-        n_zones = self._n_zones
+        row = self._row
         if not self._pressure_stuck:
-            self.pressure_kpa = self.bag_kpa + noise[:n_zones]
+            self.pressure_kpa = self.bag_kpa + self._noise_kpa[row]
         fault = self._thermistor_fault
         if fault is None:
-            self.thermistor_c = self.surface_c + noise[n_zones:]
+            self.thermistor_c = self.surface_c + self._noise_c[row]
         elif fault == "thermistor-open":
             self.thermistor_c = np.full(self._n_heaters, THERMISTOR_OPEN_C)
         elif fault == "thermistor-short":
             self.thermistor_c = np.full(self._n_heaters, THERMISTOR_SHORT_C)
         else:  # loose: the thermistor sits in ambient air
-            self.thermistor_c = self.ambient_c + noise[n_zones:]
-
-    # --- faults
-    def inject(self, name: str) -> None:
-        """Start the plant fault `name` (see chair.faults.FAULTS); it acts at once."""
-        self._check_fault(name)
-        if name in self.active_faults:
-            return
-        if name == "pressure-sensor-stuck":
-            self._stuck_pressure = self.pressure_kpa.copy()
-            self._stuck_pressure.flags.writeable = False
-            self.pressure_kpa = self._stuck_pressure
-        self.active_faults = self.active_faults | {name}
-        self._apply_faults()
-
-    def clear(self, name: str) -> None:
-        """End the plant fault `name` (no-op when it is not active)."""
-        self._check_fault(name)
-        self.active_faults = self.active_faults - {name}
-        self._apply_faults()
-
-    @staticmethod
-    def _check_fault(name: str) -> None:
-        if name not in PLANT_FAULTS:
-            if name in FAULTS:
-                raise ValueError(f"fault {name!r} is a {FAULTS[name].where} fault, not a "
-                                 f"plant fault; the plant takes: {', '.join(sorted(PLANT_FAULTS))}")
-            raise ValueError(f"unknown fault {name!r}; valid names: {valid_names()}")
-
-    def _apply_faults(self) -> None:
-        active = self.active_faults
-        self._pump_stuck = "pump-stuck-on" in active
-        self._vent_stuck = "vent-stuck-closed" in active
-        self._pressure_stuck = "pressure-sensor-stuck" in active
-        self._heater_welded = "heater-welded" in active
-        self._stall = "roller-stall" in active
-        self._encoder_stuck = "encoder-stuck" in active
-        self._thermistor_fault = next(
-            (f for f in ("thermistor-open", "thermistor-short", "thermistor-loose")
-             if f in active), None)
-        self._refresh()
-
+            self.thermistor_c = self.ambient_c + self._noise_c[row]

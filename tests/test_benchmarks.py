@@ -75,3 +75,21 @@ def test_only_runs_the_groups_asked_for() -> None:
     assert "codec" not in done.stdout.split("notes:")[0]
     assert set(GROUPS) >= {"fastforward", "codec", "memory", "reactions", "realtime", "wire",
                            "scaling"}
+
+
+def test_the_fast_forward_targets_are_the_issues() -> None:
+    """Issue 14: whole process at least 1,500x real time, in process at least 2,500x (a
+    target row of its own, no longer a reference)."""
+    from benchmarks import fastforward
+
+    rows = {row.key: row for row in (
+        fastforward._row("fastforward.process", "p", 856.0, [0.5], target=fastforward.TARGET),
+        fastforward._row("fastforward.in_process", "i", 856.0, [0.5],
+                         target=fastforward.IN_PROCESS_TARGET),
+        fastforward._row("fastforward.process_trace", "t", 856.0, [0.5]))}
+    assert fastforward.TARGET == 1500.0 and fastforward.IN_PROCESS_TARGET == 2500.0
+    assert rows["fastforward.process"].target.startswith(">= 1,500x")
+    assert rows["fastforward.in_process"].target.startswith(">= 2,500x")
+    assert rows["fastforward.process"].ok is True  # 1,712x
+    assert rows["fastforward.in_process"].ok is False  # 1,712x < 2,500x
+    assert rows["fastforward.process_trace"].ok is None  # a reference
