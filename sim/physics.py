@@ -62,6 +62,7 @@ from sim.plant_figures import (
     CUTOFF_CLOSE_C,
     CUTOFF_OPEN_C,
     DUMP_TAU_S,
+    END_SNAP_MM,
     FILL_TAU_DEFAULT_S,
     FILL_TAU_S,
     HEAD_MM_BASE,
@@ -248,7 +249,8 @@ class Plant(PlantInputs, PlantFaults):
             pos = self.carriage_mm + (CARRIAGE_DOWN_MM_S * dt if drive > 0
                                       else -CARRIAGE_UP_MM_S * dt)
             track = self.track_mm
-            self.carriage_mm = 0.0 if pos < 0.0 else track if pos > track else pos
+            self.carriage_mm = (0.0 if pos < END_SNAP_MM else track
+                                if pos > track - END_SNAP_MM else pos)
 
         # airbags: p -> eq + (p - eq) exp(-k dt), then the relief valve. The path is
         # monotone, so clamping the end point is exact for any dt.

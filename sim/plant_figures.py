@@ -10,6 +10,9 @@ marked "assumed". They describe the simulated hardware, the same for every chair
 # one chair. A motor's speed, whatever the track's length: a shorter track is travelled sooner.
 CARRIAGE_DOWN_MM_S = 1250.0 / 14.8  # ~84 mm/s
 CARRIAGE_UP_MM_S = 1250.0 / 15.9  # ~79 mm/s
+#: A carriage this close to an end stop is at it (mm): many short steps sum to the end only
+#: within rounding (1,480 steps of 10 ms: 1249.99999999998 of 1250), one long step exactly.
+END_SNAP_MM = 1e-6
 CURRENT_IDLE_A = 0.1  # roller motor current, idle (assumed)
 CURRENT_MOVING_A = 0.8  # moving (assumed)
 CURRENT_STALL_A = 3.0  # stalled, or driven against an end stop (assumed)

@@ -154,3 +154,19 @@ def test_a_malformed_description_is_refused() -> None:
     chair = {k: v for k, v in DESCRIPTIONS["compact"].items() if k != "track_mm"}
     with pytest.raises(ValueError, match="track_mm"):
         Plant(Body(), chair=chair)
+
+
+def test_many_short_steps_reach_the_end_stop_as_one_long_one_does() -> None:
+    """Hypothesis's find: 1,480 steps of 10 ms summed to 1249.99999999998 of a 1250 mm
+    track, one step of 14.8 s to 1250 exactly; the first read no end stop (moving, 0.8 A),
+    the second stalled against it (3.0 A)."""
+    body = Body(height_cm=150.0)
+    big, small = Plant(body), Plant(body)
+    for plant in (big, small):
+        plant.carriage_drive = 1
+    for _ in range(2):
+        big.step(740 * DT)
+        for _ in range(740):
+            small.step(DT)
+    assert small.carriage_mm == big.carriage_mm == big.track_mm
+    assert small.end_bottom and small.roller_current_a == big.roller_current_a
