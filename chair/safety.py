@@ -299,10 +299,10 @@ class Supervisor(HeatWatch):
 
     def _air_fault(self, zone: str, kpa: float, now: float) -> str | None:
         """Why airbag `zone` reading `kpa` is a fault now, or None."""
-        ceiling = self.air_kpa(zone, 5)  # the cap, scaled by the user's intensity
-        if kpa > ceiling + AIR_MARGIN_KPA:
-            level = self.caps.level_max
-            return (f"airbag {zone} at {kpa:.1f} kPa, above the cap {ceiling:g}"
+        # the zone's cap scaled by the user's intensity: the highest target air_kpa gives
+        level = min(self.caps.level_max, 5)
+        if kpa > self.caps.airbag_kpa[zone] * level / 5.0 + AIR_MARGIN_KPA:
+            return (f"airbag {zone} at {kpa:.1f} kPa, above the cap {self.air_kpa(zone, 5):g}"
                     + (f" of intensity {level}" if level < 5 else ""))
         target = self._air_target[zone]
         watch = self._air.get(zone)
