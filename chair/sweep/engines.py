@@ -56,7 +56,7 @@ def run(jobs: Sequence[Job], *, workers: int, scheduler: str | None = None,
     worker, else a process pool of `workers`; "local": a Dask LocalCluster of `workers`
     processes of one thread; any other: the address of a running Dask scheduler."""
     say = progress or (lambda done, total: None)
-    if scheduler is None and workers == 1:
+    if scheduler is None and (workers == 1 or len(jobs) < 2):
         return run_here(jobs, say)
     if scheduler is None:
         return run_pool(jobs, workers, say)
@@ -116,14 +116,27 @@ def _pool_worker_start() -> None:
 
 
 def run_pool(jobs: Sequence[Job], workers: int, progress: Progress) -> list[dict]:
-    """The jobs on a pool of `workers` processes (spawned, each reused for many jobs)."""
+    """The jobs on `workers` processes: this one and a pool of `workers - 1` spawned ones,
+    each reused for many jobs. The pool takes the jobs longest first; this process, which
+    has nothing to start or import, takes them from the other end (shortest first) for as
+    long as the pool has not begun them, so that the two meet in the middle."""
     rows: list[dict | None] = [None] * len(jobs)
     context = multiprocessing.get_context("spawn")  # no fork of a threaded process
     pool = concurrent.futures.ProcessPoolExecutor(
-        min(workers, len(jobs)) or 1, mp_context=context, initializer=_pool_worker_start)
+        max(1, min(workers - 1, len(jobs) - 1)), mp_context=context,
+        initializer=_pool_worker_start)
     done = 0
     try:
         futures = {pool.submit(run_job, jobs[i]): i for i in longest_first(jobs)}
+        for future in reversed(list(futures)):
+            if not future.cancel():  # the pool has it (and all the longer ones) already
+                break
+            index = futures.pop(future)
+            rows[index] = run_job(jobs[index])
+            if rows[index]["outcome"] == "stopped":  # Ctrl-C: this session parked
+                raise KeyboardInterrupt
+            done += 1
+            progress(done, len(jobs))
         for future in concurrent.futures.as_completed(futures):
             rows[futures[future]] = future.result()
             done += 1
@@ -131,7 +144,8 @@ def run_pool(jobs: Sequence[Job], workers: int, progress: Progress) -> list[dict
     except KeyboardInterrupt:
         pool.shutdown(wait=True, cancel_futures=True)  # the sessions running end first
         raise Stopped(done, len(jobs)) from None
-    pool.shutdown(wait=True)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return [row for row in rows if row is not None]
 
 
