@@ -210,3 +210,31 @@ def test_ctrl_c_writes_nothing_and_leaves_no_process(tmp_path, argv) -> None:
     assert not out.exists()
     _, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, alive
+
+
+def test_the_feeder_hands_each_pool_process_one_job_at_a_time(monkeypatch) -> None:
+    """A pool process never holds a job that this process or another could start first:
+    its next job is sent only when it finished the last."""
+    import concurrent.futures
+    import threading
+    from queue import SimpleQueue
+
+    monkeypatch.setattr(engines, "run_job", lambda job: time.sleep(0.005) or job)
+    most, lock = [0], threading.Lock()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        futures: list = []
+        submit = pool.submit
+
+        def counted(fn, *args):
+            with lock:
+                most[0] = max(most[0], 1 + sum(not f.done() for f in futures))
+                futures.append(submit(fn, *args))
+                return futures[-1]
+
+        monkeypatch.setattr(pool, "submit", counted)
+        finished: SimpleQueue = SimpleQueue()
+        engines._feed(pool, 2, list(range(10)), engines._Queue(list(range(10))), finished)
+    ended = [finished.get() for _ in range(11)]
+    assert ended[-1] == (None, None)
+    assert sorted(index for index, _ in ended[:-1]) == list(range(10))
+    assert most[0] <= 2

@@ -24,9 +24,12 @@ import functools
 import multiprocessing
 import os
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from queue import SimpleQueue
 
 from chair import __version__
 from chair.errors import LinkError, UsageError
@@ -117,36 +120,89 @@ def _pool_worker_start() -> None:
 
 def run_pool(jobs: Sequence[Job], workers: int, progress: Progress) -> list[dict]:
     """The jobs on `workers` processes: this one and a pool of `workers - 1` spawned ones,
-    each reused for many jobs. The pool takes the jobs longest first; this process, which
-    has nothing to start or import, takes them from the other end (shortest first) for as
-    long as the pool has not begun them, so that the two meet in the middle."""
+    each reused for many jobs. All take the next job from one queue, longest first, and a
+    pool process is handed its next job only when it finished the last (a thread of this
+    process feeds them), so no job waits behind another while a process is free."""
     rows: list[dict | None] = [None] * len(jobs)
+    queue = _Queue(longest_first(jobs))
     context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-    pool = concurrent.futures.ProcessPoolExecutor(
-        max(1, min(workers - 1, len(jobs) - 1)), mp_context=context,
-        initializer=_pool_worker_start)
+    processes = max(1, min(workers - 1, len(jobs) - 1))
+    pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context,
+                                                  initializer=_pool_worker_start)
+    finished: SimpleQueue = SimpleQueue()  # (index, future) of the pool's jobs, as they end
+    feeder = threading.Thread(target=_feed, args=(pool, processes, jobs, queue, finished),
+                              name="sweep-feeder", daemon=True)
+    feeder.start()
     done = 0
+    fed = False  # the feeder has said that every pool job has ended
+
+    def collect(block: bool) -> None:
+        nonlocal done, fed
+        while not fed and (block or not finished.empty()):
+            index, future = finished.get()
+            if future is None:
+                fed = True
+                return
+            rows[index] = future.result()
+            done += 1
+            progress(done, len(jobs))
+
     try:
-        futures = {pool.submit(run_job, jobs[i]): i for i in longest_first(jobs)}
-        for future in reversed(list(futures)):
-            if not future.cancel():  # the pool has it (and all the longer ones) already
-                break
-            index = futures.pop(future)
+        while (index := queue.take()) is not None:
             rows[index] = run_job(jobs[index])
             if rows[index]["outcome"] == "stopped":  # Ctrl-C: this session parked
                 raise KeyboardInterrupt
             done += 1
             progress(done, len(jobs))
-        for future in concurrent.futures.as_completed(futures):
-            rows[futures[future]] = future.result()
-            done += 1
-            progress(done, len(jobs))
+            collect(block=False)
+        collect(block=True)
     except KeyboardInterrupt:
-        pool.shutdown(wait=True, cancel_futures=True)  # the sessions running end first
+        queue.clear()  # the pool's sessions running end first
+        pool.shutdown(wait=True, cancel_futures=True)
         raise Stopped(done, len(jobs)) from None
     finally:
+        queue.clear()
         pool.shutdown(wait=True, cancel_futures=True)
+        feeder.join()
     return [row for row in rows if row is not None]
+
+
+class _Queue:
+    """The jobs' indices still to run, shared by this process and the feeder thread."""
+
+    def __init__(self, order: list[int]) -> None:
+        self._left = deque(order)
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            return self._left.popleft() if self._left else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._left.clear()
+
+
+def _feed(pool: concurrent.futures.ProcessPoolExecutor, processes: int, jobs: Sequence[Job],
+          queue: _Queue, finished: SimpleQueue) -> None:
+    """Keep each of the pool's `processes` on one job: hand it the next when it finished
+    the last; put each ended job on `finished`, then (None, None) when none is left."""
+    running: dict[concurrent.futures.Future, int] = {}
+    try:
+        for _ in range(processes):
+            if (index := queue.take()) is not None:
+                running[pool.submit(run_job, jobs[index])] = index
+        while running:
+            ended, _ = concurrent.futures.wait(
+                running, return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in ended:
+                finished.put((running.pop(future), future))
+                if (index := queue.take()) is not None:
+                    running[pool.submit(run_job, jobs[index])] = index
+    except RuntimeError:  # the pool was shut down (Ctrl-C, or an error in this process)
+        pass
+    finally:
+        finished.put((None, None))
 
 
 def run_dask(jobs: Sequence[Job], address: str, workers: int,
