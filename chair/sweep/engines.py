@@ -114,8 +114,7 @@ def _pool_worker_start() -> None:
     sweep (which cancels what is left) and not the sessions running; and the session's
     modules imported once, before the first job."""
     os.setpgrp()
-    import chair.runner  # noqa: F401
-    import sim.device  # noqa: F401
+    import chair.runner  # noqa: F401  (the simulator comes with the first session's URL)
 
 
 def run_pool(jobs: Sequence[Job], workers: int, progress: Progress) -> list[dict]:
@@ -219,18 +218,19 @@ def run_dask(jobs: Sequence[Job], address: str, workers: int,
     quiet = logging.getLogger("distributed")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # its INFO lines, and its races at close, not ours
-    cluster = None
-    if address == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", scheduler_kwargs={"dashboard": False},
-                               dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
-        client = Client(cluster)
-    else:
-        client = connect(address)
+    cluster = client = None
     rows: list[dict | None] = [None] * len(jobs)
     futures: dict = {}
     done = 0
     try:
+        if address == "local":
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   host="127.0.0.1", scheduler_kwargs={"dashboard": False},
+                                   dashboard_address="127.0.0.1:0",
+                                   silence_logs=logging.CRITICAL)
+            client = Client(cluster)
+        else:
+            client = connect(address)
         check_workers(client, address)
         order = longest_first(jobs)
         futures = {client.submit(_remote, jobs[i], pure=False,
@@ -246,11 +246,12 @@ def run_dask(jobs: Sequence[Job], address: str, workers: int,
             done += 1
             progress(done, len(jobs))
     except KeyboardInterrupt:
-        if futures:
+        if client is not None and futures:
             client.cancel(list(futures), force=True)
         raise Stopped(done, len(jobs)) from None
     finally:
-        client.close()
+        if client is not None:
+            client.close()
         if cluster is not None:
             cluster.close()
         quiet.setLevel(level)
