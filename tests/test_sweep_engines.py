@@ -196,17 +196,18 @@ def test_ctrl_c_writes_nothing_and_leaves_no_process(tmp_path, argv) -> None:
          "sweep", "sciatica", "--heights", "150:200:10",
          *argv, "-o", str(out), "--traces", str(traces)], cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         wait_for(lambda: traces.exists() and any(traces.iterdir()), what="session started")
         children = psutil.Process(sweep.pid).children(recursive=True)
-        sweep.send_signal(signal.SIGINT)  # to the sweep alone, as a terminal's would reach it
+        os.killpg(sweep.pid, signal.SIGINT)  # as a terminal's Ctrl-C: its whole group
         _, err = sweep.communicate(timeout=60)
     finally:
         if sweep.poll() is None:
             sweep.kill()
     assert sweep.returncode == Exit.STOPPED, err
     assert "sweep stopped by the user after" in err and "nothing written" in err
+    assert "Traceback" not in err  # the workers did not take the Ctrl-C for themselves
     assert not out.exists()
     _, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, alive

@@ -20,13 +20,15 @@ another version.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import multiprocessing
 import os
+import signal
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from queue import SimpleQueue
@@ -128,6 +130,9 @@ def run_pool(jobs: Sequence[Job], workers: int, progress: Progress) -> list[dict
     processes = max(1, min(workers - 1, len(jobs) - 1))
     pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context,
                                                   initializer=_pool_worker_start)
+    with _sigint_ignored():  # started now, each ignores a Ctrl-C until it has its own group
+        for _ in range(processes):
+            pool.submit(os.getpid)
     finished: SimpleQueue = SimpleQueue()  # (index, future) of the pool's jobs, as they end
     feeder = threading.Thread(target=_feed, args=(pool, processes, jobs, queue, finished),
                               name="sweep-feeder", daemon=True)
@@ -224,10 +229,13 @@ def run_dask(jobs: Sequence[Job], address: str, workers: int,
     done = 0
     try:
         if address == "local":
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   host="127.0.0.1", scheduler_kwargs={"dashboard": False},
-                                   dashboard_address="127.0.0.1:0",
-                                   silence_logs=logging.CRITICAL)
+            with _sigint_ignored():  # inherited by its processes: a terminal's Ctrl-C
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1,
+                                       processes=True,
+                                       host="127.0.0.1",
+                                       scheduler_kwargs={"dashboard": False},
+                                       dashboard_address="127.0.0.1:0",
+                                       silence_logs=logging.CRITICAL)
             client = Client(cluster)
         else:
             client = connect(address)
@@ -256,6 +264,21 @@ def run_dask(jobs: Sequence[Job], address: str, workers: int,
             cluster.close()
         quiet.setLevel(level)
     return [row for row in rows if row is not None]
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored in this process meanwhile (in the main thread; elsewhere nothing):
+    the processes started meanwhile keep ignoring it, so that a terminal's Ctrl-C reaches
+    the sweep, which stops them, and not them (a Ctrl-C meanwhile is lost)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def connect(address: str):
