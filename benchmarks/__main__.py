@@ -7,11 +7,12 @@ import json
 import sys
 import time
 
-from benchmarks import codec, fastforward, reactions, realtime, scaling, wire
+from benchmarks import codec, fastforward, reactions, realtime, scaling, sweep, wire
 from benchmarks.common import Row, load_average, machine
 
 #: The groups, in the order they run and print.
-GROUPS = ("fastforward", "codec", "memory", "reactions", "realtime", "wire", "scaling")
+GROUPS = ("fastforward", "codec", "memory", "reactions", "realtime", "wire", "scaling",
+          "sweep")
 
 
 def collect(quick: bool, only: tuple[str, ...] = GROUPS, progress=None) -> list[Row]:
@@ -39,6 +40,8 @@ def collect(quick: bool, only: tuple[str, ...] = GROUPS, progress=None) -> list[
             rows += wire.run(quick, capture)
         elif group == "scaling":
             rows += scaling.linearity(quick) + scaling.parallel(quick)
+        elif group == "sweep":
+            rows += sweep.run(quick)
     return rows
 
 

@@ -27,6 +27,7 @@ KEYS = {
     "realtime.rtt_p50", "realtime.rtt_p99", "realtime.jitter_p99",
     "wire.headroom",
     "scaling.length", "scaling.parallel",
+    "sweep.lumbar", "sweep.sciatica",
 }
 
 
@@ -74,7 +75,7 @@ def test_only_runs_the_groups_asked_for() -> None:
     assert "reaction: emergency-stop byte" in done.stdout
     assert "codec" not in done.stdout.split("notes:")[0]
     assert set(GROUPS) >= {"fastforward", "codec", "memory", "reactions", "realtime", "wire",
-                           "scaling"}
+                           "scaling", "sweep"}
 
 
 def test_the_fast_forward_targets_are_the_issues() -> None:

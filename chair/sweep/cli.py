@@ -1,19 +1,19 @@
-"""`chair sweep`: the options turned into sessions, run on a local process pool, the rows
-written and summed up. Exit 0 when no session violates, Exit.FAULT naming them otherwise."""
+"""`chair sweep`: the options turned into sessions, run by an engine (chair.sweep.engines:
+this process, a local process pool, or Dask), the rows written and summed up. Exit 0 when
+no session violates, Exit.FAULT naming them otherwise; Exit.STOPPED on Ctrl-C, with no
+results written."""
 
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import multiprocessing
 import os
 import sys
 import tempfile
 from pathlib import Path
 
 from chair.errors import Exit, UsageError
-from chair.sweep import grid, results
-from chair.sweep.worker import Job, run_job
+from chair.sweep import engines, grid, results
+from chair.sweep.worker import Job
 
 
 def add_parser(sub, path_type) -> None:
@@ -36,7 +36,12 @@ def add_parser(sub, path_type) -> None:
     sweep.add_argument("--seed", type=int, default=0, metavar="S",
                        help="the sweep's seed, from which every session's is derived")
     sweep.add_argument("--jobs", type=int, default=None, metavar="N",
-                       help="worker processes (default: all cores)")
+                       help="worker processes (default: all cores); with --scheduler local, "
+                            "the cluster's workers")
+    sweep.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="run on Dask (pip install 'massage-chair[cluster]'): local for "
+                            "a LocalCluster of --jobs workers, or a running scheduler's "
+                            "address such as tcp://HOST:8786 (docs/sweeps.md, Engines)")
     sweep.add_argument("-o", "--output", required=True, type=path_type, metavar="RESULTS",
                        help="results file: .csv, or .parquet (needs pyarrow)")
     sweep.add_argument("--traces", type=path_type, default=None, metavar="DIR",
@@ -67,7 +72,13 @@ def command(args: argparse.Namespace) -> int:
         where.mkdir(parents=True, exist_ok=True)
         jobs = [Job(s, str(where / f"{s.name}.jsonl"), keep_dir is not None, args.sim_options)
                 for s in sessions]
-        rows = run_all(jobs, args.jobs or os.cpu_count() or 1)
+        try:
+            rows = engines.run(jobs, workers=args.jobs or os.cpu_count() or 1,
+                               scheduler=args.scheduler, progress=_progress_line())
+        except engines.Stopped as stop:
+            print(f"\nchair: sweep stopped by the user after {stop.done} of {stop.total} "
+                  f"sessions; nothing written to {args.output}", file=sys.stderr)
+            return Exit.STOPPED
         if keep_dir is None:
             _move_failing(rows, fail_dir)
     results.write(args.output, rows)
@@ -96,28 +107,12 @@ def _move_failing(rows: list[dict], into: Path) -> None:
             row["trace"] = str(target)
 
 
-def run_all(jobs: list[Job], workers: int) -> list[dict]:
-    """Each job's row, in the jobs' order, run on `workers` processes (in this one for 1);
-    a progress line on stderr when it is a terminal."""
-    progress = sys.stderr.isatty()
-    rows: list[dict | None] = [None] * len(jobs)
+def _progress_line() -> engines.Progress:
+    """A progress line on stderr (`sweep: 12/72 sessions`) when it is a terminal, ended
+    with a newline after the last session."""
+    def show(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rsweep: {done}/{total} sessions", end="\n" if done == total else "",
+                  file=sys.stderr, flush=True)
 
-    def done(count: int) -> None:
-        if progress:
-            print(f"\rsweep: {count}/{len(jobs)} sessions", end="", file=sys.stderr,
-                  flush=True)
-
-    if workers == 1:
-        for i, job in enumerate(jobs):
-            rows[i] = run_job(job)
-            done(i + 1)
-    else:
-        context = multiprocessing.get_context("spawn")  # no fork of a threaded process
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
-            for count, future in enumerate(concurrent.futures.as_completed(futures), 1):
-                rows[futures[future]] = future.result()
-                done(count)
-    if progress:
-        print(file=sys.stderr)
-    return [row for row in rows if row is not None]
+    return show
