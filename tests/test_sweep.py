@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import serial
@@ -19,6 +20,9 @@ from chair.sweep import grid
 from chair.sweep.worker import read_trace, read_truth
 
 SMALL = ["sweep", "lumbar", "--heights", "160,190", "--faults", "none,pinch@20"]
+
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def rows(path) -> list[dict]:
@@ -225,3 +229,78 @@ def test_a_progress_line_only_on_a_terminal(tmp_path, capsys, monkeypatch) -> No
     monkeypatch.setattr("sys.stderr.isatty", lambda: True)
     assert main([*argv, "-o", str(tmp_path / "b.csv")]) == Exit.OK
     assert "sweep: 1/1 sessions" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the tester's findings
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--seeds", "1000000000"], "at most 200,000"),  # it built the grid: 24 GB, killed
+    (["--sim-options", "defect=nosuch"], "--sim-options"),
+    (["--sim-options", "fault=pinch@100"], "fault is set by the sweep"),  # not in the row
+    (["--sim-options", "height=160"], "height is set by the sweep"),
+    (["--heights", "160.0001,160.0002"], "print alike"),  # one name, one seed, one trace
+])
+def test_mistakes_found_before_any_session_runs(tmp_path, capsys, argv, words) -> None:
+    assert main(["sweep", "lumbar", *argv, "-o", str(tmp_path / "r.csv")]) == Exit.USAGE
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_program_given_twice_or_two_of_one_name_is_refused(tmp_path, capsys) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "feet.toml").write_text((ROOT / "chair" / "programs" / "feet.toml").read_text())
+    for programs in (["feet", "feet"], ["feet", str(other / "feet.toml")]):
+        assert main(["sweep", *programs, "-o", str(tmp_path / "r.csv")]) == Exit.USAGE
+        assert "two sessions named feet-h175-k1-reference" in capsys.readouterr().err
+
+
+def test_bad_places_for_the_results_and_traces_are_refused_first(tmp_path, capsys) -> None:
+    mine = tmp_path / "mine.csv"
+    mine.write_text("precious\n")
+    (tmp_path / "r.csv.traces").write_text("a file\n")
+    (tmp_path / "file").write_text("a file\n")
+    cases = [["-o", str(tmp_path / "nodir" / "r.csv")],             # after the whole sweep
+             ["-o", str(mine)],                                       # overwritten
+             ["-o", str(tmp_path / "r.csv")],                         # r.csv.traces a file
+             ["-o", str(tmp_path / "s.csv"), "--traces", str(tmp_path / "file")]]
+    for argv in cases:
+        assert main(["sweep", "feet", "--faults", "pinch@5", *argv]) == Exit.USAGE, argv
+        assert "Traceback" not in capsys.readouterr().err
+    assert mine.read_text() == "precious\n"
+    assert main(["sweep", "feet", "--faults", "pinch@5", "-o", str(tmp_path / "t.csv")]) == 0
+    assert main(["sweep", "feet", "--faults", "pinch@5", "-o", str(tmp_path / "t.csv")]) == 0
+
+
+def test_a_body_the_chair_refuses_before_moving_is_refused_not_a_violation(tmp_path,
+                                                                          capsys) -> None:
+    out = tmp_path / "c.csv"
+    assert main(["sweep", "lumbar", "--heights", "190,210", "--models", "compact",
+                 "-o", str(out)]) == Exit.OK
+    fits, too_tall = rows(out)
+    assert fits["outcome"] == "completed" and too_tall["outcome"] == "refused"
+    assert too_tall["violations"] == "" and "does not fit this chair" in too_tall["detail"]
+    assert "1 refused before anything moved" in capsys.readouterr().out
+
+
+def test_a_fault_with_none_injected_is_a_violation() -> None:
+    from chair.sweep.worker import judge_outcome
+
+    row = {"outcome": "fault", "detail": "airbag lumbar does not vent", "violations": []}
+    grid_row = {**row, "violations": []}
+
+    judge_outcome(grid_row, injected=False)
+    assert grid_row["violations"] == ["a fault with none injected: airbag lumbar does not vent"]
+    judge_outcome(row, injected=True)
+    assert row["violations"] == []
+
+
+def test_a_refusal_after_the_chair_moved_stays_a_violation() -> None:
+    from chair.sweep.worker import NOT_SAFE, judge_outcome
+
+    row = {"outcome": "refused", "detail": "x", "violations": [NOT_SAFE],
+           "true_kpa.lumbar": 12.0}
+    judge_outcome(row, injected=False)
+    assert row["violations"] == [NOT_SAFE, "refused after the chair moved: x"]

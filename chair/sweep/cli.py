@@ -9,11 +9,13 @@ import argparse
 import os
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 from chair.errors import Exit, UsageError
 from chair.sweep import engines, grid, results
-from chair.sweep.worker import Job
+from chair.sweep.grid import Session
+from chair.sweep.worker import Job, session_url
 
 
 def add_parser(sub, path_type) -> None:
@@ -65,8 +67,10 @@ def command(args: argparse.Namespace) -> int:
         grid.parse_models(args.models, [c["name"] for c in simulated_chairs()]),
         grid.parse_faults(args.faults), args.seeds, args.seed)
     _check_programs(args.programs)
+    _check_sim_options(args.sim_options, sessions[0])
     keep_dir = Path(args.traces) if args.traces else None
     fail_dir = keep_dir or Path(args.output + ".traces")
+    _check_directory("--traces" if keep_dir else "-o", fail_dir)
     with tempfile.TemporaryDirectory(prefix="chair-sweep-") as scratch:
         where = keep_dir or Path(scratch)
         where.mkdir(parents=True, exist_ok=True)
@@ -96,6 +100,38 @@ def _check_programs(programs: list[str]) -> None:
 
     for name in programs:
         load_program(name)  # ProgramError (exit 2) before any session runs
+
+
+#: sim:// options a sweep sets itself, from its grid (a fault goes in --faults, where the
+#: row shows it)
+SWEEP_SETS = ("height", "stiffness", "chair", "seed", "clock", "speed", "fault", "truth")
+
+
+def _check_sim_options(query: str, first: Session) -> None:
+    """UsageError (--sim-options) for an option the sweep sets itself or one sim:// refuses,
+    before any session runs."""
+    from serial import SerialException
+
+    from sim.protocol_sim import parse_url
+
+    given = [name for name, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)]
+    taken = [name for name in given if name in SWEEP_SETS]
+    if taken:
+        raise UsageError(f"--sim-options {query}: {', '.join(taken)} is set by the sweep "
+                         "itself (--heights, --stiffness, --models, --faults, --seed); "
+                         "give it there")
+    try:
+        parse_url(session_url(first, query))
+    except (SerialException, ValueError) as exc:
+        raise UsageError(f"--sim-options {query}: {exc}") from None
+
+
+def _check_directory(option: str, path: Path) -> None:
+    """UsageError when the traces' directory `path` is a file, or cannot be made."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option}: {path} is a file, not a directory for traces")
+    if not path.exists() and not path.parent.is_dir():
+        raise UsageError(f"{option}: {path.parent} is not a directory; traces go in {path}")
 
 
 def _move_failing(rows: list[dict], into: Path) -> None:

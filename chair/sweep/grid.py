@@ -25,6 +25,10 @@ ALL_FAULTS_AT_S = 20.0
 MID = "mid"
 #: Most values one range may give (a typo such as 150:200:0.001 is refused, not run).
 MOST_VALUES = 1000
+#: Most sessions one sweep may hold: every row is kept until the end to be written in the
+#: grid's order (~3.4 KB each: 680 MB at this bound); split a larger sweep (by program, or
+#: by --seed with --seeds) and join the results.
+MOST_SESSIONS = 200_000
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,36 @@ def sessions(programs: list[str], heights: list[float], stiffnesses: list[float]
     replicas); each program's faults placed by `place_faults`."""
     if replicas < 1:
         raise UsageError(f"--seeds {replicas}: give 1 or more sessions per combination")
-    return [Session(prog, h, k, m, f, r, derive_seed(sweep_seed, prog, h, k, m, f, r))
+    placed = {prog: place_faults(prog, faults) for prog in dict.fromkeys(programs)}
+    count = (sum(len(placed[prog]) for prog in programs) * len(heights) * len(stiffnesses)
+             * len(models) * replicas)
+    if count > MOST_SESSIONS:
+        raise UsageError(f"{count:,} sessions (programs x --heights x --stiffness x --models "
+                         f"x --faults x --seeds): at most {MOST_SESSIONS:,} in one sweep; "
+                         "split it, by program or by --seed, and join the results")
+    grid = [Session(prog, h, k, m, f, r, derive_seed(sweep_seed, prog, h, k, m, f, r))
             for prog in programs
             for h, k, m, f, r in itertools.product(
-                heights, stiffnesses, models, place_faults(prog, faults), range(replicas))]
+                heights, stiffnesses, models, placed[prog], range(replicas))]
+    _check_names(grid)
+    return grid
+
+
+def _check_names(grid: list[Session]) -> None:
+    """UsageError when two sessions would share a name (and so a trace file and a row's
+    name): a program given twice, two programs of one file name, or values that print
+    alike (`{:g}`, six significant digits)."""
+    seen: dict[str, Session] = {}
+    for session in grid:
+        other = seen.setdefault(session.name, session)
+        if other is not session:
+            if other.program != session.program:
+                why = f"programs {other.program} and {session.program} share a name"
+            elif other == session or (other.height, other.stiffness) == (
+                    session.height, session.stiffness):
+                why = f"{session.program} is given twice"
+            else:
+                why = (f"heights {other.height!r} and {session.height!r} or stiffnesses "
+                       f"{other.stiffness!r} and {session.stiffness!r} print alike")
+            raise UsageError(f"two sessions named {session.name}: {why}; every session "
+                             "needs its own name (its trace file and its row)")

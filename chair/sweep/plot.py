@@ -22,6 +22,7 @@ from pathlib import Path
 from chair import __version__
 from chair.errors import UsageError
 from chair.plot_files import SOFTWARE
+from chair.sweep.results import RESULTS_HEAD
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -42,7 +43,7 @@ def kind(path: str) -> str:
         head = None
     if head is not None and head.startswith(b"PAR1"):
         return "parquet"
-    if head is not None and head.startswith(b"session,"):
+    if head is not None and head.startswith(RESULTS_HEAD):
         return "csv"
     if Path(path).suffix.lower() in (".csv", ".parquet"):
         if head is None:
@@ -104,6 +105,9 @@ def figure_data(rows: list[dict]) -> dict[str, list[Series]]:
     """What `make_figure` draws: per zone (those any session inflated, sampled or true;
     every zone when none did), one Series per (model, stiffness), in the rows' order."""
     zones = sorted({key[4:] for row in rows for key in row if key.startswith("kpa.")})
+    if not zones:
+        raise UsageError("no airbag pressure in these results: no session reached a status "
+                         "report (see each row's outcome and detail)")
     inflated = [z for z in zones if any((_number(row.get(f"kpa.{z}")) or 0) > 0
                                         or (_number(row.get(f"true_kpa.{z}")) or 0) > 0
                                         for row in rows)]

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+from pathlib import Path
 
 from chair.errors import UsageError
 
+#: How a sweep's CSV begins (its first column's name): a file that begins otherwise is
+#: not ours to overwrite.
+RESULTS_HEAD = b"session,"
 FIRST = ["session", "program", "height", "stiffness", "model", "fault", "replica", "seed",
          "outcome", "exit_code", "detail"]
 HEAT = ["heat_c", "heat_cap", "true_heat_c"]
@@ -20,14 +24,26 @@ LAST = ["safe_s", "violations", "trace"]
 
 
 def check_output(path: str) -> None:
-    """UsageError (-o) for a name that is neither .csv nor .parquet, or .parquet without
-    pyarrow; before any session runs."""
+    """UsageError (-o), before any session runs, for a name that is neither .csv nor
+    .parquet, .parquet without pyarrow, a directory that does not exist, or an existing
+    file that is not a sweep's results (never overwritten: only results are replaced)."""
     if path.endswith(".parquet"):
         if importlib.util.find_spec("pyarrow") is None:
             raise UsageError(f"-o {path}: Parquet needs the pyarrow package (pip install "
                              "pyarrow), which is not installed; or write .csv")
     elif not path.endswith(".csv"):
         raise UsageError(f"-o {path}: write results to a .csv (or .parquet) file")
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageError(f"-o {path}: {target.parent} is not a directory")
+    if target.is_dir():
+        raise UsageError(f"-o {path}: a directory, not a results file")
+    if target.exists():
+        with open(target, "rb") as existing:
+            head = existing.read(len(RESULTS_HEAD))
+        if head and head != RESULTS_HEAD[:len(head)] and not head.startswith(b"PAR1"):
+            raise UsageError(f"-o {path}: a file that is not a sweep's results is there; "
+                             "it is not overwritten (choose another name)")
 
 
 def columns(rows: list[dict]) -> list[str]:
@@ -74,5 +90,8 @@ def summary(rows: list[dict]) -> str:
         lines.append(f"{row['session']:<48} {row['outcome']:<9} {row['exit_code']:>4} "
                      f"{kpa:>16} {true:>6} {heat:>8} {safe:>7}  {verdict}")
     bad = sum(bool(row["violations"]) for row in rows)
-    lines.append(f"{len(rows)} sessions, {bad} violating")
+    refused = sum(row["outcome"] == "refused" and not row["violations"] for row in rows)
+    lines.append(f"{len(rows)} sessions, {bad} violating"
+                 + (f", {refused} refused before anything moved (see detail)" if refused
+                    else ""))
     return "\n".join(lines)

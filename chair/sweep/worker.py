@@ -26,6 +26,9 @@ from chair.limits import DEVICE
 from chair.safety import AIR_MARGIN_KPA
 from chair.sweep.grid import Session
 
+#: The violation of a session that ended without its safe state confirmed.
+NOT_SAFE = "ended without its safe state confirmed"
+
 
 @dataclass(frozen=True)
 class Job:
@@ -75,20 +78,40 @@ def run_job(job: Job) -> dict:
                 port=url, fast=True, seed=s.seed, faults=faults, trace=job.trace,
                 shoulder=ShoulderChoice(height_cm=s.height, profile=False)))
         reason, code, detail = outcome.reason, int(outcome.exit_code), outcome.detail
+    except UsageError as exc:  # the chair or the run refused this body or program
+        reason, code, detail = "refused", int(exc.exit_code), str(exc)
     except ChairError as exc:
         reason, code, detail = "error", int(exc.exit_code), str(exc)
     row = {**{k: v for k, v in asdict(s).items()}, "session": s.name, "outcome": reason,
            "exit_code": code, "detail": detail}
     row.update(read_trace(job.trace))
     row.update(read_truth(truth, row))
-    if reason == "error":
-        row["violations"].append(f"error: {detail}")
+    judge_outcome(row, injected=bool(s.fault))
     if row["violations"] or job.keep:
         row["trace"] = job.trace if os.path.exists(job.trace) else ""
     else:
         row["trace"] = ""
         Path(job.trace).unlink(missing_ok=True)
     return row
+
+
+def judge_outcome(row: dict, *, injected: bool) -> None:
+    """Violations from how the session ended (appended to `row["violations"]`): an error; a
+    fault when none was injected (the program cannot finish on this body and chair); a
+    refusal after anything moved. A refusal before anything moved (on the plant's truth:
+    every bag under airbag_vented_kpa, no roller force) is no violation, not even for its
+    missing safe state: the row says `refused` and why."""
+    reason, detail, violations = row["outcome"], row["detail"], row["violations"]
+    if reason == "error":
+        violations.append(f"error: {detail}")
+    elif reason == "fault" and not injected:
+        violations.append(f"a fault with none injected: {detail}")
+    elif reason == "refused":
+        vented = DEVICE["airbag_vented_kpa"]
+        moved = any(v is not None and v >= vented for k, v in row.items()
+                    if k.startswith("true_kpa.")) or any(k.startswith("force_n.") for k in row)
+        violations[:] = ([*violations, f"refused after the chair moved: {detail}"] if moved
+                         else [v for v in violations if v != NOT_SAFE])
 
 
 def read_truth(path: str, row: dict) -> dict:
@@ -167,7 +190,7 @@ def read_trace(path: str) -> dict:
     if heat is not None and heat_cap is not None and heat > heat_cap:
         violations.append(f"heat {heat:g} °C over its cap {heat_cap:g}")
     if not safe_ok:
-        violations.append("ended without its safe state confirmed")
+        violations.append(NOT_SAFE)
     row: dict = {f"kpa.{z}": round(v, 2) for z, v in sorted(kpa.items())}
     row.update({f"cap.{z}": v for z, v in sorted(caps.items())})
     row["heat_c"] = None if heat is None else round(heat, 2)
