@@ -304,3 +304,14 @@ def test_a_refusal_after_the_chair_moved_stays_a_violation() -> None:
            "true_kpa.lumbar": 12.0}
     judge_outcome(row, injected=False)
     assert row["violations"] == [NOT_SAFE, "refused after the chair moved: x"]
+
+
+@pytest.mark.xfail(strict=True, reason="open safety finding (issue 14's tester): with the "
+                   "pressure sensor stuck, a fast bag (feet, fill tau 3 s) rises ~8 kPa in the "
+                   "device's 0.5 s rise window (airbag_rise_s) before F06 vents it: 9.2 kPa "
+                   "true against a cap of 8 (+1). Both channels read the same sensor.")
+def test_a_stuck_sensor_keeps_a_fast_bag_within_its_cap(tmp_path) -> None:
+    out = tmp_path / "r.csv"
+    main(["sweep", "feet", "--faults", "pressure-sensor-stuck@10", "-o", str(out)])
+    (row,) = rows(out)
+    assert row["violations"] == "", row["violations"]
