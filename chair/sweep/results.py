@@ -74,20 +74,29 @@ def write(path: str, rows: list[dict]) -> None:
         writer.writerows(flat_rows)
 
 
+def _nearest_cap(row: dict) -> str | None:
+    """The zone whose worst sampled kPa came nearest its cap (the largest share of it), or
+    None when no bag was inflated."""
+    shares = [(row[k] / row[f"cap.{k[4:]}"], k[4:]) for k in row
+              if k.startswith("kpa.") and row[k] and row.get(f"cap.{k[4:]}")]
+    return max(shares)[1] if shares else None
+
+
 def summary(rows: list[dict]) -> str:
     """A table a line per session (worst sampled kPa against the cap, the worst true kPa of
     that zone, heat, time to safe, verdict) and a closing count."""
-    lines = [f"{'session':<48} {'outcome':<9} {'exit':>4} {'worst kPa/cap':>16} "
+    width = max([48, *(len(row["session"]) for row in rows)])
+    lines = [f"{'session':<{width}} {'outcome':<9} {'exit':>4} {'worst kPa/cap':>16} "
              f"{'true':>6} {'heat °C':>8} {'safe s':>7}  verdict"]
     for row in rows:
-        worst = max(((row[k], k[4:]) for k in row if k.startswith("kpa.")), default=None)
-        kpa = f"{worst[0]:g}/{row.get('cap.' + worst[1], 0):g} {worst[1]}" if worst else "-"
-        true = row.get(f"true_kpa.{worst[1]}") if worst else None
+        worst = _nearest_cap(row)
+        kpa = f"{row['kpa.' + worst]:g}/{row['cap.' + worst]:g} {worst}" if worst else "-"
+        true = row.get(f"true_kpa.{worst}") if worst else None
         true = "-" if true is None else f"{true:g}"
         heat = "-" if row["heat_c"] is None else f"{row['heat_c']:g}"
         safe = "-" if row["safe_s"] is None else f"{row['safe_s']:g}"
         verdict = "VIOLATES: " + "; ".join(row["violations"]) if row["violations"] else "ok"
-        lines.append(f"{row['session']:<48} {row['outcome']:<9} {row['exit_code']:>4} "
+        lines.append(f"{row['session']:<{width}} {row['outcome']:<9} {row['exit_code']:>4} "
                      f"{kpa:>16} {true:>6} {heat:>8} {safe:>7}  {verdict}")
     bad = sum(bool(row["violations"]) for row in rows)
     refused = sum(row["outcome"] == "refused" and not row["violations"] for row in rows)
