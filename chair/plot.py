@@ -22,10 +22,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from chair import __version__
 from chair.errors import UsageError
 from chair.landmarks import LANDMARKS
-from chair.plot_files import SOFTWARE
+from chair.plot_files import save_figure
 from chair.plot_session import _Session
 from chair.trace import Record
 from chair.trace_check import load_trace
@@ -105,13 +104,7 @@ def plot_trace(trace_path: str, out_path: str) -> None:
     except (TypeError, ValueError, KeyError, AttributeError) as exc:  # a shape not checked
         raise UsageError(f"{trace_path}: cannot draw it ({type(exc).__name__}: {exc}): is it "
                          "a trace from `chair run --trace` of this version?") from exc
-    metadata = {"Software": f"{SOFTWARE} {__version__}"} \
-        if out_path.lower().endswith(".png") else None
-    try:
-        figure.savefig(out_path, dpi=110, metadata=metadata)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot write {out_path}: {exc}. Choose a writable path ending in "
-                         ".png, .svg or .pdf") from exc
+    save_figure(figure, out_path)
 
 
 def make_figure(records: list[Record]):

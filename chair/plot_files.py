@@ -67,3 +67,18 @@ def check_output(trace_path: str, out_path: str, *, chosen: bool) -> None:
     if not chosen and out.exists() and not drawn_by_us(out_path):
         raise UsageError(f"{out_path} exists and was not drawn by chair plot: not "
                          "overwriting it; name the picture with -o FILE.png")
+
+
+def save_figure(figure, out_path: str) -> None:
+    """Write a matplotlib `figure` to `out_path` (.png, .svg or .pdf); a PNG is signed
+    with SOFTWARE and the version (how `drawn_by_us` knows it later). UsageError naming
+    the path when it cannot be written."""
+    from chair import __version__
+
+    metadata = {"Software": f"{SOFTWARE} {__version__}"} \
+        if out_path.lower().endswith(".png") else None
+    try:
+        figure.savefig(out_path, dpi=110, metadata=metadata)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot write {out_path}: {exc}. Choose a writable path ending in "
+                         ".png, .svg or .pdf") from exc

@@ -12,7 +12,7 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
-from chair.errors import Exit, UsageError
+from chair.errors import ChairError, Exit, UsageError
 from chair.sweep import engines, grid, results
 from chair.sweep.grid import Session
 from chair.sweep.worker import Job, session_url
@@ -108,11 +108,9 @@ SWEEP_SETS = ("height", "stiffness", "chair", "seed", "clock", "speed", "fault",
 
 
 def _check_sim_options(query: str, first: Session) -> None:
-    """UsageError (--sim-options) for an option the sweep sets itself or one sim:// refuses,
-    before any session runs."""
-    from serial import SerialException
-
-    from sim.protocol_sim import parse_url
+    """UsageError (--sim-options) for an option the sweep sets itself or one sim:// refuses
+    (the first session's chair opened and closed at once), before any session runs."""
+    from chair.ports import open_port
 
     given = [name for name, _ in urllib.parse.parse_qsl(query, keep_blank_values=True)]
     taken = [name for name in given if name in SWEEP_SETS]
@@ -121,8 +119,8 @@ def _check_sim_options(query: str, first: Session) -> None:
                          "itself (--heights, --stiffness, --models, --faults, --seed); "
                          "give it there")
     try:
-        parse_url(session_url(first, query))
-    except (SerialException, ValueError) as exc:
+        open_port(session_url(first, query) + "&clock=virtual", exclusive=False).close()
+    except ChairError as exc:
         raise UsageError(f"--sim-options {query}: {exc}") from None
 
 

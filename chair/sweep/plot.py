@@ -19,9 +19,8 @@ import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chair import __version__
 from chair.errors import UsageError
-from chair.plot_files import SOFTWARE
+from chair.plot_files import save_figure
 from chair.sweep.results import RESULTS_HEAD
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -204,10 +203,4 @@ def plot_results(path: str, out_path: str) -> None:
     except (TypeError, ValueError, KeyError) as exc:
         raise UsageError(f"{path}: cannot draw it ({type(exc).__name__}: {exc}): is it a "
                          "sweep's results from `chair sweep -o` of this version?") from exc
-    metadata = {"Software": f"{SOFTWARE} {__version__}"} \
-        if out_path.lower().endswith(".png") else None
-    try:
-        figure.savefig(out_path, dpi=110, metadata=metadata)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot write {out_path}: {exc}. Choose a writable path ending in "
-                         ".png, .svg or .pdf") from exc
+    save_figure(figure, out_path)
