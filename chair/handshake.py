@@ -2,7 +2,8 @@
 
 `ask` sends a query (INFO, LIMITS) through a `chair.link.Link` and tries again, with
 backoff, until its answer arrives whole; `LimitsTable` (sans-I/O) is fed the device's
-messages and says when the table is whole and verified. `Link.connect` runs the steps.
+messages and says when the table is whole and verified; `identify` asks both and checks
+the protocol version (`DeviceInfo`). `Link.connect` runs the steps and starts the session.
 
 A noisy line rarely delivers the whole `LIMITS` answer (32 lines, about 1 kB) in one piece:
 at 1e-3 lost and 1e-3 corrupted bytes one answer in eight arrives whole. Each line carries
@@ -18,9 +19,11 @@ come from lines that each passed their own CRC, so the order only serves that ch
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from chair import protocol as p
+from chair.chairinfo import Chair
 from chair.errors import LinkError
 from chair.ports import baud_of
 
@@ -245,3 +248,31 @@ def _exchange(link: Any, query: p.Command, timeout_s: float, what: str,
             raise _Garbled(f"{what} reached the device on {link.port.port} damaged")
         clock.sleep_until(min(clock.now() + 0.01, deadline))
     raise _NoAnswer(f"no answer to {what} from {link.port.port}")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What the connect handshake learned: the banner and the verified limits table."""
+
+    banner: p.Banner
+    limits: dict[str, float]
+
+    @property
+    def chair(self) -> Chair:
+        """The chair they describe (zones, heaters, drives, sensors, geometry, caps)."""
+        return Chair.from_device(self.banner, self.limits)
+
+
+def identify(link: Any, deadline: float) -> DeviceInfo:
+    """INFO, then LIMITS, each asked again until answered (`ask`) by `deadline` (the link's
+    clock): the banner and the table verified against its CRC. LinkError for a protocol
+    version this host does not speak, a table that fails its CRC, or no answer in time."""
+    seen = ask(link, p.QueryInfo(), deadline, "INFO")
+    banner = [m for m in seen if isinstance(m, p.Banner)][-1]
+    if banner.proto not in p.PROTOCOL_VERSIONS:
+        raise LinkError(f"device speaks protocol {banner.proto}, this host speaks "
+                        f"{' and '.join(map(str, p.PROTOCOL_VERSIONS))}: update the "
+                        "firmware or the host")
+    table = LimitsTable(banner.limits_crc)
+    ask(link, p.QueryLimits(), deadline, "LIMITS", table)
+    return DeviceInfo(banner, table.limits())

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import serial
 
 from chair import protocol as p
-from chair.chairinfo import Chair
 from chair.clock import Clock, ProgressGuard
 from chair.errors import LinkError
-from chair.handshake import GARBLED, LimitsTable, ask
+from chair.handshake import GARBLED, identify
+from chair.handshake import DeviceInfo as DeviceInfo  # importable from here, as before
 from chair.ports import DEFAULT_BAUD, PORT_ERRORS, baud_of
 from chair.resend import RESEND_BACKOFF_MAX as RESEND_BACKOFF_MAX
 from chair.resend import RESEND_SHARE as RESEND_SHARE
@@ -47,19 +47,6 @@ class _Pending:
     frame: bytes
     sent_at: float
     tries: int = 0
-
-
-@dataclass(frozen=True)
-class DeviceInfo:
-    """What the connect handshake learned: the banner and the verified limits table."""
-
-    banner: p.Banner
-    limits: dict[str, float]
-
-    @property
-    def chair(self) -> Chair:
-        """The chair they describe (zones, heaters, drives, sensors, geometry, caps)."""
-        return Chair.from_device(self.banner, self.limits)
 
 
 READ_CHUNK = 4096
@@ -387,20 +374,9 @@ class Link:
         self._end_session()
         self._gave_up.clear()
         self._synced = False
-        return self._handshake(deadline)
-
-    def _handshake(self, deadline: float) -> DeviceInfo:
-        seen = ask(self, p.QueryInfo(), deadline, "INFO")
-        banners = [m for m in seen if isinstance(m, p.Banner)]
-        banner = banners[-1]
-        if banner.proto not in p.PROTOCOL_VERSIONS:
-            raise LinkError(f"device speaks protocol {banner.proto}, this host speaks "
-                            f"{' and '.join(map(str, p.PROTOCOL_VERSIONS))}: update the "
-                            "firmware or the host")
-        self.proto = banner.proto  # which emergency-stop byte `estop` sends
-        table = LimitsTable(banner.limits_crc)
-        ask(self, p.QueryLimits(), deadline, "LIMITS", table)
-        return DeviceInfo(banner, table.limits())
+        info = identify(self, deadline)
+        self.proto = info.banner.proto  # which emergency-stop byte `estop` sends
+        return info
 
     def _until_answered(self, deadline: float, timeout_s: float, what: str) -> None:
         """Poll until every line sent has its reply (resending as needed), or `deadline`."""

@@ -215,16 +215,18 @@ def reference_trace() -> Path:
 
 def test_a_table_without_a_banner_zone_s_cap_is_refused_before_anything_is_sent(
         monkeypatch, tmp_path: Path, capsys) -> None:
-    handshake = Link._handshake
+    from chair import link
 
-    def lacking(self, deadline):
-        info = handshake(self, deadline)
+    identify = link.identify
+
+    def lacking(port_link, deadline):
+        info = identify(port_link, deadline)
         return DeviceInfo(info.banner, {k: v for k, v in info.limits.items()
                                         if k != "airbag_kpa_max.calves"})
 
     sent: list[p.Command] = []
     real_send = Link.send
-    monkeypatch.setattr(Link, "_handshake", lacking)
+    monkeypatch.setattr(link, "identify", lacking)
     monkeypatch.setattr(Link, "send", lambda self, command: (sent.append(command),
                                                              real_send(self, command)))
     trace = tmp_path / "refused.jsonl"
