@@ -4,7 +4,9 @@ Everything that affects the controller's state lives in this module. `STATES` an
 `TRANSITIONS` are the whole machine; the README's diagram is generated from them
 (`chair diagram`). Any (state, event) pair not listed is refused: nothing is sent and the
 chair stays as safe as it was. What the scanning and parking states do on each tick (and
-when they fire ``scanned``, ``parked`` or ``fault``) is in `chair.scanpark`.
+when they fire ``scanned``, ``parked`` or ``fault``) is in `chair.scanpark`; what running
+does (and when it fires ``finish``), with the setpoints held at the device, in
+`chair.running`.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from chair.caps import Caps
 from chair.chairinfo import REFERENCE, Chair
 from chair.clock import Clock
 from chair.errors import ChairRefused, LinkError, Stalled, UsageError
-from chair.executor import Executor, off_command
+from chair.executor import Executor
 from chair.fit import Skip, fit
 from chair.limits import HOST
 from chair.link import DeviceInfo, Link, Refused
 from chair.program import Program
+from chair.running import RunSteps
 from chair.safety import Supervisor
 from chair.scanpark import PARK_MM as PARK_MM  # importable from here, as before
 from chair.scanpark import PARK_TIMEOUT_S as PARK_TIMEOUT_S
@@ -91,7 +94,7 @@ def diagram() -> str:
     return model.get_graph().draw(None)
 
 
-class Controller(ScanAndPark):
+class Controller(ScanAndPark, RunSteps):
     """Drives one chair through one program; call `tick` every `TICK_S` seconds.
 
     Or let `wait` say when: in real time it is the fixed tick; on a virtual clock with a
@@ -298,18 +301,6 @@ class Controller(ScanAndPark):
         if self.supervisor is not None:  # everything is to rest now: bags must vent
             self.supervisor.commanded(p.Stop(), self.clock.now())
 
-    def _safe(self) -> None:
-        """Everything to rest with one STOP (the supervisor then expects it at rest)."""
-        self._forget_sent()
-        self.link.send(p.Stop())
-        self.reported_since_stop = False
-        if self.supervisor is not None:
-            self.supervisor.commanded(p.Stop(), self.clock.now())
-
-    def _forget_sent(self) -> None:
-        self._sent.clear()
-        self._applied = None
-
     # ------------------------------------------------------------------ the loop
 
     def tick(self) -> None:
@@ -404,62 +395,3 @@ class Controller(ScanAndPark):
                           f"{message.error.code.wire}", source="device")
         elif isinstance(message, p.Info):
             self.trace.event(self.t, "device-info", text=message.text)
-
-    def in_force(self) -> tuple[p.Command, ...]:
-        """The setpoints sent and in force now (none outside a session's motion)."""
-        return tuple(self._sent.values())
-
-    def current_step(self):
-        """The step whose setpoints are in force (a report read before the next step's
-        commands went out belongs to the step before), or None outside a program."""
-        if self._step_index is None or self.state not in ("running", "paused"):
-            return None
-        return self.program.steps[self._step_index]
-
-    def _apply(self, wanted: dict[Hashable, p.Command]) -> None:
-        """Send what changed; return actuators no longer wanted to rest.
-
-        Nothing wanted at all (a rest step) is one STOP: every actuator at rest and no lease
-        left at the device, so the host may fall silent without tripping its dead-man (an
-        actuator returned to rest one by one, such as the roller held where it stands,
-        still holds a lease that only renewals keep alive).
-        """
-        if wanted is self._applied:
-            return  # the executor's same answer, already sent: nothing changed
-        if not wanted and self._sent:
-            self._safe()
-        self._applied = wanted
-        now = self.clock.now()
-        for key, command in wanted.items():
-            if self._sent.get(key) != command:
-                self._send(key, command, now)
-        for key in [k for k in self._sent if k not in wanted]:
-            del self._sent[key]
-            off = off_command(key, self.status, self.lease_ms)
-            if off is not None:
-                self.link.send(off)
-                self.supervisor.commanded(off, now)
-
-    def _send(self, key: Hashable, command: p.Command, now: float) -> None:
-        self._sent[key] = command
-        self.link.send(command)
-        self.supervisor.commanded(command, now)
-        if not self._last_renew:
-            self._last_renew = now
-
-    def _tick_running(self, now: float) -> None:
-        assert self.executor is not None and self._session_started is not None
-        if now - self._session_started >= self.caps.session_s:
-            self.fire("finish", reason="session timer")
-            return
-        elapsed = now - self._program_t0
-        found = self.executor.step_at(elapsed)
-        if found is None:
-            self.fire("finish", reason="completed")
-            return
-        index, step = found
-        if index != self._step_index:
-            self._step_index = index
-            self.trace.event(self.t, "step", number=step.number, zone=step.zone,
-                             name=step.name, seconds=step.seconds)
-        self._apply(self.executor.setpoints(elapsed, self.status))
