@@ -312,7 +312,8 @@ class Plant(PlantInputs, PlantFaults):
         target (H,) °C, the highest target, any cut-off open, the relays), read-only and
         kept per combination (there are few)."""
         key = (self._heat.tobytes(), self.cutoff_open.tobytes(), self.heater_supply,
-               self._heater_welded, HEAT_RISE_C, HEATER_CURRENT_A)  # (figures tests may patch)
+               self._heater_welded, self.ambient_c,  # (an input: tests set it)
+               HEAT_RISE_C, HEATER_CURRENT_A)  # (figures tests may patch)
         found = self._heat_cache.get(key)
         if found is None:
             if not self.heater_supply:

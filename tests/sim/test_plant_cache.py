@@ -119,3 +119,17 @@ def test_the_published_heater_arrays_are_read_only() -> None:
     plant.step(0.1)
     for array in (plant.heaters_powered, plant.heater_current_a):
         assert not array.flags.writeable
+
+
+def test_a_new_ambient_temperature_is_followed_after_the_first_step() -> None:
+    """The review's find: the heater targets were cached without the ambient temperature,
+    so a plant stepped once and then given 38 °C cooled its pads toward the old 24 °C
+    (tests/sim/test_guards.py sets ambient_c after building its bench)."""
+    plant, fresh = Plant(Body()), Plant(Body(), ambient_c=38.0)
+    plant.step(0.1)
+    plant.ambient_c = 38.0
+    plant.surface_c = np.full(len(plant.heaters), 38.0)
+    for each in (plant, fresh):
+        each.step(100.0)
+    assert np.allclose(plant.surface_c, fresh.surface_c)
+    assert np.allclose(plant.surface_c, 38.0)
