@@ -302,7 +302,8 @@ class Supervisor(HeatWatch):
         # the zone's cap scaled by the user's intensity: the highest target air_kpa gives
         level = min(self.caps.level_max, 5)
         if kpa > self.caps.airbag_kpa[zone] * level / 5.0 + AIR_MARGIN_KPA:
-            return (f"airbag {zone} at {kpa:.1f} kPa, above the cap {self.air_kpa(zone, 5):g}"
+            cap = self.caps.airbag_kpa[zone] * level / 5.0  # the figure compared, as shown
+            return (f"airbag {zone} at {kpa:.1f} kPa, above the cap {cap:.3g}"
                     + (f" of intensity {level}" if level < 5 else ""))
         target = self._air_target[zone]
         watch = self._air.get(zone)
