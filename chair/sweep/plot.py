@@ -15,13 +15,12 @@ extra, as for `chair plot TRACE` (the same message without it).
 from __future__ import annotations
 
 import csv
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chair.errors import UsageError
 from chair.plot_files import save_figure
-from chair.sweep.results import RESULTS_HEAD
+from chair.sweep.results import RESULTS_HEAD, require_pyarrow
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf")
@@ -56,9 +55,7 @@ def load_rows(path: str) -> list[dict]:
     """The rows of the results at `path`, values as written ("" and None for empty cells).
     UsageError naming the file when it cannot be read or lacks a needed column."""
     if kind(path) == "parquet":
-        if importlib.util.find_spec("pyarrow") is None:
-            raise UsageError(f"{path}: Parquet needs the pyarrow package (pip install "
-                             "pyarrow), which is not installed")
+        require_pyarrow(path)
         import pyarrow.parquet as pq
 
         rows = pq.read_table(path).to_pylist()

@@ -23,14 +23,19 @@ HEAT = ["heat_c", "heat_cap", "true_heat_c"]
 LAST = ["safe_s", "violations", "trace"]
 
 
+def require_pyarrow(where: str, instead: str = "") -> None:
+    """UsageError naming `where` when pyarrow (for Parquet) is not installed."""
+    if importlib.util.find_spec("pyarrow") is None:
+        raise UsageError(f"{where}: Parquet needs the pyarrow package (pip install pyarrow), "
+                         f"which is not installed{instead}")
+
+
 def check_output(path: str) -> None:
     """UsageError (-o), before any session runs, for a name that is neither .csv nor
     .parquet, .parquet without pyarrow, a directory that does not exist, or an existing
     file that is not a sweep's results (never overwritten: only results are replaced)."""
     if path.endswith(".parquet"):
-        if importlib.util.find_spec("pyarrow") is None:
-            raise UsageError(f"-o {path}: Parquet needs the pyarrow package (pip install "
-                             "pyarrow), which is not installed; or write .csv")
+        require_pyarrow(f"-o {path}", "; or write .csv")
     elif not path.endswith(".csv"):
         raise UsageError(f"-o {path}: write results to a .csv (or .parquet) file")
     target = Path(path)
