@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 from chair.errors import UsageError
 from chair.faults import FAULTS, parse_fault
+from chair.landmarks import HEIGHT_CM_RANGE
 
-#: The simulated body's ranges (the sim:// handler checks the same, sim/body.py).
-HEIGHT_CM = (150.0, 210.0)
+#: The heights a body may have (chair.landmarks, which the simulated person uses too).
+HEIGHT_CM = HEIGHT_CM_RANGE
+#: The simulated body's stiffness scales (the sim:// handler checks the same, sim/body.py).
 STIFFNESS = (0.5, 2.0)
 #: When `--faults all` injects each fault, in simulated seconds after the port opens.
 ALL_FAULTS_AT_S = 20.0
