@@ -20,7 +20,8 @@ from chair.display import Summary
 from chair.errors import LinkError
 from chair.limits import DEVICE, HEATERS, ZONES
 from chair.link import Link
-from chair.plot import _heat_series, _Session
+from chair.plot_panels import _heat_series
+from chair.plot_session import _Session
 from chair.program import load_program
 from chair.runner import RunOptions, run
 from chair.trace import Trace, read_trace, sample_record
